@@ -1,0 +1,156 @@
+"""Which files make up the repository: what git sees, or a .gitignore-aware walk without git.
+
+For tracked files whose work-tree copy git considers unchanged, the blob id comes from git's
+own index, so re-checking an unchanged repository reads no file and stats none.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .languages import language_for
+
+# Directories that hold vendored code, build output or tool caches, never the project's own.
+SKIP_DIRS = {
+    "node_modules", "bower_components", "vendor", "third_party", "third-party", "dist", "build",
+    "out", "target", ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "site-packages",
+    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".next", ".nuxt", "coverage",
+    ".gradle", ".idea", ".vscode-test", "Pods", ".eggs",
+}
+MINIFIED_SUFFIXES = (".min.js", ".min.css", ".bundle.js", ".min.mjs")
+
+
+@dataclass
+class Discovered:
+    """path -> git blob id (None when the content must be hashed), plus what was skipped."""
+
+    files: dict[str, str | None] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
+    is_git: bool = False
+
+
+class DiscoveryError(Exception):
+    pass
+
+
+def _git(root: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True).stdout
+
+
+def git_toplevel(path: Path) -> Path | None:
+    """The top of the git work tree containing path, or None."""
+    try:
+        out = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0 or not out.stdout.strip():
+        return None
+    return Path(out.stdout.strip())
+
+
+def skip_reason(path: str) -> str | None:
+    """Why a path is not indexed, judged from its name alone (None: keep it)."""
+    parts = path.split("/")
+    if any(p in SKIP_DIRS for p in parts[:-1]):
+        return "vendored_or_generated_dir"
+    if path.endswith(MINIFIED_SUFFIXES):
+        return "minified"
+    if language_for(path) is None:
+        return "unsupported_type"
+    return None
+
+
+def discover(root: Path) -> Discovered:
+    if git_toplevel(root) is not None:
+        try:
+            return _discover_git(root)
+        except (subprocess.CalledProcessError, OSError):
+            pass  # a broken repository: fall back to walking it
+    return _discover_walk(root)
+
+
+def _discover_git(root: Path) -> Discovered:
+    out = Discovered(is_git=True)
+    modified = set(_git(root, "diff-files", "--relative", "--name-only", "-z").decode("utf-8", "surrogateescape").split("\0"))
+    for rec in _git(root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape").split("\0"):
+        if not rec:
+            continue
+        meta, path = rec.split("\t", 1)
+        mode, blob, stage = meta.split(" ")
+        if mode in ("120000", "160000"):
+            out.skipped["symlink_or_submodule"] += 1
+            continue
+        if stage != "0" and path in out.files:
+            continue
+        reason = skip_reason(path)
+        if reason:
+            out.skipped[reason] += 1
+            continue
+        if path in modified:
+            if not os.path.lexists(root / path):
+                continue  # deleted in the work tree
+            out.files[path] = None
+        else:
+            out.files[path] = blob
+    for path in _git(root, "ls-files", "-o", "--exclude-standard", "-z").decode("utf-8", "surrogateescape").split("\0"):
+        if not path:
+            continue
+        reason = skip_reason(path)
+        if reason:
+            out.skipped[reason] += 1
+        elif os.path.islink(root / path):
+            out.skipped["symlink_or_submodule"] += 1
+        else:
+            out.files[path] = None
+    return out
+
+
+def _discover_walk(root: Path) -> Discovered:
+    """Walk a plain directory, honouring nested .gitignore files; symlinks are never followed."""
+    import pathspec
+
+    out = Discovered()
+    specs: list[tuple[str, pathspec.PathSpec]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        if ".gitignore" in filenames:
+            try:
+                lines = (Path(dirpath) / ".gitignore").read_text(errors="replace").splitlines()
+                specs.append((rel_dir, pathspec.GitIgnoreSpec.from_lines(lines)))
+            except OSError:
+                pass
+
+        def ignored(rel: str, is_dir: bool) -> bool:
+            for base, spec in specs:
+                if rel.startswith(base) and spec.match_file(rel[len(base):] + ("/" if is_dir else "")):
+                    return True
+            return False
+
+        keep = []
+        for d in dirnames:
+            rel = rel_dir + d
+            if d in SKIP_DIRS:
+                out.skipped["vendored_or_generated_dir"] += 1
+            elif os.path.islink(os.path.join(dirpath, d)):
+                out.skipped["symlink_or_submodule"] += 1
+            elif not ignored(rel, True):
+                keep.append(d)
+        dirnames[:] = sorted(keep)
+        for f in filenames:
+            rel = rel_dir + f
+            if ignored(rel, False):
+                continue
+            if os.path.islink(os.path.join(dirpath, f)):
+                out.skipped["symlink_or_submodule"] += 1
+                continue
+            reason = skip_reason(rel)
+            if reason:
+                out.skipped[reason] += 1
+            else:
+                out.files[rel] = None
+    return out

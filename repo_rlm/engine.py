@@ -1,0 +1,291 @@
+"""The RLM loop: one plain loop, like mini-swe-agent's default agent.
+
+The root model sees metadata only; each reply's `repl` blocks run in the sandboxed worker and
+their truncated output goes back. Sub-calls relayed by the worker are served here, so keys,
+budgets, caps and concurrency stay in one process. `rlm_query` starts a child Engine one level
+deeper, with its own REPL, sharing the run's limits.
+"""
+from __future__ import annotations
+
+import ast
+import asyncio
+import functools
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from repo_rlm.models import BudgetExceeded, ModelClient, ModelError
+from repo_rlm.repl import Repl
+from repo_rlm.sandbox import Limits
+from repo_rlm.trace import Trace
+
+BLOCK_RE = re.compile(r"```(?:repl|python|py)[ \t]*\r?\n(.*?)```", re.S)
+FINAL_RE = re.compile(r"^[ \t]*FINAL(_VAR)?\(", re.M)
+ENTRY_NAMES = {"main.py", "__main__.py", "cli.py", "app.py", "manage.py", "wsgi.py", "asgi.py", "server.py",
+               "main.go", "main.rs", "lib.rs", "index.js", "index.ts", "main.ts", "main.js", "Main.java",
+               "Program.cs", "main.c", "main.cpp", "setup.py", "pyproject.toml", "package.json",
+               "Cargo.toml", "go.mod", "Makefile", "Dockerfile", "pom.xml", "build.gradle"}
+
+
+@functools.lru_cache(maxsize=None)
+def _template(name: str) -> str:
+    return (Path(__file__).parent / "prompts" / f"{name}.md").read_text(encoding="utf-8").strip()
+
+
+def prompt(name: str, **values: Any) -> str:
+    text = _template(name)
+    for k, v in values.items():
+        text = text.replace("{{" + k + "}}", str(v))
+    return text
+
+
+@dataclass
+class Shared:
+    """State of one run, shared by the root engine and every child."""
+    client: ModelClient
+    config: Any  # repo_rlm.ask.AskConfig
+    trace: Trace
+    deadline: float
+    on_progress: Callable[[dict[str, Any]], None] | None = None
+    sub_calls: int = 0
+    in_flight: int = 0
+    depth_reached: int = 0
+    iteration: int = 0
+    code_turns: int = 0
+    stop: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def progress(self, step: str) -> None:
+        if self.on_progress:
+            u = self.client.usage
+            self.on_progress({"iteration": self.iteration, "max_iterations": self.config.max_iterations,
+                              "step": step, "sub_calls": self.sub_calls, "sub_calls_in_flight": self.in_flight,
+                              "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                              "cost_usd": u.cost_usd})
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+def repo_metadata(repo: Any) -> str:
+    langs = sorted(repo.languages.items(), key=lambda kv: -kv[1])
+    lang_text = ", ".join(f"{k} {v}" for k, v in langs[:12]) + (f", +{len(langs) - 12} more" if len(langs) > 12 else "")
+    stats = ", ".join(f"{k} {v}" for k, v in list(repo.stats.items())[:10] if isinstance(v, (int, float, str)))
+    tree = repo.tree(".", depth=2).splitlines()
+    tree_text = "\n".join(tree[:60]) + (f"\n... ({len(tree) - 60} more entries)" if len(tree) > 60 else "")
+    files = repo.files()
+    entries = sorted((f for f in files if f.rsplit("/", 1)[-1] in ENTRY_NAMES), key=lambda f: (f.count("/"), f))
+    return (f"Repository: {Path(repo.root).name} ({len(files)} files). Languages (files): {lang_text or 'none'}.\n"
+            f"Index: {stats}.\nLikely entry points and manifests: {', '.join(entries[:15]) or 'none found'}"
+            f"{' ...' if len(entries) > 15 else ''}.\nTop-level layout:\n{tree_text}")
+
+
+def context_metadata(text: str) -> str:
+    lines = text.splitlines()
+    chunks = [sum(len(x) + 1 for x in lines[i:i + 1000]) for i in range(0, len(lines), 1000)]
+    shown = ", ".join(map(str, chunks[:20])) + (f", ... ({len(chunks)} chunks)" if len(chunks) > 20 else "")
+    return (f"The input `context` is a Python str of {len(text)} characters and {len(lines)} lines. "
+            f"Character lengths of its 1000-line chunks: [{shown}].")
+
+
+def parse_final_line(text: str) -> tuple[bool, str] | None:
+    """A `FINAL(...)` / `FINAL_VAR(...)` line outside code: (is_var, argument)."""
+    m = FINAL_RE.search(text)
+    if not m:
+        return None
+    arg = text[m.end():].strip()
+    arg = arg[:-1].strip() if arg.endswith(")") else arg
+    try:
+        value = ast.literal_eval(arg)
+        arg = value if isinstance(value, str) else str(value)
+    except (ValueError, SyntaxError):
+        pass
+    return bool(m.group(1)), arg
+
+
+class Engine:
+    def __init__(self, shared: Shared, depth: int = 0, repo: Any = None, context: str | None = None):
+        self.s, self.depth, self.repo, self.context = shared, depth, repo, context
+        self.cfg = shared.config
+        self.messages: list[dict[str, str]] = []
+        self.cell_errors: list[str] = []
+        self.last_output = ""
+
+    def _system(self) -> str:
+        subject = "a code repository" if self.context is None else "a long text input"
+        short = "the repository" if self.context is None else "the input"
+        can_recurse = self.depth + 1 < self.cfg.max_depth
+        return prompt("root", subject=subject, subject_short=short, output_chars=f"{self.cfg.output_chars:,}",
+                      helpers=prompt("helpers_repo" if self.context is None else "helpers_context"),
+                      depth_note="" if can_recurse else " At this depth, `rlm_query` is a plain `llm_query`.",
+                      max_iterations=self.cfg.max_iterations, max_sub_calls=self.cfg.max_sub_calls,
+                      budget=f"a budget of ${self.cfg.budget_usd:g}" if self.cfg.budget_usd else "no USD budget",
+                      cell_timeout=f"{self.cfg.cell_timeout_s:g}")
+
+    async def run(self, question: str) -> tuple[str, str, int]:
+        """Returns (answer, stopped, iterations)."""
+        self.question, self.iterations = question, 0
+        repl = Repl(root=None if self.repo is None else Path(self.repo.root),
+                    index_path=None if self.repo is None else Path(self.repo.index_path),
+                    context_text=self.context, on_call=self._on_call, sandbox=self.cfg.sandbox,
+                    limits=Limits(cell_timeout_s=self.cfg.cell_timeout_s, output_chars=self.cfg.output_chars))
+        self.repl = repl
+        conn = getattr(self.repo, "conn", None)
+        if conn is not None:  # the worker reads the index read-only: fold the WAL into the main file first
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except Exception:  # noqa: BLE001 - a busy index is still readable through the WAL
+                pass
+        try:
+            await repl.start()
+            meta = repo_metadata(self.repo) if self.context is None else context_metadata(self.context)
+            short = "the repository" if self.context is None else "the input"
+            self.messages = [{"role": "system", "content": self._system()},
+                             {"role": "user", "content": prompt("first_turn", metadata=meta, question=question,
+                                                                subject_short=short)}]
+            try:
+                answer = await asyncio.wait_for(self._loop(), max(0.01, self.s.remaining()))
+            except asyncio.TimeoutError:
+                answer, self.s.stop = None, "timeout"
+            except BudgetExceeded:
+                answer, self.s.stop = None, "budget"
+            if answer is not None:
+                return answer, "final", self.iterations
+            stopped = self.s.stop or "max_iterations"
+            return await self._last_answer(stopped), stopped, self.iterations
+        finally:
+            repl.kill()
+            await repl.close()
+
+    async def _loop(self) -> str | None:
+        short = "the repository" if self.context is None else "the input"
+        for it in range(1, self.cfg.max_iterations + 1):
+            if self.s.stop:
+                return None
+            self.iterations = it
+            if self.depth == 0:
+                self.s.iteration = it
+            reply = await self._model(self.messages, f"turn {it}")
+            self.messages.append({"role": "assistant", "content": reply})
+            blocks = BLOCK_RE.findall(reply)
+            if not blocks:
+                final = parse_final_line(reply)
+                if final is not None and it > 1:
+                    if not final[0]:
+                        return final[1]
+                    blocks = [f"FINAL_VAR({final[1]!r})"]
+                else:
+                    self.messages.append({"role": "user", "content": prompt("no_code", subject_short=short)})
+                    continue
+            self.s.code_turns += 1
+            outputs = []
+            for i, code in enumerate(blocks, 1):
+                self.s.progress(f"running cell {i}/{len(blocks)}")
+                res = await self.repl.run_cell(code)
+                self.s.trace.event("cell", self.depth, iteration=it, code=code, output=res.output, error=res.error,
+                                   final=res.final, seconds=round(res.seconds, 4), reset=res.reset)
+                text = res.output + (f"\n{res.error}" if res.error else "")
+                if res.error:
+                    self.cell_errors.append(res.error.strip().splitlines()[-1][:300])
+                if res.final is not None:
+                    return res.final
+                outputs.append(f"[block {i} output]\n{text.strip() or '(no output)'}\n"
+                               f"[variables] {', '.join(res.names) or '(none)'}")
+            self.last_output = "\n\n".join(outputs)
+            self.messages.append({"role": "user", "content": prompt(
+                "turn", outputs=self.last_output, iteration=it, max_iterations=self.cfg.max_iterations,
+                sub_calls=self.s.sub_calls, max_sub_calls=self.cfg.max_sub_calls, question=self.question)})
+        return None
+
+    async def _last_answer(self, stopped: str) -> str:
+        """One last request for the best answer from what was gathered (no model if the budget is spent)."""
+        reason = {"max_iterations": "the turns ran out", "max_sub_calls": "the sub-call limit was reached",
+                  "timeout": "the wall-time limit was reached", "budget": "the budget was spent"}.get(stopped, stopped)
+        if stopped != "budget" and self.s.client.budget_left() and self.depth == 0 and len(self.messages) > 2:
+            msgs = self.messages + [{"role": "user", "content": prompt("final", reason=reason, question=self.question)}]
+            try:
+                timeout = None if stopped != "timeout" else max(5.0, min(30.0, 0.2 * self.cfg.timeout_s))
+                text = await self._model(msgs, "final answer", timeout=timeout)
+                final = parse_final_line(text)
+                return final[1] if final and not final[0] else text
+            except (ModelError, BudgetExceeded, asyncio.TimeoutError) as exc:
+                self.s.errors.append(str(exc))
+        notes = BLOCK_RE.sub("", next((m["content"] for m in reversed(self.messages) if m["role"] == "assistant"), ""))
+        return (f"_Partial answer: the run stopped ({reason}) before the model gave its answer._\n\n"
+                f"{notes.strip()[:3000]}\n\n{self.last_output[-3000:]}").strip()
+
+    async def _model(self, messages: list[dict[str, str]], step: str, timeout: float | None = None) -> str:
+        self.s.progress(step)
+        call_timeout = timeout or max(1.0, min(self.cfg.call_timeout_s, self.s.remaining()))
+        reply = await self.s.client.complete(self.cfg.model, messages, timeout_s=call_timeout)
+        self.s.trace.event("model_call", self.depth, model=self.cfg.model, step=step, messages=messages,
+                           reply=reply.text, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                           cost_usd=reply.cost_usd, latency_s=round(reply.latency_s, 4), cached=reply.cached)
+        self.s.progress(step)
+        return reply.text
+
+    def _reserve(self, n: int) -> int:
+        take = max(0, min(n, self.cfg.max_sub_calls - self.s.sub_calls))
+        self.s.sub_calls += take
+        if take < n:
+            self.s.stop = self.s.stop or "max_sub_calls"
+        return take
+
+    async def _on_call(self, op: str, msg: dict[str, Any]) -> Any:
+        limit_msg = (f"sub-call limit reached ({self.cfg.max_sub_calls} used); no more sub-calls in this run: "
+                     "call FINAL with what you have")
+        if op == "llm_query_batched":
+            prompts = list(msg.get("prompts", []))
+            take = self._reserve(len(prompts))
+            results = await asyncio.gather(*(self._sub(p) for p in prompts[:take]), return_exceptions=True)
+            out = [r if isinstance(r, str) else f"ERROR: {' '.join(str(r).split())}" for r in results]
+            return out + [f"ERROR: {limit_msg}"] * (len(prompts) - take)
+        if not self._reserve(1):
+            raise RuntimeError(limit_msg)
+        if op == "rlm_query" and self.depth + 1 < self.cfg.max_depth:
+            return await self._child(str(msg.get("prompt", "")), msg.get("context"))
+        return await self._sub(str(msg.get("prompt", "")))
+
+    async def _sub(self, text: str) -> str:
+        depth = self.depth + 1
+        self.s.depth_reached = max(self.s.depth_reached, depth)
+        self.s.in_flight += 1
+        self.s.progress("sub-calls")
+        try:
+            remaining = max(1.0, min(self.cfg.call_timeout_s, self.s.remaining()))
+            reply = await self.s.client.complete(self.cfg.sub_model or self.cfg.model,
+                                                 [{"role": "system", "content": prompt("sub")},
+                                                  {"role": "user", "content": text}], timeout_s=remaining)
+        except BudgetExceeded as exc:
+            self.s.stop = self.s.stop or "budget"
+            raise RuntimeError(str(exc)) from None
+        finally:
+            self.s.in_flight -= 1
+        self.s.trace.event("sub_call", depth, model=self.cfg.sub_model or self.cfg.model, prompt=text,
+                           reply=reply.text, prompt_tokens=reply.prompt_tokens,
+                           completion_tokens=reply.completion_tokens, cost_usd=reply.cost_usd,
+                           latency_s=round(reply.latency_s, 4), cached=reply.cached)
+        self.s.progress("sub-calls")
+        return reply.text
+
+    async def _child(self, question: str, context: str | None) -> str:
+        depth = self.depth + 1
+        self.s.depth_reached = max(self.s.depth_reached, depth)
+        self.s.trace.event("rlm_query_start", depth, prompt=question, has_context=context is not None)
+        child = Engine(self.s, depth, None if context is not None else self.repo,
+                       context if context is not None else self.context)
+        self.s.in_flight += 1
+        try:
+            answer, stopped, iterations = await child.run(question)
+        finally:
+            self.s.in_flight -= 1
+        self.s.trace.event("rlm_query_end", depth, answer=answer, stopped=stopped, iterations=iterations,
+                           cell_errors=child.cell_errors)
+        notes = []
+        if stopped != "final":
+            notes.append(f"stopped early ({stopped}) after {iterations} turns")
+        if child.cell_errors:
+            notes.append(f"{len(child.cell_errors)} of its cells raised errors, last: {child.cell_errors[-1]}")
+        return (f"[child RLM at depth {depth}: {'; '.join(notes)}]\n" if notes else "") + answer

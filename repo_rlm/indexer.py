@@ -1,0 +1,272 @@
+"""Build and update the index incrementally: only files whose content changed are parsed again.
+
+Parsing runs in a process pool (trees never leave the worker); the parent writes each batch
+of files in its own transaction, then ties call sites to their targets. A build killed at any
+point leaves a consistent index: unfinished files keep their old facts and are redone next time.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import sqlite3
+import stat
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import discovery
+from .languages import has_query, language_for
+from .parse import FileFacts, git_blob_id, module_name, parse_file, text_facts
+
+Progress = Callable[[int, int, str], None]
+DEFAULT_MAX_FILE_BYTES = int(os.environ.get("REPO_RLM_MAX_FILE_BYTES", 2_000_000))
+BATCH = 200
+INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|_+")
+
+
+def _examine(job: tuple) -> tuple:
+    """Worker: read, classify and parse one file. Returns ("ok", facts) or ("skip", path, reason, blob, size, mtime)."""
+    root, path, lang, module, max_bytes = job
+    full = os.path.join(root, path)
+    try:
+        st = os.stat(full)
+        if not stat.S_ISREG(st.st_mode):
+            return ("skip", path, "not_a_regular_file", "", 0, 0)
+        if st.st_size > max_bytes:
+            return ("skip", path, "too_large", "", st.st_size, st.st_mtime_ns)
+        with open(full, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return ("skip", path, "unreadable", "", 0, 0)
+    blob = git_blob_id(data)
+    if b"\0" in data[:8192]:
+        return ("skip", path, "binary", blob, st.st_size, st.st_mtime_ns)
+    nl = data.count(b"\n") + 1
+    if len(data) > 20_000 and len(data) / nl > 400:
+        return ("skip", path, "minified", blob, st.st_size, st.st_mtime_ns)
+    try:
+        if lang != "text" and has_query(lang if lang != "tsx" else "typescript"):
+            facts = parse_file(path, lang, module, data)
+        else:
+            facts = text_facts(path, data, "text" if lang == "text" else lang)
+    except Exception:  # a grammar crash on one file must not stop the build
+        facts = text_facts(path, data, lang)
+        facts.parse_error = True
+    facts.mtime_ns = st.st_mtime_ns  # type: ignore[attr-defined]
+    return ("ok", facts)
+
+
+def _name_words(name: str, qualname: str) -> str:
+    words = {w.lower() for w in _CAMEL.split(name) if w}
+    return f"{name} {' '.join(sorted(words))} {qualname.replace('.', ' ')}"
+
+
+class Indexer:
+    def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+        self.root = root
+        self.conn = conn
+        self.max_file_bytes = max_file_bytes
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _stored(self) -> dict[str, tuple]:
+        return {r[0]: r[1:] for r in self.conn.execute("SELECT path, id, blob, size, mtime_ns, lang FROM files")}
+
+    def _plan(self, paths: Iterable[str] | None) -> tuple[list[str], list[str], Counter, int]:
+        """(files to parse, files to delete, skip counts, files seen)."""
+        stored = self._stored()
+        if paths is None:
+            found = discovery.discover(self.root)
+            skipped = found.skipped
+            current = found.files
+        else:  # a hint from an editor: just these files
+            skipped, current = Counter(), {}
+            for p in paths:
+                if (self.root / p).is_file() and discovery.skip_reason(p) is None:
+                    current[p] = None
+            gone = [p for p in paths if p in stored and not (self.root / p).exists()]
+            return self._changed(current, stored), gone, skipped, len(current)
+        gone = [p for p in stored if p not in current]
+        return self._changed(current, stored), gone, skipped, len(current)
+
+    def _changed(self, current: dict[str, str | None], stored: dict[str, tuple]) -> list[str]:
+        todo = []
+        for path, blob in current.items():
+            old = stored.get(path)
+            if old is None:
+                todo.append(path)
+            elif blob is not None:
+                if blob != old[1]:
+                    todo.append(path)
+            else:
+                try:
+                    st = os.stat(self.root / path)
+                except OSError:
+                    continue
+                if (st.st_size, st.st_mtime_ns) != (old[2], old[3]):
+                    todo.append(path)
+        return todo
+
+    # -- the update -------------------------------------------------------------------------
+
+    def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
+        t0 = time.perf_counter()
+        todo, gone, skipped, seen = self._plan(paths)
+        if gone:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                for p in gone:
+                    self._delete(p)
+        package_dirs = self._package_dirs(todo)
+        stored_blobs = {r[0]: r[1] for r in self.conn.execute("SELECT path, blob FROM files")}
+        jobs = []
+        for p in todo:
+            lang = language_for(p) or "text"
+            jobs.append((str(self.root), p, lang, module_name(p, lang, package_dirs), self.max_file_bytes))
+        changed_modules: set[str] = set()
+        done = updated = 0
+        batch: list[tuple] = []
+        for result in self._run(jobs):
+            done += 1
+            if result[0] == "ok":
+                f = result[1]
+                if stored_blobs.get(f.path) == f.blob:  # touched, not changed: just remember the stat
+                    st = getattr(f, "mtime_ns", 0)
+                    self.conn.execute("UPDATE files SET mtime_ns=?, size=? WHERE path=?", (st, f.size, f.path))
+                    continue
+                if f.lang == "python":
+                    changed_modules.add(f.module)
+            else:
+                skipped[result[2]] += 1
+            batch.append(result)
+            updated += result[0] == "ok"
+            if len(batch) >= BATCH:
+                self._write(batch)
+                batch = []
+            if progress:
+                progress(done, len(jobs), "parse")
+        if batch:
+            self._write(batch)
+        self.conn.commit()
+        self._resolve(changed_modules, gone, progress)
+        report = {
+            "updated_files": updated,
+            "deleted_files": len(gone),
+            "seen_files": seen,
+            "skipped": dict(skipped),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        return report
+
+    def _package_dirs(self, todo: list[str]) -> set[str]:
+        """Directories that are Python packages (have __init__.py), from the index and the plan."""
+        dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in todo if p.endswith("/__init__.py") or p == "__init__.py"}
+        dirs |= {r[0].rsplit("/", 1)[0] if "/" in r[0] else "" for r in self.conn.execute(
+            "SELECT path FROM files WHERE path LIKE '%__init__.py'") if r[0].endswith("__init__.py")}
+        return dirs
+
+    def _run(self, jobs: list[tuple]):
+        if len(jobs) < INPROCESS_LIMIT or (os.cpu_count() or 1) < 2:
+            for j in jobs:
+                yield _examine(j)
+            return
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        ctx = multiprocessing.get_context(method)
+        workers = max(1, min(os.cpu_count() or 1, 8))
+        with ctx.Pool(workers) as pool:
+            yield from pool.imap_unordered(_examine, jobs, chunksize=8)
+
+    def _delete(self, path: str) -> None:
+        row = self.conn.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
+        if row is None:
+            return
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (row[0],))
+        self.conn.execute("DELETE FROM files WHERE id=?", (row[0],))
+
+    def _write(self, batch: list[tuple]) -> None:
+        """Replace the facts of a batch of files in one transaction."""
+        c = self.conn
+        with c:
+            c.execute("BEGIN IMMEDIATE")
+            next_sym = c.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM symbols").fetchone()[0]
+            next_chunk = c.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0]
+            for result in batch:
+                if result[0] == "skip":
+                    _, path, reason, blob, size, mtime = result
+                    self._delete(path)
+                    if blob:  # remember it, so an unchanged skipped file is not read again
+                        c.execute("INSERT INTO files(path, lang, module, blob, size, mtime_ns, lines, resolved) "
+                                  "VALUES(?, 'skipped', ?, ?, ?, ?, 0, 1)", (path, reason, blob, size, mtime))
+                    continue
+                f: FileFacts = result[1]
+                self._delete(f.path)
+                fid = c.execute(
+                    "INSERT INTO files(path, lang, module, package, blob, size, mtime_ns, lines, parse_error, resolved) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,0)",
+                    (f.path, f.lang, f.module, f.package, f.blob, f.size, getattr(f, "mtime_ns", 0), f.lines,
+                     int(f.parse_error))).lastrowid
+                base = next_sym
+                next_sym += len(f.defs)
+                sym_rows = []
+                for i, (name, qual, kind, s, e, nl, nc, sig, doc, parent) in enumerate(f.defs):
+                    sym_rows.append((base + i, fid, base + parent if parent >= 0 else None, name, qual, kind, s, e, nl, nc, sig, doc))
+                c.executemany("INSERT INTO symbols VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", sym_rows)
+                quals = [d[1] for d in f.defs]
+                c.executemany(
+                    "INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, is_new) VALUES(?,?,?,?,?,?,?,?,?)",
+                    [(fid, base + s if s >= 0 else None, quals[s] if s >= 0 else f.module, ct, n, ln, col, tx, int(new))
+                     for s, ct, n, ln, col, tx, new in f.calls])
+                c.executemany(
+                    "INSERT INTO imports(file_id, scope_id, module, name, alias, line, level) VALUES(?,?,?,?,?,?,?)",
+                    [(fid, base + s if s >= 0 else None, m, n, a, ln, lv) for s, m, n, a, ln, lv in f.imports])
+                c.executemany("INSERT INTO bases(symbol_id, file_id, base) VALUES(?,?,?)",
+                              [(base + d, fid, b) for d, b in f.bases])
+                c.executemany("INSERT INTO binds VALUES(?,?,?,?,?,?)",
+                              [(fid, base + s if s >= 0 else None, n, k, v, ln) for s, n, k, v, ln in f.binds])
+                chunk_rows, fts_rows = [], []
+                for d, s, e, body in f.chunks:
+                    cid = next_chunk
+                    next_chunk += 1
+                    chunk_rows.append((cid, fid, base + d if d >= 0 else None, s, e))
+                    if d >= 0:
+                        name, qual, _k, _s, _e, _nl, _nc, sig, doc, _p = f.defs[d]
+                        fts_rows.append((cid, _name_words(name, qual), f.path, sig, doc, body))
+                    else:
+                        fts_rows.append((cid, "", f.path, "", "", body))
+                c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)
+                c.executemany("INSERT INTO chunks_fts(rowid, name, path, signature, doc, body) VALUES(?,?,?,?,?,?)", fts_rows)
+
+    def _resolve(self, changed_modules: set[str], gone: list[str], progress: Progress | None) -> None:
+        """Tie calls to targets in new files and in the files that import what changed."""
+        from . import resolve_python
+
+        c = self.conn
+        affected = set(changed_modules)
+        affected |= {discovery_module for discovery_module in self._modules_of(gone)}
+        with c:
+            c.execute("BEGIN IMMEDIATE")
+            if affected:
+                resolve_python.mark_importers(c, affected)
+            py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
+            other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
+            if progress and (py or other):
+                progress(0, 1, "resolve")
+            if py:
+                resolve_python.resolve_files(c, py)
+            if other:
+                try:
+                    from . import resolve_generic
+                except ImportError:
+                    resolve_generic = None  # type: ignore[assignment]
+                if resolve_generic is not None:
+                    resolve_generic.resolve_files(c, other)
+            c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
+            if progress and (py or other):
+                progress(1, 1, "resolve")
+
+    def _modules_of(self, paths: list[str]) -> set[str]:
+        return {module_name(p, "python", self._package_dirs([])) for p in paths if p.endswith(".py")}

@@ -1,0 +1,211 @@
+"""The model layer: every model call of a run goes through one ModelClient.
+
+Why one place: retries, the concurrency limit, token/USD accounting and the budget must see
+every call of the run (root, sub-calls, child RLMs), and API keys stay in this process only.
+litellm is imported lazily, so navigation commands never pay its ~3 s import.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Must be set before litellm is imported anywhere: the remote price map is unreachable offline.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+class ModelError(Exception):
+    """A model call failed for good (after retries); the message is one line for the user."""
+
+
+class BudgetExceeded(Exception):
+    """The run's USD or token budget is spent; no further model call is made."""
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    cached_calls: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "cost_usd": round(self.cost_usd, 8)}
+
+
+@dataclass
+class Reply:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_s: float
+    cached: bool = False
+
+
+def cache_dir() -> Path:
+    import platformdirs
+    return Path(os.environ.get("REPO_RLM_CACHE_DIR") or platformdirs.user_cache_dir("repo-rlm"))
+
+
+class ResponseCache:
+    """Replies on disk keyed by model + messages, so re-asking about unchanged code is free."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or cache_dir() / "responses.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), timeout=5, check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT, created REAL)")
+        self._db.commit()
+
+    @staticmethod
+    def key(model: str, messages: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> str:
+        blob = json.dumps([model, messages, extra or {}], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, text: str) -> None:
+        try:
+            self._db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?)", (key, text, time.time()))
+            self._db.commit()
+        except sqlite3.Error:
+            pass  # a full or locked cache must never fail a run
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def price(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """USD from litellm's local price map; an unknown model costs 0 (tokens still count)."""
+    import litellm
+    try:
+        p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens,
+                                      completion_tokens=completion_tokens)
+        return float(p) + float(c)
+    except Exception:
+        return 0.0
+
+
+def _retryable(exc: BaseException) -> bool:
+    import litellm
+    if isinstance(exc, (asyncio.TimeoutError, litellm.Timeout, litellm.RateLimitError,
+                        litellm.InternalServerError, litellm.ServiceUnavailableError,
+                        litellm.BadGatewayError, litellm.APIConnectionError)):
+        return True
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    if isinstance(exc, (litellm.AuthenticationError, litellm.BadRequestError, litellm.NotFoundError,
+                        litellm.PermissionDeniedError, litellm.ContextWindowExceededError)):
+        return False
+    # A malformed body surfaces as a generic APIError/JSON error: often a passing proxy fault.
+    return isinstance(exc, (litellm.APIError, ValueError))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+@dataclass
+class ModelClient:
+    """Async chat completions with retries, a concurrency cap, accounting, budget and cache."""
+
+    api_base: str | None = None
+    api_key: str | None = None
+    max_concurrency: int = 16
+    call_timeout_s: float = 120.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    budget_usd: float | None = None
+    max_tokens_total: int | None = None
+    cache: ResponseCache | None = None
+    usage: Usage = field(default_factory=Usage)
+    in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._sem = asyncio.Semaphore(self.max_concurrency)
+
+    def budget_left(self) -> bool:
+        if self.budget_usd is not None and self.usage.cost_usd >= self.budget_usd:
+            return False
+        if self.max_tokens_total is not None and \
+                self.usage.prompt_tokens + self.usage.completion_tokens >= self.max_tokens_total:
+            return False
+        return True
+
+    def check_budget(self) -> None:
+        if not self.budget_left():
+            spent = f"${self.usage.cost_usd:.4f}, {self.usage.prompt_tokens + self.usage.completion_tokens} tokens"
+            raise BudgetExceeded(f"budget reached ({spent})")
+
+    async def complete(self, model: str, messages: list[dict[str, Any]], *, timeout_s: float | None = None,
+                       enforce_budget: bool = True) -> Reply:
+        """One chat completion; raises BudgetExceeded before spending past the budget."""
+        if enforce_budget:
+            self.check_budget()
+        key = ResponseCache.key(model, messages, {"api_base": self.api_base}) if self.cache else ""
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.usage.cached_calls += 1
+                return Reply(hit, 0, 0, 0.0, 0.0, cached=True)
+        async with self._sem:
+            if enforce_budget:
+                self.check_budget()  # another call may have spent it while we waited
+            self.in_flight += 1
+            try:
+                reply = await self._with_retries(model, messages, timeout_s or self.call_timeout_s)
+            finally:
+                self.in_flight -= 1
+        self.usage.calls += 1
+        self.usage.prompt_tokens += reply.prompt_tokens
+        self.usage.completion_tokens += reply.completion_tokens
+        self.usage.cost_usd += reply.cost_usd
+        if self.cache is not None and reply.text:
+            self.cache.put(key, reply.text)
+        return reply
+
+    async def _with_retries(self, model: str, messages: list[dict[str, Any]], timeout_s: float) -> Reply:
+        import litellm
+        litellm.suppress_debug_info = True
+        kwargs: dict[str, Any] = {"model": model, "messages": messages, "timeout": timeout_s,
+                                  "max_retries": 0, "num_retries": 0}
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        last: BaseException | None = None
+        for attempt in range(self.retries + 1):
+            start = time.monotonic()
+            try:
+                resp = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout_s + 5)
+                text = resp.choices[0].message.content
+                if text is None:
+                    text = ""
+                if not isinstance(text, str):
+                    raise ValueError("reply has no text content")
+                usage = getattr(resp, "usage", None)
+                pt = int(getattr(usage, "prompt_tokens", 0) or 0)
+                ct = int(getattr(usage, "completion_tokens", 0) or 0)
+                return Reply(text, pt, ct, price(model, pt, ct), time.monotonic() - start)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below
+                last = exc
+                if not _retryable(exc) or attempt == self.retries:
+                    break
+                await asyncio.sleep(self.backoff_s * (2 ** attempt))
+        assert last is not None
+        raise ModelError(f"model call to {model} failed: {_one_line(last)}")

@@ -1,0 +1,35 @@
+; Package
+(package_clause (package_identifier) @package)
+
+; Definitions
+(function_declaration name: (identifier) @name) @def.function
+(method_declaration
+  receiver: (parameter_list (parameter_declaration type: (_) @receiver))
+  name: (field_identifier) @name) @def.function
+(type_spec name: (type_identifier) @name
+  type: (struct_type (field_declaration_list (field_declaration !name type: (_) @base)?))) @def.struct
+(type_spec name: (type_identifier) @name
+  type: (interface_type (type_elem (_) @base)?)) @def.interface
+(type_spec name: (type_identifier) @name
+  type: [(type_identifier) (qualified_type) (function_type) (map_type) (slice_type) (array_type)
+         (pointer_type) (channel_type) (generic_type)]) @def.type
+(type_alias name: (type_identifier) @name) @def.type
+(method_elem name: (field_identifier) @name) @def.function
+(source_file (const_declaration (const_spec name: (identifier) @name) @def.constant))
+(source_file (var_declaration (var_spec name: (identifier) @name) @def.variable))
+
+; Calls
+(call_expression function: (_) @callee) @call
+
+; Imports: the alias is the local package name (`.` and `_` as written)
+(import_spec name: (_)? @import.alias path: (interpreted_string_literal) @import.module) @import
+
+; Bindings: x := &Foo{}, x := Foo{}, x := NewFoo(), var x Foo, typed parameters and receivers
+(short_var_declaration left: (expression_list . (identifier) @bind.name)
+  right: (expression_list . (unary_expression operand: (composite_literal type: (_) @bind.new)))) @bind
+(short_var_declaration left: (expression_list . (identifier) @bind.name)
+  right: (expression_list . (composite_literal type: (_) @bind.new))) @bind
+(short_var_declaration left: (expression_list . (identifier) @bind.name)
+  right: (expression_list . (call_expression function: (_) @bind.call))) @bind
+(var_spec name: (identifier) @bind.name type: (_) @bind.type) @bind
+(parameter_declaration name: (identifier) @bind.name type: (_) @bind.type) @bind

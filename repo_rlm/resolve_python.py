@@ -1,0 +1,371 @@
+"""Tie Python call sites to the definitions they reach, PyCG-style but per expression.
+
+An abstract value is one of: ("mod", module), ("def", qualname), ("inst", class qualname),
+("super", class qualname), ("ext", dotted name outside the repository), ("builtin", name), or
+None (unknown). A callee expression is evaluated left to right through imports (absolute,
+relative, aliased, `*`), enclosing function scopes (closures), module globals, `self`/`cls`,
+class hierarchies (first match in the MRO), constructors and typed bindings (`x = Foo()`,
+`x: Foo`, `self.x = Foo()`). What cannot be evaluated falls back to name matching, labelled so.
+"""
+from __future__ import annotations
+
+import builtins
+import re
+import sqlite3
+from collections import defaultdict
+
+BUILTINS = set(dir(builtins))
+_PARENS = re.compile(r"\([^()]*\)")
+_CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\(\))*$")
+_OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
+CLASSISH = {"class"}
+
+
+class PyWorld:
+    """Everything the resolver needs about the repository's Python code, loaded in a few SELECTs."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.file_module: dict[int, str] = {}
+        self.file_is_init: dict[int, bool] = {}
+        self.mod_file: dict[str, int] = {}
+        for fid, path, module in conn.execute("SELECT id, path, module FROM files WHERE lang='python'"):
+            self.file_module[fid] = module
+            self.file_is_init[fid] = path.endswith("__init__.py")
+            self.mod_file.setdefault(module, fid)
+        self.packages = set()
+        for m in self.mod_file:
+            parts = m.split(".")
+            for i in range(1, len(parts)):
+                self.packages.add(".".join(parts[:i]))
+        self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind)
+        self.members: dict[str, dict[str, str]] = defaultdict(dict)
+        self.qual_kind: dict[str, str] = {}
+        self.qual_id: dict[str, int] = {}
+        self.names: set[str] = set()
+        for sid, fid, parent, name, qual, kind in conn.execute(
+                "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind FROM symbols s "
+                "JOIN files f ON f.id = s.file_id WHERE f.lang='python'"):
+            self.sym[sid] = (fid, parent, name, qual, kind)
+            owner = self.sym[parent][3] if parent is not None and parent in self.sym else self.file_module[fid]
+            if parent is not None and parent not in self.sym:  # parents come first by id, but be safe
+                owner = qual.rsplit(".", 1)[0]
+            self.members[owner].setdefault(name, qual)
+            self.qual_kind.setdefault(qual, kind)
+            self.qual_id.setdefault(qual, sid)
+            if kind in ("function", "method", "class"):
+                self.names.add(name)
+        # (file_id, scope_id) -> {binding name: [(module, name, alias, level)]}
+        self.imports: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        self.stars: dict[tuple, list] = defaultdict(list)
+        self.import_rows: list[tuple] = []
+        for iid, fid, scope, module, name, alias, level in conn.execute(
+                "SELECT i.id, i.file_id, i.scope_id, i.module, i.name, i.alias, i.level FROM imports i "
+                "JOIN files f ON f.id = i.file_id WHERE f.lang='python'"):
+            entry = (module, name, alias, level)
+            self.import_rows.append((iid, fid) + entry)
+            if name == "*":
+                self.stars[(fid, scope)].append(entry)
+            else:
+                key = alias or (name if name else module.split(".")[0])
+                self.imports[(fid, scope)][key].append(entry)
+        # (file_id, scope_id) -> {name: [(line, kind, value)]}; class qualname -> {attr: [(kind, value, scope)]}
+        self.binds: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        self.attrs: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        for fid, scope, name, kind, value, line in conn.execute(
+                "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
+                "JOIN files f ON f.id = b.file_id WHERE f.lang='python'"):
+            if kind.startswith("self_"):
+                method = self.sym.get(scope)
+                cls = self.sym.get(method[1]) if method and method[1] is not None else None
+                if cls and cls[4] in CLASSISH:
+                    self.attrs[cls[3]][name].append((kind[5:], value, scope))
+            else:
+                self.binds[(fid, scope)][name].append((line, kind, value))
+        self.bases: dict[str, list[str]] = defaultdict(list)
+        self.base_rows: list[tuple] = []
+        for sid, fid, base in conn.execute(
+                "SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id=b.file_id WHERE f.lang='python'"):
+            if sid in self.sym:
+                self.bases[self.sym[sid][3]].append(base)
+                self.base_rows.append((sid, fid, base))
+        self._mro: dict[str, list[str]] = {}
+        self._modattr: dict[tuple, object] = {}
+        self._busy: set = set()
+
+    # -- scopes -----------------------------------------------------------------------------
+
+    def chain(self, scope: int | None) -> list[int]:
+        out = []
+        while scope is not None and scope in self.sym:
+            out.append(scope)
+            scope = self.sym[scope][1]
+        return out
+
+    def is_module(self, name: str) -> bool:
+        return name in self.mod_file or name in self.packages
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def lookup(self, name: str, fid: int, chain: list[int], line: int = 1 << 30):
+        for i, sid in enumerate(chain):
+            _f, parent, _n, qual, kind = self.sym[sid]
+            if kind in CLASSISH and i > 0:
+                continue  # class bodies are not visible from nested functions
+            if kind == "method" and name in ("self", "cls") and parent in self.sym:
+                cls = self.sym[parent][3]
+                return ("inst", cls) if name == "self" else ("def", cls)
+            hit = self._in_scope(name, fid, sid, qual, line, chain[i:])
+            if hit is not None:
+                return hit
+        module = self.file_module.get(fid, "")
+        hit = self.module_attr(module, name, fid)
+        if hit is not None:
+            return hit
+        if name in BUILTINS:
+            return ("builtin", name)
+        return None
+
+    def _in_scope(self, name, fid, scope, qual, line, chain):
+        q = self.members.get(qual, {}).get(name)
+        if q is not None:
+            return ("def", q)
+        binds = self.binds.get((fid, scope), {}).get(name)
+        if binds:
+            before = [b for b in binds if b[0] <= line] or binds
+            return self.bind_value(max(before)[1:], fid, chain, line)
+        imps = self.imports.get((fid, scope), {}).get(name)
+        if imps:
+            return self.import_value(imps[-1], fid)
+        return None
+
+    def module_attr(self, module: str, name: str, fid: int | None = None):
+        """What `module.name` is: a definition, an imported name, a global binding or a submodule."""
+        key = (module, name)
+        if key in self._modattr:
+            return self._modattr[key]
+        if key in self._busy:
+            return None
+        self._busy.add(key)
+        try:
+            value = self._module_attr(module, name, fid)
+        finally:
+            self._busy.discard(key)
+        self._modattr[key] = value
+        return value
+
+    def _module_attr(self, module, name, fid):
+        q = self.members.get(module, {}).get(name)
+        if q is not None:
+            return ("def", q)
+        mfid = self.mod_file.get(module, fid if fid is not None and self.file_module.get(fid) == module else None)
+        if mfid is not None:
+            imps = self.imports.get((mfid, None), {}).get(name)
+            if imps:
+                return self.import_value(imps[-1], mfid)
+            binds = self.binds.get((mfid, None), {}).get(name)
+            if binds:
+                return self.bind_value(max(binds)[1:], mfid, [], 1 << 30)
+            for star in self.stars.get((mfid, None), ()):
+                target = self.absolute(star[0], star[3], mfid)
+                if self.is_module(target):
+                    hit = self.module_attr(target, name)
+                    if hit is not None:
+                        return hit
+        sub = f"{module}.{name}" if module else name
+        if self.is_module(sub):
+            return ("mod", sub)
+        return None
+
+    def absolute(self, module: str, level: int, fid: int) -> str:
+        if level == 0:
+            return module
+        parts = self.file_module.get(fid, "").split(".")
+        if not self.file_is_init.get(fid):
+            parts = parts[:-1]
+        if level > 1:
+            parts = parts[: max(0, len(parts) - (level - 1))]
+        if module:
+            parts.append(module)
+        return ".".join(p for p in parts if p)
+
+    def import_value(self, entry, fid):
+        module, name, alias, level = entry
+        full = self.absolute(module, level, fid)
+        if not name:  # import a.b.c  /  import a.b as x
+            target = full if alias else full.split(".")[0]
+            return ("mod", target) if self.is_module(target) else ("ext", target)
+        if self.is_module(f"{full}.{name}" if full else name):
+            return ("mod", f"{full}.{name}" if full else name)
+        if self.is_module(full):
+            return self.module_attr(full, name)
+        return ("ext", f"{full}.{name}")
+
+    def bind_value(self, bind, fid, chain, line):
+        kind, value = bind
+        if kind == "type":
+            value = value.strip("'\"")
+            m = _OPTIONAL.match(value)
+            if m:
+                value = m.group(1)
+            value = value.split("|")[0] if value.endswith("|None") else value
+            v = self.expr(value, fid, chain, line)
+            return ("inst", v[1]) if v and v[0] == "def" and self.qual_kind.get(v[1]) in CLASSISH else None
+        v = self.expr(value, fid, chain, line)
+        if kind == "call":
+            return self.call_result(v)
+        return v  # alias
+
+    def call_result(self, v):
+        if v and v[0] == "def" and self.qual_kind.get(v[1]) in CLASSISH:
+            return ("inst", v[1])
+        if v and v[0] == "builtin" and v[1] == "super":
+            return ("super", "")
+        return None
+
+    def attr(self, v, name: str):
+        if v is None:
+            return None
+        tag, x = v
+        if tag == "mod":
+            return self.module_attr(x, name)
+        if tag == "ext":
+            return ("ext", f"{x}.{name}")
+        if tag in ("def", "inst") and self.qual_kind.get(x) in CLASSISH:
+            q = self.member(x, name)
+            if q is not None:
+                return ("def", q)
+            if tag == "inst":
+                for cls in self.mro(x):
+                    binds = self.attrs.get(cls, {}).get(name)
+                    if binds:
+                        kind, value, scope = binds[-1]
+                        sfid = self.sym[scope][0]
+                        return self.bind_value((kind, value), sfid, self.chain(scope), 1 << 30)
+            return None
+        if tag == "super":
+            for cls in self.mro(x)[1:]:
+                q = self.members.get(cls, {}).get(name)
+                if q is not None:
+                    return ("def", q)
+        return None
+
+    def member(self, cls: str, name: str) -> str | None:
+        for k in self.mro(cls):
+            q = self.members.get(k, {}).get(name)
+            if q is not None:
+                return q
+        return None
+
+    def mro(self, cls: str) -> list[str]:
+        if cls in self._mro:
+            return self._mro[cls]
+        self._mro[cls] = [cls]  # guards against cycles
+        out = [cls]
+        sid = self.qual_id.get(cls)
+        if sid is not None:
+            fid = self.sym[sid][0]
+            chain = self.chain(self.sym[sid][1])
+            for base in self.bases.get(cls, ()):
+                v = self.expr(base, fid, chain)
+                if v and v[0] == "def" and self.qual_kind.get(v[1]) in CLASSISH:
+                    out.extend(k for k in self.mro(v[1]) if k not in out)
+        self._mro[cls] = out
+        return out
+
+    def expr(self, text: str, fid: int, chain: list[int], line: int = 1 << 30, enclosing_class: str = ""):
+        """Evaluate a dotted/call chain such as `self.repo.get`, `mod.Cls().run`, `super().save`."""
+        prev = None
+        while prev != text:
+            prev, text = text, _PARENS.sub("()", text)
+        if not _CHAIN.match(text):
+            return None
+        tokens = re.findall(r"\.?[A-Za-z_]\w*|\(\)", text)
+        v = self.lookup(tokens[0], fid, chain, line)
+        for tok in tokens[1:]:
+            if tok == "()":
+                v = self.call_result(v)
+                if v and v[0] == "super":
+                    v = ("super", self._class_of(chain))
+            else:
+                v = self.attr(v, tok[1:])
+            if v is None:
+                return None
+        return v
+
+    def _class_of(self, chain: list[int]) -> str:
+        for sid in chain:
+            if self.sym[sid][4] in CLASSISH:
+                return self.sym[sid][3]
+        return ""
+
+    def target(self, callee: str, fid: int, scope: int | None, line: int) -> tuple[str | None, str]:
+        """(target qualname or None, resolution) for one call site."""
+        v = self.expr(callee, fid, self.chain(scope), line)
+        if v is not None:
+            tag, x = v
+            if tag == "def":
+                if self.qual_kind.get(x) in CLASSISH:
+                    init = self.member(x, "__init__")
+                    return (init or x), "resolved"
+                return x, "resolved"
+            if tag == "inst":
+                call = self.member(x, "__call__")
+                if call:
+                    return call, "resolved"
+            if tag == "ext":
+                return f"<external>.{x}", "external"
+            if tag == "builtin":
+                return f"<builtin>.{x}", "builtin"
+            if tag == "mod":
+                return None, "external"
+        name = callee.rsplit(".", 1)[-1]
+        if name in self.names:
+            return None, "name"
+        return f"<external>.{name}", "external"
+
+
+def mark_importers(conn: sqlite3.Connection, modules: set[str]) -> None:
+    """Mark for re-resolution the Python files that import any of these modules."""
+    for m in modules:
+        conn.execute(
+            "UPDATE files SET resolved=0 WHERE lang='python' AND id IN (SELECT file_id FROM imports "
+            "WHERE module = ? OR module LIKE ? OR target = ? OR target LIKE ?)",
+            (m, m + ".%", m, m + ".%"))
+        leaf = m.rsplit(".", 1)[-1]
+        conn.execute(  # relative imports: `from . import leaf`, `from .leaf import x`
+            "UPDATE files SET resolved=0 WHERE lang='python' AND id IN (SELECT file_id FROM imports "
+            "WHERE level > 0 AND (module = ? OR module LIKE ? OR name = ?))", (leaf, "%." + leaf, leaf))
+
+
+def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+    world = PyWorld(conn)
+    wanted = set(file_ids)
+    updates = []
+    for fid in file_ids:
+        rows = conn.execute("SELECT id, caller_id, callee_text, line FROM calls WHERE file_id=?", (fid,)).fetchall()
+        for cid, scope, callee, line in rows:
+            target, how = world.target(callee, fid, scope, line)
+            updates.append((target, how, cid))
+    conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
+    imp = []
+    for iid, fid, module, name, alias, level in world.import_rows:
+        if fid not in wanted:
+            continue
+        v = world.import_value((module, name, alias, level), fid) if name != "*" else None
+        full = world.absolute(module, level, fid)
+        if v and v[0] in ("def", "mod"):
+            target = v[1]
+        elif name == "*" and world.is_module(full):
+            target = full
+        elif not name and world.is_module(full):
+            target = full
+        else:
+            target = None
+        imp.append((target, iid))
+    conn.executemany("UPDATE imports SET target=? WHERE id=?", imp)
+    bases = []
+    for sid, fid, base in world.base_rows:
+        if fid in wanted:
+            v = world.expr(base, fid, world.chain(world.sym[sid][1]))
+            bases.append((v[1] if v and v[0] == "def" else None, sid, base))
+    conn.executemany("UPDATE bases SET target=? WHERE symbol_id=? AND base=?", bases)

@@ -1,0 +1,235 @@
+"""The RLM engine end to end: scripted models on the fake server, the real litellm path,
+the real sandboxed REPL worker."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from repo_rlm.ask import AskConfig, ask_async
+from repo_rlm.citations import check_citations
+from tests.fakellm import MODEL, Delay, Fault, Script, fake_llm, is_root, last_user, repl  # noqa: F401
+
+TEXT = "\n".join(f"line {i}: the secret number is {i * 7}" if i == 42 else f"line {i}: filler" for i in range(1, 201))
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPO_RLM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def cfg(fake, tmp_path, **kw) -> AskConfig:
+    base = dict(model=MODEL, api_base=fake.api_base, api_key="dummy", use_cache=False, retries=1,
+                trace_path=tmp_path / "trace.jsonl", cell_timeout_s=5, call_timeout_s=5, timeout_s=60,
+                context_text=TEXT)
+    base.update(kw)
+    return AskConfig(**base)
+
+
+def trace_events(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+async def test_context_session_probes_then_final(fake_llm, tmp_path):
+    fake_llm.handler = Script([
+        repl("hits = [l for l in context.splitlines() if 'secret' in l]\nprint(len(context), hits)"),
+        repl("FINAL('The number is ' + hits[0].split()[-1])"),
+    ])
+    events = []
+    r = await ask_async(None, "What is the secret number?", cfg(fake_llm, tmp_path), events.append)
+    assert r.answer == "The number is 294" and r.stopped == "final" and r.iterations == 2
+    assert r.usage["prompt_tokens"] > 0 and r.usage["cost_usd"] > 0
+    # the root never saw the content, only metadata; the guard is on the first turn
+    first = fake_llm.requests[0]["messages"]
+    assert "is 294" not in json.dumps(first) and "do not answer now" in first[1]["content"]
+    assert "line 42: the secret number is 294" in fake_llm.requests[1]["messages"][-1]["content"]
+    assert {"iteration", "sub_calls_in_flight", "cost_usd"} <= set(events[-1])
+    kinds = [e["event"] for e in trace_events(tmp_path / "trace.jsonl")]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end" and "model_call" in kinds and "cell" in kinds
+
+
+async def test_batched_sub_calls_run_concurrently(fake_llm, tmp_path):
+    fake_llm.handler = Script(
+        [repl("out = llm_query_batched([f'chunk {i}' for i in range(16)])\nprint(out)"), repl("FINAL_VAR('out')")],
+        sub=lambda p: Delay(f"answer to {p}", 0.5))
+    start = time.monotonic()
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path))
+    elapsed = time.monotonic() - start
+    assert r.stopped == "final" and r.sub_calls == 16 and r.depth_reached == 1
+    assert "answer to chunk 15" in r.answer and r.answer.index("chunk 0") < r.answer.index("chunk 15")
+    assert elapsed < 4.0, elapsed  # sequential would take 8 s
+    assert fake_llm.max_in_flight >= 8
+
+
+def _depth2_handler(req):
+    if not is_root(req):
+        return "leaf says 7"
+    first = req["messages"][1]["content"]
+    if "Question: count the lines" in first:  # the child RLM's conversation
+        if len(req["messages"]) == 2:
+            return repl("n = len(context.splitlines())\nleaf = llm_query('hi')\nprint(n, leaf)")
+        return repl("FINAL(f'{n} lines; {leaf}')")
+    if len(req["messages"]) == 2:
+        return repl("child = rlm_query('count the lines', context='a\\nb\\nc')\nprint(child)")
+    return repl("FINAL(child)")
+
+
+async def test_rlm_query_starts_child_at_depth_2(fake_llm, tmp_path):
+    fake_llm.handler = _depth2_handler
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, max_depth=2))
+    assert r.answer == "3 lines; leaf says 7" and r.depth_reached == 2 and r.sub_calls == 2
+    depths = {e["depth"] for e in trace_events(tmp_path / "trace.jsonl") if e["event"] == "cell"}
+    assert depths == {0, 1}
+
+
+async def test_depth_limit_makes_rlm_query_a_plain_call(fake_llm, tmp_path):
+    fake_llm.handler = _depth2_handler
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, max_depth=1))
+    assert r.answer == "leaf says 7" and r.depth_reached == 1
+    assert sum(is_root(q) for q in fake_llm.requests) == 2  # no child conversation
+
+
+async def test_child_errors_are_surfaced_to_parent(fake_llm, tmp_path):
+    def handler(req):
+        first = req["messages"][1]["content"]
+        if "Question: broken" in first:
+            return repl("undefined_name + 1") if len(req["messages"]) == 2 else repl("FINAL('gave up')")
+        return repl("c = rlm_query('broken')\nprint(c)") if len(req["messages"]) == 2 else repl("FINAL(c)")
+    fake_llm.handler = handler
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, max_depth=2))
+    assert r.answer.startswith("[child RLM at depth 1:") and "NameError" in r.answer and "gave up" in r.answer
+
+
+async def test_iteration_limit_then_one_final_request(fake_llm, tmp_path):
+    def handler(req):
+        if "The run has stopped" in last_user(req):
+            return "Best effort: see `context`."
+        return repl("print('still looking')")
+    fake_llm.handler = handler
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, max_iterations=3))
+    assert r.stopped == "max_iterations" and r.iterations == 3
+    assert r.answer == "Best effort: see `context`." and len(fake_llm.requests) == 4
+
+
+async def test_sub_call_limit(fake_llm, tmp_path):
+    fake_llm.handler = Script([repl("r = llm_query_batched(['a','b','c','d','e'])\nprint(r)"), "unused"],
+                              sub=lambda p: "ok " + p)
+    fake_llm.handler.root[1] = lambda req: "partial answer" if "sub-call limit" in last_user(req) else "??"
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, max_sub_calls=3))
+    assert r.stopped == "max_sub_calls" and r.sub_calls == 3 and r.answer == "partial answer"
+    assert sum(not is_root(q) for q in fake_llm.requests) == 3
+    assert "ERROR: sub-call limit reached" in fake_llm.requests[-1]["messages"][-2]["content"] or \
+        "ERROR: sub-call limit" in json.dumps(fake_llm.requests[-1])
+
+
+@pytest.mark.parametrize("limit", [{"budget_usd": 1e-7}, {"max_tokens": 50}])
+async def test_budget_limits_stop_without_another_call(fake_llm, tmp_path, limit):
+    fake_llm.handler = lambda req: repl("print('looking at ' + context[:20])")
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, **limit))
+    assert r.stopped == "budget" and len(fake_llm.requests) == 1
+    assert "Partial answer" in r.answer and "looking at line 1" in r.answer
+
+
+async def test_wall_time_limit(fake_llm, tmp_path):
+    fake_llm.handler = lambda req: (Delay("Out of time; partial.", 0.05) if "The run has stopped" in last_user(req)
+                                    else Delay(repl("print(1)"), 0.4))
+    start = time.monotonic()
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, timeout_s=1.5))
+    assert r.stopped == "timeout" and r.answer == "Out of time; partial."
+    assert time.monotonic() - start < 8
+
+
+async def test_429_then_success_and_hang_then_success(fake_llm, tmp_path):
+    faults = [Fault("429"), Fault("hang")]
+    script = Script([repl("x = 1"), repl("FINAL('done')")])
+    fake_llm.handler = lambda req: faults.pop(0) if faults else script(req)
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, call_timeout_s=0.6, retries=2))
+    assert r.stopped == "final" and r.answer == "done" and len(fake_llm.requests) == 4
+
+
+@pytest.mark.parametrize("fault", ["500", "malformed"])
+async def test_persistent_fault_ends_with_error(fake_llm, tmp_path, fault):
+    fake_llm.handler = lambda req: Fault(fault)
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path))
+    assert r.stopped == "error" and r.answer.startswith("Error: model call")
+    assert "\n" not in r.notes[0] and len(fake_llm.requests) == 2  # one retry
+
+
+async def test_model_that_never_writes_code(fake_llm, tmp_path):
+    fake_llm.handler = lambda req: "I think the answer is 42."
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, max_iterations=2))
+    assert r.stopped == "max_iterations" and any("never produced code" in n for n in r.notes)
+    assert "no `repl` code block" in fake_llm.requests[1]["messages"][-1]["content"]
+
+
+async def test_final_line_outside_code_is_accepted_after_first_turn(fake_llm, tmp_path):
+    fake_llm.handler = Script(["FINAL('too early')", repl("print(len(context))"), 'Done.\nFINAL("it is 294")'])
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path))
+    assert r.answer == "it is 294" and r.iterations == 3
+
+
+async def test_runaway_cell_is_killed_and_the_run_goes_on(fake_llm, tmp_path):
+    fake_llm.handler = Script([repl("keep = 1\nwhile True:\n    pass"), repl("print('keep' in globals())"),
+                               repl("FINAL('recovered')")])
+    r = await ask_async(None, "q", cfg(fake_llm, tmp_path, cell_timeout_s=1))
+    assert r.answer == "recovered"
+    second = fake_llm.requests[1]["messages"][-1]["content"]
+    assert "wall-time limit" in second and "namespace was reset" in second
+    assert "False" in fake_llm.requests[2]["messages"][-1]["content"]
+
+
+def _workers() -> set[int]:
+    found = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if b"repo_rlm.repl_worker" in (d / "cmdline").read_bytes():
+                    found.add(int(d.name))
+            except OSError:
+                pass
+    return found
+
+
+async def test_cancel_stops_the_run_and_kills_the_worker(fake_llm, tmp_path):
+    before = _workers()
+    fake_llm.handler = Script([repl("import time\ntime.sleep(30)")])
+    task = asyncio.ensure_future(ask_async(None, "q", cfg(fake_llm, tmp_path, cell_timeout_s=60)))
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if _workers() - before and fake_llm.requests:
+            break
+    await asyncio.sleep(0.3)
+    assert _workers() - before
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.2)
+    assert not (_workers() - before)
+
+
+async def test_cache_makes_a_repeat_run_free(fake_llm, tmp_path):
+    fake_llm.handler = Script([repl("print(1)"), repl("FINAL('cached answer')")])
+    c = cfg(fake_llm, tmp_path, use_cache=True)
+    first = await ask_async(None, "q", c)
+    n = len(fake_llm.requests)
+    fake_llm.handler.i = 0
+    second = await ask_async(None, "q", c)
+    assert second.answer == first.answer == "cached answer" and len(fake_llm.requests) == n
+    assert second.usage["cost_usd"] == 0 and first.usage["cost_usd"] > 0
+
+
+def test_citations_are_checked_mended_or_dropped(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "auth.py").write_text("a\nb\nc\nd\n")
+    (tmp_path / "README.md").write_text("x\n")
+    answer = ("See `pkg/auth.py:2-3`, also auth.py:3-99 and pkg/auth.py:9, "
+              "nope.py:1-2, README.md:1 and http://example.com:80.")
+    text, cites = check_citations(answer, tmp_path)
+    assert cites == [{"path": "pkg/auth.py", "start_line": 2, "end_line": 3},
+                     {"path": "pkg/auth.py", "start_line": 3, "end_line": 4},
+                     {"path": "pkg/auth.py", "start_line": 4, "end_line": 4},
+                     {"path": "README.md", "start_line": 1, "end_line": 1}]
+    assert "pkg/auth.py:3-4" in text and "nope.py:1-2" in text
