@@ -330,7 +330,12 @@ def names_from_index(db: Path, n: int, rng: random.Random) -> dict:
     r = db_query(db, "SELECT name, count(*) c FROM symbols GROUP BY name ORDER BY c DESC LIMIT 1")
     if r:
         res["heavy_def"] = [r[0][0], r[0][1]]
-    r = db_query(db, "SELECT name, count(*) c FROM calls GROUP BY name ORDER BY c DESC LIMIT 1")
+    # the in-repository target with the most call sites (callers_of's worst case)
+    r = db_query(db, "SELECT target, count(*) c FROM calls WHERE target IN (SELECT qualname FROM symbols) "
+                     "GROUP BY target ORDER BY c DESC LIMIT 1")
+    if not r:
+        r = db_query(db, "SELECT name, count(*) c FROM calls WHERE name IN (SELECT name FROM symbols) "
+                         "GROUP BY name ORDER BY c DESC LIMIT 1")
     if r:
         res["heavy_callee"] = [r[0][0], r[0][1]]
     return res
@@ -413,6 +418,10 @@ def pick_edit_files(db: Path, root: Path) -> dict:
     hub = db_query(db, "SELECT f.path, f.lang, count(*) c FROM imports i JOIN files f ON f.module = i.target "
                        "OR f.module = i.module WHERE f.module != '' GROUP BY f.id ORDER BY c DESC LIMIT 20")
     for path, lang, _ in hub or []:
+        # a package's __init__ / index file is a hub too, but edits usually hit real modules
+        base = path.rsplit("/", 1)[-1]
+        if base.startswith(("__init__.", "index.")):
+            continue
         if lang in APPEND and (root / path).is_file() and path != out["typical"][0]:
             out["hub"] = (path, lang)
             break

@@ -198,12 +198,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             from repo_rlm.repo import Repo
             repo = Repo.open(getattr(args, "repo", None), index_path=getattr(args, "index", None))
-    except FileNotFoundError as exc:
-        return _fail(f"no such file or directory: {exc.filename or exc}", 2)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - RepoError is bad input: exit 2
+        if type(exc).__name__ != "RepoError" and not isinstance(exc, (OSError, ValueError)):
+            return _fail(f"{type(exc).__name__}: {' '.join(str(exc).split())}", 1)
+        if isinstance(exc, FileNotFoundError):
+            return _fail(f"no such file or directory: {exc.filename or exc}", 2)
         return _fail(" ".join(str(exc).split()) or type(exc).__name__, 2)
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        return _fail(f"{type(exc).__name__}: {' '.join(str(exc).split())}", 1)
     progress = _Progress() if config.model else None
     try:
         result = ask(repo, args.question, config, progress)

@@ -35,7 +35,7 @@ def _examine(job: tuple) -> tuple:
     try:
         st = os.stat(full)
         if not stat.S_ISREG(st.st_mode):
-            return ("skip", path, "not_a_regular_file", "", 0, 0)
+            return ("skip", path, "not_a_regular_file", "", st.st_size, st.st_mtime_ns)
         if st.st_size > max_bytes:
             return ("skip", path, "too_large", "", st.st_size, st.st_mtime_ns)
         with open(full, "rb") as fh:
@@ -140,8 +140,6 @@ class Indexer:
                     continue
                 if f.lang == "python":
                     changed_modules.add(f.module)
-            else:
-                skipped[result[2]] += 1
             batch.append(result)
             updated += result[0] == "ok"
             if len(batch) >= BATCH:
@@ -153,6 +151,8 @@ class Indexer:
             self._write(batch)
         self.conn.commit()
         self._resolve(changed_modules, gone, progress)
+        for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
+            skipped[reason] += n
         report = {
             "updated_files": updated,
             "deleted_files": len(gone),
@@ -198,9 +198,9 @@ class Indexer:
                 if result[0] == "skip":
                     _, path, reason, blob, size, mtime = result
                     self._delete(path)
-                    if blob:  # remember it, so an unchanged skipped file is not read again
-                        c.execute("INSERT INTO files(path, lang, module, blob, size, mtime_ns, lines, resolved) "
-                                  "VALUES(?, 'skipped', ?, ?, ?, ?, 0, 1)", (path, reason, blob, size, mtime))
+                    # remember it, so that an unchanged skipped file is not read again
+                    c.execute("INSERT INTO files(path, lang, module, blob, size, mtime_ns, lines, resolved) "
+                              "VALUES(?, 'skipped', ?, ?, ?, ?, 0, 1)", (path, reason, blob, size, mtime))
                     continue
                 f: FileFacts = result[1]
                 self._delete(f.path)

@@ -157,6 +157,7 @@ class Repl:
             while True:
                 msg = await self._read(timeout=max(0.01, deadline - time.monotonic()))
                 if msg is None:
+                    await self.wait()
                     return await self._reset(start, self._death_reason())
                 if msg.get("type") == "result":
                     return CellResult(msg.get("output", ""), msg.get("error"), msg.get("final"),
@@ -169,6 +170,7 @@ class Repl:
         except asyncio.TimeoutError:
             return await self._reset(start, f"the cell ran past its {self.limits.cell_timeout_s:g} s wall-time limit")
         except (BrokenPipeError, ConnectionResetError):
+            await self.wait()
             return await self._reset(start, self._death_reason())
 
     async def _serve(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -184,11 +186,12 @@ class Repl:
 
     def _death_reason(self) -> str:
         rc = self.proc.returncode if self.proc else None
-        if rc is not None and rc < 0:
+        sig = -rc if rc is not None and rc < 0 else (rc - 128 if rc is not None and 128 < rc < 160 else 0)
+        if sig:  # bubblewrap reports a signalled child as 128 + N
             try:
-                name = signal.Signals(-rc).name
+                name = signal.Signals(sig).name
             except ValueError:
-                name = str(-rc)
+                name = str(sig)
             return f"the REPL worker was killed by {name} (a resource limit: CPU, memory or processes)"
         return f"the REPL worker died (exit {rc}; {self.stderr_tail()})"
 

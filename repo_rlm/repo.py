@@ -206,8 +206,10 @@ class Repo:
         if not name:
             return []
         if _GLOB.search(name):
-            col = "s.qualname" if "." in name else "s.name"
-            sql, args = self._SYM + f" WHERE ({col} GLOB ? OR s.qualname GLOB ?)", [name, "*." + name]
+            if "." in name:
+                sql, args = self._SYM + " WHERE (s.qualname GLOB ? OR s.qualname GLOB ?)", [name, "*." + name]
+            else:
+                sql, args = self._SYM + " WHERE s.name GLOB ?", [name]
         elif "." in name or "::" in name:
             name = name.replace("::", ".")
             last = name.rsplit(".", 1)[-1]
@@ -312,7 +314,8 @@ class Repo:
     # -- references -------------------------------------------------------------------------
 
     def references(self, name: str) -> ResultList[Reference]:
-        """Every occurrence of the identifier `name` (the last part of a qualified name) as a word."""
+        """Every occurrence of the identifier `name` (the last part of a qualified name) as a word in
+        source files (prose and config are for `grep`)."""
         word = name.replace("::", ".").rsplit(".", 1)[-1]
         if not re.fullmatch(r"[A-Za-z_$][\w$]*", word):
             return ResultList()
@@ -330,7 +333,8 @@ class Repo:
         if not fids:
             return ResultList()
         fl = list(fids)
-        files = self.conn.execute(f"SELECT id, path FROM files WHERE id IN ({','.join('?' * len(fl))})", fl).fetchall()
+        files = self.conn.execute(f"SELECT id, path FROM files WHERE lang NOT IN ('text', 'skipped') "
+                                  f"AND id IN ({','.join('?' * len(fl))})", fl).fetchall()
         defs = {(r[0], r[1], r[2]) for r in self.conn.execute(
             "SELECT f.path, s.name_line, s.name_col FROM symbols s JOIN files f ON f.id=s.file_id WHERE s.name = ?", (word,))}
         calls = {(r[0], r[1], r[2]) for r in self.conn.execute(

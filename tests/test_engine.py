@@ -233,3 +233,84 @@ def test_citations_are_checked_mended_or_dropped(tmp_path):
                      {"path": "pkg/auth.py", "start_line": 4, "end_line": 4},
                      {"path": "README.md", "start_line": 1, "end_line": 1}]
     assert "pkg/auth.py:3-4" in text and "nope.py:1-2" in text
+
+
+# --- over a real repository (the pyapp fixture, indexed into tmp) -----------------------------
+
+PYAPP = Path(__file__).resolve().parent.parent / "fixtures" / "pyapp"
+
+
+@pytest.fixture
+def pyapp(tmp_path):
+    from repo_rlm.repo import Repo
+    repo = Repo.open(PYAPP, index_path=tmp_path / "index.db")
+    yield repo
+    repo.close()
+
+
+ROOT_SESSION = [
+    repl("d = find_defs('login_required')\nprint(d)\nprint(callers_of('check_session'))"),
+    repl("span = read_span(d[0].path, d[0].start_line, d[0].end_line)\n"
+         "notes = llm_query_batched(['Explain:\\n' + span, 'Who calls it?\\n' + str(callers_of('login_required'))])\n"
+         "print(span)\nprint(notes)"),
+    repl("FINAL(f'`login_required` wraps views ({d[0].path}:{d[0].start_line}-{d[0].end_line}), "
+         "see decorators.py:16-99 and views.py:8; not ghost.py:1-2.')"),
+]
+
+
+async def test_root_session_uses_helpers_on_a_fixture(fake_llm, tmp_path, pyapp):
+    fake_llm.handler = Script(ROOT_SESSION, sub=lambda p: "it checks the session")
+    r = await ask_async(pyapp, "How is login enforced?", cfg(fake_llm, tmp_path, context_text=None))
+    assert r.stopped == "final" and r.iterations == 3 and r.sub_calls == 2
+    assert r.citations == [{"path": "src/shop/auth/decorators.py", "start_line": 7, "end_line": 13},
+                           {"path": "src/shop/auth/decorators.py", "start_line": 16, "end_line": 20},
+                           {"path": "src/shop/views.py", "start_line": 8, "end_line": 8}]
+    assert "src/shop/auth/decorators.py:16-20" in r.answer and "ghost.py:1-2" in r.answer
+    first = fake_llm.requests[0]["messages"]
+    meta = first[1]["content"]
+    assert "python" in meta and "src/" in meta and "pyproject.toml" in meta  # metadata and layout
+    assert "check_session(request)" not in json.dumps(first)  # never the content
+    cell_out = fake_llm.requests[1]["messages"][-1]["content"]
+    assert "src/shop/auth/decorators.py:7-13" in cell_out and "check_session" in cell_out
+    subs = [q for q in fake_llm.requests if not is_root(q)]
+    assert len(subs) == 2 and "def login_required(view):" in last_user(subs[0])
+
+
+async def test_no_model_is_retrieval_only(pyapp, tmp_path):
+    r = await ask_async(pyapp, "login required", AskConfig(model=None))
+    assert r.stopped == "no_model" and "Retrieval only" in r.answer and "REPO_RLM_MODEL" in r.answer
+    assert r.citations and r.citations[0]["path"] == "src/shop/auth/decorators.py"
+
+
+def _cli(args: list[str], tmp_path: Path, **env) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    import sys
+    exe = Path(sys.executable).parent / "repo-rlm"
+    full_env = {**os.environ, "REPO_RLM_CACHE_DIR": str(tmp_path / "cache"), **env}
+    for k in ("REPO_RLM_MODEL", "REPO_RLM_API_BASE"):
+        full_env.pop(k, None) if k not in env else None
+    return subprocess.run([str(exe), "--repo", str(PYAPP), "--index", str(tmp_path / "cli.db"), *args],
+                          capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def test_cli_ask_json_end_to_end(fake_llm, tmp_path):
+    fake_llm.handler = Script(ROOT_SESSION, sub=lambda p: "it checks the session")
+    trace = tmp_path / "cli-trace.jsonl"
+    p = _cli(["ask", "How is login enforced?", "--model", MODEL, "--api-base", fake_llm.api_base, "--json",
+              "--trace", str(trace)], tmp_path, REPO_RLM_API_KEY="dummy")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert set(out) >= {"answer", "citations", "stopped", "iterations", "sub_calls", "depth_reached", "usage", "trace"}
+    assert out["stopped"] == "final" and out["citations"][0]["path"] == "src/shop/auth/decorators.py"
+    assert out["usage"]["cost_usd"] > 0 and out["trace"] == str(trace) and trace.exists()
+    auth = [q for q in fake_llm.requests if q.get("model") == "gpt-4o-mini"]
+    assert auth, "requests reached the fake server through litellm"
+
+
+def test_cli_ask_without_model_and_bad_input(tmp_path):
+    p = _cli(["ask", "login required", "--json"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["stopped"] == "no_model"
+    p = _cli(["ask", "q", "--context", str(tmp_path / "missing.txt"), "--model", MODEL], tmp_path)
+    assert p.returncode == 2 and p.stdout == "" and len(p.stderr.strip().splitlines()) == 1

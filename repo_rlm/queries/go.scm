@@ -33,3 +33,5 @@
   right: (expression_list . (call_expression function: (_) @bind.call))) @bind
 (var_spec name: (identifier) @bind.name type: (_) @bind.type) @bind
 (parameter_declaration name: (identifier) @bind.name type: (_) @bind.type) @bind
+; struct fields type `recv.x`
+(field_declaration name: (field_identifier) @bind.name @bind.self type: (_) @bind.type) @bind

@@ -34,3 +34,5 @@
 (let_declaration pattern: (identifier) @bind.name value: (call_expression function: (_) @bind.call)) @bind
 (let_declaration pattern: (identifier) @bind.name value: (struct_expression name: (_) @bind.new)) @bind
 (parameter pattern: (identifier) @bind.name type: (_) @bind.type) @bind
+; struct fields type `self.x`
+(field_declaration name: (field_identifier) @bind.name @bind.self type: (_) @bind.type) @bind

@@ -1,0 +1,506 @@
+"""Tie call sites of non-Python files to the definitions they reach, by a few plain rules.
+
+A call is `resolved` when one of these tied it: the enclosing class (`this.x()`, `self.x()`,
+`$this->x()`, a bare `x()` in languages with an implicit `this`, a Go/Rust receiver), the
+class hierarchy, enclosing functions and the same file, the same package (Go: the same
+directory; Java, Kotlin, C#, PHP: the declared package/namespace), imports (JS/TS relative
+paths incl. index files and re-exports, Go import paths, Java/Kotlin/PHP/C#/Rust `use`,
+C/C++ `#include`, Ruby `require`), constructors (`new Foo()`) and typed receivers (`x = new
+Foo(); x.m()`, `Foo x`, `x: Foo`, `x := NewFoo()`). Anything else is `name` (some definition
+has that name; the query layer matches it by name), `builtin` or `external`.
+
+Everything is loaded with a few SELECTs up front; per-call work is dictionary lookups.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+import sqlite3
+from collections import defaultdict
+
+CLASSISH = {"class", "struct", "interface", "trait", "enum", "object", "module", "type"}
+NAMESPACES = {"namespace", "module"}
+IMPLICIT_THIS = {"java", "csharp", "kotlin", "cpp", "ruby"}  # a bare `m()` may be `this.m()`
+PACKAGE_LANGS = {"java", "kotlin", "csharp", "php"}
+SELF = {"this", "self", "$this", "static", "Self", "@"}
+SUPER = {"super", "base", "parent"}
+FAMILY = {"tsx": "ts", "typescript": "ts", "javascript": "ts", "c": "c", "cpp": "c", "java": "jvm", "kotlin": "jvm"}
+CTOR = {"typescript": "constructor", "tsx": "constructor", "javascript": "constructor", "ruby": "initialize",
+        "php": "__construct"}
+JS_EXT = ("", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", "/index.ts", "/index.tsx", "/index.js",
+          "/index.jsx")
+BUILTINS = {
+    "ts": {"require", "parseInt", "parseFloat", "setTimeout", "setInterval", "clearTimeout", "fetch", "atob", "btoa",
+           "isNaN", "Array", "Object", "String", "Number", "Boolean", "Promise", "Error", "Date", "Map", "Set",
+           "Symbol", "super"},
+    "go": {"append", "cap", "close", "copy", "delete", "len", "make", "new", "panic", "print", "println", "recover",
+           "min", "max", "clear", "string", "int", "byte", "error"},
+    "rust": {"println", "print", "eprintln", "format", "write", "writeln", "vec", "panic", "assert", "assert_eq",
+             "assert_ne", "debug_assert", "unreachable", "todo", "unimplemented", "matches", "Some", "Ok", "Err",
+             "Box", "dbg"},
+    "c": {"printf", "fprintf", "sprintf", "snprintf", "malloc", "calloc", "realloc", "free", "memcpy", "memset",
+          "strlen", "strcmp", "strcpy", "puts", "exit", "assert", "sizeof"},
+    "ruby": {"puts", "print", "p", "require", "require_relative", "raise", "attr_accessor", "attr_reader",
+             "attr_writer", "include", "extend", "private", "protected", "public", "lambda", "proc", "loop"},
+    "kotlin": {"println", "print", "listOf", "mapOf", "setOf", "mutableListOf", "mutableMapOf", "require",
+               "check", "error", "TODO", "lazy", "repeat"},
+    "php": {"isset", "unset", "empty", "count", "array_map", "array_filter", "in_array", "sprintf", "strlen",
+            "error_log", "str_starts_with", "json_encode", "json_decode"},
+}
+_BUILTIN_RECEIVERS = {"ts": {"console", "JSON", "Math", "Object", "Array", "Promise", "Date", "Number"},
+                      "java": {"System"}, "csharp": {"Console"}}
+_SPLIT = re.compile(r"(.*?)(?:\?\.|->|::|&\.|\.|\\)([^.:>\\]*)$")
+_GENERIC = re.compile(r"<[^<>]*>|\([^()]*\)|\[[^\[\]]*\]")
+_RET = [re.compile(r"\)\s*(?::|->)?\s*[*&]?\s*([A-Z]\w*)[^()]*$"),  # Go, Rust, TS, Kotlin return types
+        re.compile(r"(?:^|\s)([A-Z]\w*)(?:<[^>]*>)?\s+\w+\s*\(")]        # Java, C#, C++: `Type name(`
+
+
+def _clean(text: str) -> str:
+    """`Foo<Bar>` -> `Foo`, `*pkg.T` -> `pkg.T`, `f(x).g` -> `f.g`: a path of names."""
+    prev = None
+    while prev != text:
+        prev, text = text, _GENERIC.sub("", text)
+    return re.sub(r"^[*&\\]+(?:mut(?=\w))?", "", text.strip())
+
+
+def _split(text: str) -> tuple[str, str]:
+    """`a.b.c` -> (`a.b`, `c`); separators `.`, `?.`, `::`, `->`, `&.`, `\\`."""
+    m = _SPLIT.match(text)
+    return (m.group(1), m.group(2)) if m else ("", text)
+
+
+def _last(path: str) -> str:
+    return re.split(r"\?\.|->|::|&\.|\.|\\", path)[-1]
+
+
+class World:
+    """The non-Python part of the repository, as dictionaries."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.files: dict[int, tuple] = {}  # id -> (path, lang, module, package)
+        self.by_path: dict[str, int] = {}
+        for fid, path, lang, module, package in conn.execute(
+                "SELECT id, path, lang, module, package FROM files WHERE lang NOT IN ('python', 'text', 'skipped')"):
+            self.files[fid] = (path, lang, module, package)
+            self.by_path[path] = fid
+        self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind)
+        self.kind: dict[str, str] = {}
+        self.sig: dict[str, str] = {}
+        self.members: dict[str, dict[str, str]] = defaultdict(dict)  # owner qualname -> name -> qualname
+        self.file_syms: dict[int, list[int]] = defaultdict(list)
+        self.names: set[str] = set()
+        for sid, fid, parent, name, qual, kind, sig in conn.execute(
+                "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind, s.signature FROM symbols s "
+                "JOIN files f ON f.id = s.file_id WHERE f.lang NOT IN ('python', 'text', 'skipped')"):
+            self.sym[sid] = (fid, parent, name, qual, kind)
+            self.file_syms[fid].append(sid)
+            self.names.add(name)
+            self.kind.setdefault(qual, kind)
+            self.sig.setdefault(qual, sig)
+            if "." in qual:
+                owner = qual.rsplit(".", 1)[0]
+                cur = self.members[owner].get(name)
+                # prefer a definition with a body over a declaration (C++ headers, interfaces)
+                if cur is None or (self.kind.get(cur.rsplit(".", 1)[0]) == "interface"):
+                    self.members[owner][name] = qual
+        self.bases: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self.base_rows = list(conn.execute(
+            "SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id = b.file_id "
+            "WHERE f.lang NOT IN ('python', 'text', 'skipped')"))
+        for sid, fid, base in self.base_rows:
+            if sid in self.sym:
+                self.bases[self.sym[sid][3]].append((fid, base))
+        self.imports: dict[int, list[tuple]] = defaultdict(list)
+        for iid, fid, module, name, alias in conn.execute(
+                "SELECT i.id, i.file_id, i.module, i.name, i.alias FROM imports i JOIN files f ON f.id = i.file_id "
+                "WHERE f.lang NOT IN ('python', 'text', 'skipped')"):
+            self.imports[fid].append((iid, module, name, alias))
+        self.binds: dict[tuple, dict[str, tuple]] = defaultdict(dict)  # (file, scope) -> name -> (kind, value)
+        self.attrs: dict[str, dict[str, tuple]] = defaultdict(dict)  # class qualname -> attr -> (kind, value, fid)
+        for fid, scope, name, kind, value in conn.execute(
+                "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value FROM binds b JOIN files f ON f.id = b.file_id "
+                "WHERE f.lang NOT IN ('python', 'text', 'skipped') ORDER BY b.line"):
+            if kind.startswith("self_"):
+                cls = self.enclosing_class(scope)
+                if cls:
+                    self.attrs[cls].setdefault(name.lstrip("@$"), (kind[5:], value, fid))
+            else:
+                self.binds[(fid, scope)].setdefault(name, (kind, value))
+        # files by package (Java, Kotlin, C#, PHP) and Go files by directory
+        self.by_package: dict[tuple, list[int]] = defaultdict(list)
+        for fid, (path, lang, _m, package) in self.files.items():
+            if lang == "go":
+                self.by_package[("go", posixpath.dirname(path))].append(fid)
+            elif package:
+                self.by_package[(FAMILY.get(lang, lang), package)].append(fid)
+        self._top: dict[int, dict[str, str]] = {}
+        self._visible: dict[int, tuple] = {}
+
+    # -- scopes --------------------------------------------------------------------------------
+
+    def prefix(self, fid: int) -> str:
+        _p, lang, module, package = self.files[fid]
+        return package or module
+
+    def enclosing_class(self, scope: int | None) -> str:
+        """The qualname of the class-like definition around a scope (Go/Rust/C++ receivers too)."""
+        if scope is None or scope not in self.sym:
+            return ""
+        qual = self.sym[scope][3]
+        while "." in qual:
+            if self.kind.get(qual) in CLASSISH and self.kind.get(qual) not in NAMESPACES:
+                return qual
+            qual = qual.rsplit(".", 1)[0]
+        return ""
+
+    def top(self, fid: int) -> dict[str, str]:
+        """Names a file defines for others: top-level definitions, classes at any depth, and
+        functions inside namespaces/modules."""
+        if fid not in self._top:
+            out: dict[str, str] = {}
+            prefix = self.prefix(fid)
+            for sid in self.file_syms.get(fid, ()):
+                _f, _p, name, qual, kind = self.sym[sid]
+                owner = qual.rsplit(".", 1)[0] if "." in qual else ""
+                if owner == prefix or kind in CLASSISH or self.kind.get(owner) in NAMESPACES:
+                    out.setdefault(name, qual)
+            self._top[fid] = out
+        return self._top[fid]
+
+    def visible(self, fid: int) -> tuple[dict[str, str], dict[str, list[int]]]:
+        """(name -> qualname, module alias -> file ids) for one file, nearest first."""
+        if fid in self._visible:
+            return self._visible[fid]
+        path, lang, _m, package = self.files[fid]
+        names: dict[str, str] = dict(self.top(fid))
+        modules: dict[str, list[int]] = {}
+        for iid, module, name, alias in self.imports.get(fid, ()):
+            for local, kind, value in self.import_bindings(fid, module, name, alias):
+                if kind == "module":
+                    modules.setdefault(local, value)
+                    if lang in ("c", "cpp", "ruby") or local == "*":
+                        for f in value:
+                            for n, q in self.top(f).items():
+                                names.setdefault(n, q)
+                elif value:
+                    names.setdefault(local, value)
+        key = ("go", posixpath.dirname(path)) if lang == "go" else (FAMILY.get(lang, lang), package) if package else None
+        for other in self.by_package.get(key, ()) if key else ():
+            for n, q in self.top(other).items():
+                names.setdefault(n, q)
+        self._visible[fid] = (names, modules)
+        return self._visible[fid]
+
+    # -- imports ---------------------------------------------------------------------------------
+
+    def import_bindings(self, fid: int, module: str, name: str, alias: str, depth: int = 0) -> list[tuple]:
+        """What one import row binds: [(local name, 'module', [file ids]) | (local, 'symbol', qualname)]."""
+        path, lang, _m, _p = self.files[fid]
+        fam = FAMILY.get(lang, lang)
+        if fam == "ts":
+            files = self.js_files(path, module)
+            if not files:
+                return []
+            if name == "*" or (not name and alias):
+                return [(alias, "module", files)] if name == "*" else [(alias, "symbol", self.js_export(files[0], alias, True, depth))]
+            return [(alias or name, "symbol", self.js_export(files[0], name, False, depth))]
+        if lang == "go":
+            files = self.go_files(module)
+            if not files:
+                return []
+            local = alias or self.files[files[0]][3] or module.rsplit("/", 1)[-1]
+            return [(local, "module", files)]
+        if fam == "jvm" or lang in ("csharp", "php"):
+            mod = module.replace("\\", ".")
+            if fam == "jvm" and name and name != "*" and mod.endswith("." + name):
+                mod = mod[: -len(name) - 1]  # Kotlin keeps the whole path in the module
+            if name in ("", "*"):
+                files = self.by_package.get((fam, mod), [])
+                return [("*", "module", files)] if files else []
+            qual = f"{mod}.{name}" if mod else name
+            if qual in self.kind:
+                return [(alias or name, "symbol", qual)]
+            return []
+        if lang == "rust":
+            files = self.rust_files(path, module)
+            if name == "*":
+                return [("*", "module", files)] if files else []
+            if not name:
+                return []
+            sub = self.rust_files(path, f"{module}::{name}")
+            if sub:
+                return [(alias or name, "module", sub)]
+            for f in files:
+                q = self.top(f).get(name)
+                if q:
+                    return [(alias or name, "symbol", q)]
+            return []
+        if fam == "c":
+            files = self.include_files(path, module)
+            return [(module, "module", files)] if files else []
+        if lang == "ruby":
+            files = self.ruby_files(path, module)
+            return [(module, "module", files)] if files else []
+        return []
+
+    def js_files(self, path: str, module: str) -> list[int]:
+        if not module.startswith("."):
+            return []
+        base = posixpath.normpath(posixpath.join(posixpath.dirname(path), module))
+        for ext in JS_EXT:
+            fid = self.by_path.get(base + ext)
+            if fid is not None and FAMILY.get(self.files[fid][1]) == "ts":
+                return [fid]
+        return []
+
+    def js_export(self, fid: int, name: str, default: bool, depth: int) -> str:
+        """The qualname a JS/TS module exports under `name`, following `export {x} from` once or twice."""
+        q = self.top(fid).get(name)
+        if q:
+            return q
+        if depth < 3:
+            for _iid, module, iname, alias in self.imports.get(fid, ()):
+                if (alias or iname) == name and iname not in ("", "*"):
+                    for _l, kind, value in self.import_bindings(fid, module, iname, alias, depth + 1):
+                        if kind == "symbol" and value:
+                            return value
+        if default:  # a default import named differently from the one class/function it exports
+            tops = [q for n, q in self.top(fid).items() if self.kind.get(q) in ("class", "function")]
+            if len(tops) == 1:
+                return tops[0]
+        return ""
+
+    def go_files(self, module: str) -> list[int]:
+        parts = module.split("/")
+        best, best_n = [], 0
+        for (lang, d), files in self.by_package.items():
+            if lang != "go" or not d:
+                continue
+            dparts = d.split("/")
+            n = 0
+            while n < min(len(parts), len(dparts)) and parts[-1 - n] == dparts[-1 - n]:
+                n += 1
+            if n > best_n:
+                best, best_n = files, n
+        return best
+
+    def rust_files(self, path: str, module: str) -> list[int]:
+        segs = module.split("::")
+        here = posixpath.dirname(path)
+        if segs[0] == "crate":
+            root = here
+            while root and not any(self.by_path.get(f"{root}/{m}") for m in ("lib.rs", "main.rs")):
+                root = posixpath.dirname(root)
+            segs, base = segs[1:], root
+        elif segs[0] in ("self", "super"):
+            base = here if segs[0] == "self" else posixpath.dirname(here)
+            segs = segs[1:]
+        else:
+            base = here
+        if not segs:
+            return []
+        rel = "/".join(segs)
+        for cand in (f"{base}/{rel}.rs", f"{base}/{rel}/mod.rs"):
+            fid = self.by_path.get(cand.lstrip("/"))
+            if fid is not None:
+                return [fid]
+        return []
+
+    def include_files(self, path: str, module: str) -> list[int]:
+        cand = posixpath.normpath(posixpath.join(posixpath.dirname(path), module))
+        hits = [cand] if cand in self.by_path else [p for p in self.by_path if p.endswith("/" + module)][:1]
+        out = []
+        for h in hits:
+            stem = h.rsplit(".", 1)[0]
+            out += [self.by_path[p] for p in (h, stem + ".c", stem + ".cpp", stem + ".cc", stem + ".cxx")
+                    if p in self.by_path and self.by_path[p] not in out]
+        return out
+
+    def ruby_files(self, path: str, module: str) -> list[int]:
+        name = module if module.endswith(".rb") else module + ".rb"
+        cand = posixpath.normpath(posixpath.join(posixpath.dirname(path), name))
+        if cand in self.by_path:
+            return [self.by_path[cand]]
+        return [fid for p, fid in self.by_path.items() if p.endswith("/" + name)][:1]
+
+    # -- types and members -----------------------------------------------------------------
+
+    def resolve_type(self, fid: int, text: str) -> str:
+        """The qualname of the class a type expression names, from where `fid` sees it."""
+        text = _clean(text)
+        if not text:
+            return ""
+        names, modules = self.visible(fid)
+        recv, name = _split(text)
+        if recv:
+            rq = self.resolve_type(fid, recv)
+            if rq and name in self.members.get(rq, {}):
+                return self.members[rq][name]
+            for f in modules.get(recv, ()):
+                q = self.top(f).get(name)
+                if q:
+                    return q
+            if self.files[fid][1] in ("csharp", "java", "kotlin", "php") and f"{recv}.{name}".replace("\\", ".") in self.kind:
+                return f"{recv}.{name}".replace("\\", ".")
+        q = names.get(name)
+        return q if q and self.kind.get(q) in CLASSISH | NAMESPACES else ""
+
+    def member(self, cls: str, name: str, seen: set | None = None) -> str:
+        """`name` in class `cls` or, failing that, in its bases (first found, depth first)."""
+        q = self.members.get(cls, {}).get(name)
+        if q:
+            return q
+        seen = seen or set()
+        seen.add(cls)
+        for fid, base in self.bases.get(cls, ()):
+            bq = self.resolve_type(fid, base)
+            if bq and bq not in seen:
+                q = self.member(bq, name, seen)
+                if q:
+                    return q
+        return ""
+
+    def constructor(self, cls: str, lang: str) -> str:
+        return self.members.get(cls, {}).get(CTOR.get(lang, cls.rsplit(".", 1)[-1])) or cls
+
+    def returns(self, qual: str, fid: int) -> str:
+        """The class a function returns, read off its signature."""
+        if self.kind.get(qual) in CLASSISH:
+            return qual
+        sig = self.sig.get(qual, "").split(" = ")[0]  # not a Kotlin expression body
+        for rx in _RET:
+            m = rx.search(sig)
+            if m:
+                t = m.group(1)
+                if t == "Self" and "." in qual:
+                    return qual.rsplit(".", 1)[0]
+                return self.resolve_type(fid, t)
+        return ""
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def receiver_type(self, fid: int, scope: int | None, recv: str, cls: str, depth: int = 0) -> str:
+        """The class of a receiver expression, or '' when unknown."""
+        lang = self.files[fid][1]
+        if recv in SELF:
+            return cls
+        if recv in SUPER:
+            for bfid, base in self.bases.get(cls, ()):
+                return self.resolve_type(bfid, base)
+            return ""
+        head, attr = ("@", recv[1:]) if recv.startswith("@") else _split(recv)
+        if head:  # `this.repo`, `h.checker`, `$this->x`, `@x`: a typed attribute of a known class
+            htype = self.receiver_type(fid, scope, head, cls, depth + 1) if depth < 4 else ""
+            hit = self.attrs.get(htype, {}).get(attr) if htype else None
+            if hit:
+                return self.bind_type(hit[2], hit[:2], scope)
+        if re.match(r"^[\w$]+$", recv):
+            for s in self._scopes(scope):
+                hit = self.binds.get((fid, s), {}).get(recv)
+                if hit:
+                    return self.bind_type(fid, hit, scope)
+            if lang in IMPLICIT_THIS and cls:  # a field used without `this.`
+                hit = self.attrs.get(cls, {}).get(recv.lstrip("@$"))
+                if hit:
+                    return self.bind_type(hit[2], hit[:2], scope)
+        return self.resolve_type(fid, recv)
+
+    def _scopes(self, scope: int | None):
+        while scope is not None and scope in self.sym:
+            yield scope
+            scope = self.sym[scope][1]
+        yield None
+
+    def bind_type(self, fid: int, bind: tuple, scope: int | None) -> str:
+        kind, value = bind
+        if kind in ("type", "new"):
+            return self.resolve_type(fid, value)
+        if kind == "call":
+            value = _clean(value.split("(")[0] if "(" in value else value)
+            recv, name = _split(value)
+            if recv and name == "new":  # Ruby `Foo.new`
+                return self.resolve_type(fid, recv)
+            target = self.call_target(fid, scope, value, False)
+            return self.returns(target, fid) if target else ""
+        return ""
+
+    def call_target(self, fid: int, scope: int | None, callee: str, is_new: bool) -> str:
+        """The qualname a call reaches through the rules in the module docstring, or ''."""
+        lang = self.files[fid][1]
+        callee = _clean(callee)
+        recv, name = _split(callee)
+        cls = self.enclosing_class(scope)
+        if lang == "ruby" and name == "new":
+            owner = self.resolve_type(fid, recv) if recv else cls
+            return self.constructor(owner, lang) if owner else ""
+        if is_new:
+            owner = self.resolve_type(fid, callee)
+            return self.constructor(owner, lang) if owner else ""
+        if recv:
+            rtype = self.receiver_type(fid, scope, recv, cls)
+            if rtype:
+                return self.member(rtype, name)
+            _names, modules = self.visible(fid)
+            for f in modules.get(recv, ()):
+                q = self.top(f).get(name)
+                if q:
+                    return q
+            return ""
+        if cls and lang in IMPLICIT_THIS:
+            q = self.member(cls, name)
+            if q:
+                return q
+        for s in self._scopes(scope):  # enclosing functions (never class bodies, see IMPLICIT_THIS)
+            if s is not None and self.sym[s][4] not in CLASSISH:
+                q = self.members.get(self.sym[s][3], {}).get(name)
+                if q:
+                    return q
+        q = self.visible(fid)[0].get(name)
+        if q and self.kind.get(q) in CLASSISH:  # Kotlin `Foo()`, C++ `Foo(x)`: a constructor
+            return self.constructor(q, lang)
+        return q or ""
+
+
+def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+    """Set calls.target/resolution, imports.target and bases.target for these non-Python files."""
+    if not file_ids:
+        return
+    w = World(conn)
+    wanted = set(file_ids)
+    marks = ",".join("?" * len(file_ids))
+    updates = []
+    for cid, fid, scope, callee, name, is_new in conn.execute(
+            f"SELECT id, file_id, caller_id, callee_text, name, is_new FROM calls WHERE file_id IN ({marks})", file_ids):
+        if fid not in w.files:
+            continue
+        target = w.call_target(fid, scope, callee, bool(is_new))
+        if target:
+            updates.append((target, "resolved", cid))
+            continue
+        fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
+        recv = _split(_clean(callee))[0]
+        if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
+            updates.append((f"<builtin>.{name}", "builtin", cid))
+        elif name in w.names:
+            updates.append((None, "name", cid))
+        else:
+            updates.append((f"<external>.{name}", "external", cid))
+    conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
+
+    imp = []
+    for fid in wanted & set(w.imports):
+        for iid, module, name, alias in w.imports[fid]:
+            for _local, kind, value in w.import_bindings(fid, module, name, alias)[:1]:
+                if kind == "symbol" and value:
+                    imp.append((value, iid))
+                elif kind == "module" and value:
+                    imp.append((w.files[value[0]][2], iid))
+    conn.executemany("UPDATE imports SET target=? WHERE id=?", imp)
+
+    bases = []
+    for sid, fid, base in w.base_rows:
+        if fid in wanted:
+            q = w.resolve_type(fid, base)
+            if q:
+                bases.append((q, sid, base))
+    conn.executemany("UPDATE bases SET target=? WHERE symbol_id=? AND base=?", bases)
