@@ -159,8 +159,8 @@ class TreeSampler(threading.Thread):
 class Run:
     """The outcome of one command."""
 
-    def __init__(self, cmd, rc, wall, stdout, stderr, maxrss_kb=None, tree_kb=None):
-        self.cmd, self.rc, self.wall = cmd, rc, wall
+    def __init__(self, cmd, rc, wall, stdout, stderr, maxrss_kb=None, tree_kb=None, cpu=None):
+        self.cmd, self.rc, self.wall, self.cpu = cmd, rc, wall, cpu
         self.stdout, self.stderr = stdout, stderr
         self.maxrss_kb, self.tree_kb = maxrss_kb, tree_kb
 
@@ -220,7 +220,7 @@ class Runner:
         if wall > self.timeout:
             stderr += f"\n(killed after {self.timeout:.0f} s timeout)"
         return Run(cmd, p.returncode, wall, stdout, stderr, ru.ru_maxrss if ru else None,
-                   sampler.peak_kb if sampler else None)
+                   sampler.peak_kb if sampler else None, (ru.ru_utime + ru.ru_stime) if ru else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -862,12 +862,30 @@ def generate_synthetic(n: int, dest: Path, seed: int = 1, git: bool = True) -> P
 # the benchmark of one tree
 
 
+def code_hash(py: str) -> str | None:
+    """A short hash of the repo_rlm sources being measured (they change while people work)."""
+    import hashlib
+
+    try:
+        loc = subprocess.run([py, "-c", "import repo_rlm, os; print(os.path.dirname(repo_rlm.__file__))"],
+                             capture_output=True, text=True, timeout=60).stdout.strip()
+        h = hashlib.sha1()
+        for f in sorted(Path(loc).rglob("*")):
+            if f.suffix in (".py", ".scm") and f.is_file():
+                h.update(f.name.encode() + f.read_bytes())
+        return h.hexdigest()[:10]
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: str | None, py: str) -> dict:
     R: dict = {"label": label, "root": str(root), "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
                "errors": []}
     if args.cpus:
         R["cpus"] = min(R["cpus"], args.cpus)
     R.update(tree_stats(root))
+    R["repo_rlm_sources"] = code_hash(py)
+    R["loadavg_start"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rng = random.Random(args.seed)
     runs = args.runs
 
@@ -885,6 +903,7 @@ def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: st
             ct.append(r)
         if ct:
             R["ctags_s"] = median([r.wall for r in ct])
+            R["ctags_cpu_s"] = median([r.cpu for r in ct])
             R["ctags_all_s"] = [r.wall for r in ct]
             R["ctags_maxrss_mb"] = max(r.maxrss_kb for r in ct) / 1024
             with open(tags, errors="replace") as fh:
@@ -925,6 +944,7 @@ def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: st
     R["index"] = {k: info.get(k) for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds")}
     R["cold_s"] = median([r.wall for r in cold])
     R["cold_all_s"] = [r.wall for r in cold]
+    R["cold_cpu_s"] = median([r.cpu for r in cold])
     R["cold_reported_s"] = median([r.json().get("seconds") for r in cold])
     R["peak_rss_mb"] = max(r.maxrss_kb for r in cold) / 1024
     R["peak_tree_mb"] = max(r.tree_kb or 0 for r in cold) / 1024
@@ -1034,6 +1054,7 @@ def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: st
     R["cli_callers_s"], R["cli_callers_p95_s"] = median(t), pct(t, 95)
     R["errors"] += [f"cli callers: {e}" for e in errs[:2]]
 
+    R["loadavg_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     # ---- floors: interpreter start-up, importing the CLI, `repo-rlm --help`
     R["floor_python_s"] = median([runner.run([py, "-c", "pass"]).wall for _ in range(runs)])
     R["floor_import_cli_s"] = median([runner.run([py, "-c", "import repo_rlm.cli"]).wall for _ in range(runs)])
@@ -1075,7 +1096,10 @@ def table(R: dict) -> str:
            + (f", {R['indexed_mb']:.1f} MB" if R.get("indexed_mb") is not None else "")
            + f", {idx.get('symbols', 'n/a')} symbols, {idx.get('calls', 'n/a')} calls"
            + (f" ({langs})" if langs else "") + f"; ctags tags: {R.get('ctags_tags', 'n/a')}; "
-           f"index DB {_f(R.get('db_mb'), ' MB', 1)}; {R.get('cpus')} CPUs.", "",
+           f"index DB {_f(R.get('db_mb'), ' MB', 1)}; {R.get('cpus')} CPUs; load average "
+           f"{_f(R.get('loadavg_start'), '', 1)} at start, {_f(R.get('loadavg_end'), '', 1)} at end "
+           f"(other work on the machine inflates wall times; CPU times are steadier); "
+           f"repo_rlm sources {R.get('repo_rlm_sources')}.", "",
            "| measurement | value | target | vs ctags | status |", "| --- | ---: | ---: | ---: | --- |"]
 
     def row(name, value, target="", vs="", status=""):
@@ -1086,6 +1110,9 @@ def table(R: dict) -> str:
     row("cold index (CLI wall)", _f(c, " s"), f"<= {T['cold_ratio']:.0f}x ctags" + (f" ({T['cold_ratio'] * ct:.2f} s)" if ct else ""),
         ratio(c), _ok(c / ct if (c and ct) else None, T["cold_ratio"]))
     row("cold index (reported `seconds`)", _f(R.get("cold_reported_s"), " s"), "", ratio(R.get("cold_reported_s")), "")
+    cc, ctc = R.get("cold_cpu_s"), R.get("ctags_cpu_s")
+    row("cold index CPU time (user+sys, all processes) / ctags CPU time", f"{_f(cc, '', 2)} / {_f(ctc, ' s', 2)}", "",
+        f"{cc / ctc:.1f}x" if (cc and ctc) else "", "")
     peak = max(R.get("peak_rss_mb") or 0, R.get("peak_tree_mb") or 0) or None
     row("peak memory, largest process (max RSS)", _f(R.get("peak_rss_mb"), " MB", 0), "", "", "")
     row("peak memory, process tree (sum of PSS)", _f(R.get("peak_tree_mb"), " MB", 0), f"< {T['peak_mb']:.0f} MB",

@@ -139,6 +139,7 @@ class RepoRlmServer(LanguageServer):
         self._pending_updates: set[asyncio.Future] = set()
         self._lines: OrderedDict[str, tuple[tuple[int, int], list[str]]] = OrderedDict()
         self._asks: set[asyncio.Task] = set()
+        self.stopping = False  # after `shutdown`: nothing more goes to the client
 
     # ----------------------------------------------------------------- index lifecycle
 
@@ -211,7 +212,7 @@ class RepoRlmServer(LanguageServer):
         )
 
     def _report_index(self, done: int, total: int, phase: str) -> None:
-        if self._index_token and not self._index_done:
+        if self._index_token and not self._index_done and not self.stopping:
             pct = int(100 * done / total) if total else 0
             self.work_done_progress.report(
                 self._index_token,
@@ -220,6 +221,8 @@ class RepoRlmServer(LanguageServer):
 
     def _finish_index(self) -> None:
         self._index_done = True
+        if self.stopping:
+            return
         if self._index_token:
             if self.index_error:
                 message = self.index_error
@@ -256,7 +259,7 @@ class RepoRlmServer(LanguageServer):
 
     async def query(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run fn(repo, *args) on the query thread; None when there is no index."""
-        if self._pending_updates:  # answer after a just-saved file is re-indexed (bounded)
+        if self._pending_updates and self._index_done:  # after a save: answer from the new index (bounded)
             await asyncio.wait(set(self._pending_updates), timeout=UPDATE_WAIT_S)
         return await asyncio.wrap_future(self._reader.submit(self._run_query, fn, args))
 
@@ -531,7 +534,7 @@ class RepoRlmServer(LanguageServer):
             raise QueryError(message=f"repo-rlm ask: {_one_line(exc)}") from None
         finally:
             self._asks.discard(task)
-            if token is not None:
+            if token is not None and not self.stopping:
                 await asyncio.sleep(0)  # let queued reports go out before the end
                 self.work_done_progress.end(token, T.WorkDoneProgressEnd(message=end_message))
                 self.work_done_progress.tokens.pop(token, None)
@@ -545,7 +548,24 @@ class RepoRlmServer(LanguageServer):
             raise QueryError(message=f"repo-rlm: {self.index_error or 'the index is not open'}")
         return Repo.open(root=self.root, index_path=self.index_path, update=False)
 
+    def warm_up_ask(self) -> None:
+        """With a model configured, import the model client in the background: litellm takes
+        seconds to import, which the first question would otherwise wait for."""
+        if not (self.settings.get("model") or os.environ.get("REPO_RLM_MODEL")):
+            return
+
+        def run() -> None:
+            try:
+                import repo_rlm.models  # noqa: F401 - sets litellm's offline defaults first
+                import litellm  # noqa: F401
+            except Exception as exc:  # noqa: BLE001
+                log.warning("model client warm-up failed: %s", _one_line(exc))
+
+        threading.Thread(target=run, name="repo-rlm-warm-up", daemon=True).start()
+
     def _report_ask(self, token: T.ProgressToken, event: dict) -> None:
+        if self.stopping:
+            return
         it = event.get("iteration") or 0
         total = event.get("max_iterations") or 0
         step = event.get("step") or ""
@@ -578,6 +598,7 @@ class RepoRlmServer(LanguageServer):
         return out
 
     def cancel_asks(self) -> None:
+        self.stopping = True
         for task in list(self._asks):
             task.cancel()
 
@@ -621,6 +642,7 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
         elif params.root_path:
             root = params.root_path
         ls.start_index(Path(root) if root else None)
+        ls.warm_up_ask()
 
     @server.feature(T.INITIALIZED)
     async def initialized(ls: RepoRlmServer, params: T.InitializedParams) -> None:

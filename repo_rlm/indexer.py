@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import discovery
+from . import discovery, store
 from .languages import has_query, language_for
 from .parse import FileFacts, git_blob_id, module_name, parse_file, text_facts
 
@@ -67,6 +67,7 @@ def _name_words(name: str, qualname: str) -> str:
 
 class Indexer:
     def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+        self._known: set[str] = set()  # paths the index held when this update started
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
@@ -116,6 +117,13 @@ class Indexer:
     def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
         t0 = time.perf_counter()
         todo, gone, skipped, seen = self._plan(paths)
+        self._known = {r[0] for r in self.conn.execute("SELECT path FROM files")}
+        bulk = len(todo) > 200
+        # Names whose definitions changed: only files that mention them need resolving again.
+        changed: set[str] | None = None if bulk else set()
+        if changed is not None:
+            for p in gone:
+                changed |= {q.rsplit(".", 1)[-1] for q, _k in self._shape(p)}
         if gone:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -127,8 +135,10 @@ class Indexer:
         for p in todo:
             lang = language_for(p) or "text"
             jobs.append((str(self.root), p, lang, module_name(p, lang, package_dirs), self.max_file_bytes))
-        changed_modules: set[str] = set()
         done = updated = 0
+        fresh = len(jobs) > 2000 and len(jobs) > 2 * len(stored_blobs)
+        if fresh:  # a fresh build: fill the tables first, build their indexes once at the end
+            store.drop_secondary_indexes(self.conn)
         batch: list[tuple] = []
         for result in self._run(jobs):
             done += 1
@@ -138,8 +148,9 @@ class Indexer:
                     st = getattr(f, "mtime_ns", 0)
                     self.conn.execute("UPDATE files SET mtime_ns=?, size=? WHERE path=?", (st, f.size, f.path))
                     continue
-                if f.lang == "python":
-                    changed_modules.add(f.module)
+                if changed is not None:
+                    new = {(d[1], d[2]) for d in f.defs} | {(f.defs[i][1] + "<", b) for i, b in f.bases}
+                    changed |= {q.rsplit(".", 1)[-1].rstrip("<") for q, _k in new ^ self._shape(f.path)}
             batch.append(result)
             updated += result[0] == "ok"
             if len(batch) >= BATCH:
@@ -150,7 +161,9 @@ class Indexer:
         if batch:
             self._write(batch)
         self.conn.commit()
-        self._resolve(changed_modules, gone, progress)
+        if fresh:
+            store.create_secondary_indexes(self.conn)
+        self._resolve(changed, progress)
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
             skipped[reason] += n
         report = {
@@ -181,6 +194,8 @@ class Indexer:
             yield from pool.imap_unordered(_examine, jobs, chunksize=8)
 
     def _delete(self, path: str) -> None:
+        if path not in self._known:
+            return
         row = self.conn.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
         if row is None:
             return
@@ -240,17 +255,32 @@ class Indexer:
                 c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)
                 c.executemany("INSERT INTO chunks_fts(rowid, name, path, signature, doc, body) VALUES(?,?,?,?,?,?)", fts_rows)
 
-    def _resolve(self, changed_modules: set[str], gone: list[str], progress: Progress | None) -> None:
-        """Tie calls to targets in new files and in the files that import what changed."""
-        from . import resolve_python
+    def _shape(self, path: str) -> set[tuple[str, str]]:
+        """What other files can see of a stored file: its definitions, and its classes' bases."""
+        if path not in self._known:
+            return set()
+        rows = self.conn.execute("SELECT s.qualname, s.kind FROM symbols s JOIN files f ON f.id=s.file_id WHERE f.path=?", (path,))
+        bases = self.conn.execute("SELECT s.qualname || '<', b.base FROM bases b JOIN symbols s ON s.id=b.symbol_id "
+                                  "JOIN files f ON f.id=b.file_id WHERE f.path=?", (path,))
+        return set(rows) | set(bases)
+
+    def _resolve(self, changed: set[str] | None, progress: Progress | None) -> None:
+        """Tie calls to targets in new files, and in the files that mention a name whose definition changed."""
+        from . import resolve_generic, resolve_python
 
         c = self.conn
-        affected = set(changed_modules)
-        affected |= {discovery_module for discovery_module in self._modules_of(gone)}
         with c:
             c.execute("BEGIN IMMEDIATE")
-            if affected:
-                resolve_python.mark_importers(c, affected)
+            if changed is None:
+                c.execute("UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped')")
+            elif changed:
+                names = sorted(changed)
+                for i in range(0, len(names), 500):
+                    part = names[i:i + 500]
+                    marks = ",".join("?" * len(part))
+                    c.execute(f"UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped') AND id IN "
+                              f"(SELECT file_id FROM calls WHERE name IN ({marks}) UNION "
+                              f"SELECT file_id FROM imports WHERE name IN ({marks}) OR alias IN ({marks}))", part * 3)
             py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
             other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
             if progress and (py or other):
@@ -258,15 +288,7 @@ class Indexer:
             if py:
                 resolve_python.resolve_files(c, py)
             if other:
-                try:
-                    from . import resolve_generic
-                except ImportError:
-                    resolve_generic = None  # type: ignore[assignment]
-                if resolve_generic is not None:
-                    resolve_generic.resolve_files(c, other)
+                resolve_generic.resolve_files(c, other)
             c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
             if progress and (py or other):
                 progress(1, 1, "resolve")
-
-    def _modules_of(self, paths: list[str]) -> set[str]:
-        return {module_name(p, "python", self._package_dirs([])) for p in paths if p.endswith(".py")}

@@ -79,10 +79,12 @@ class World:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.files: dict[int, tuple] = {}  # id -> (path, lang, module, package)
         self.by_path: dict[str, int] = {}
+        self.by_base: dict[str, list[str]] = defaultdict(list)  # file name -> paths
         for fid, path, lang, module, package in conn.execute(
                 "SELECT id, path, lang, module, package FROM files WHERE lang NOT IN ('python', 'text', 'skipped')"):
             self.files[fid] = (path, lang, module, package)
             self.by_path[path] = fid
+            self.by_base[posixpath.basename(path)].append(path)
         self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind)
         self.kind: dict[str, str] = {}
         self.sig: dict[str, str] = {}
@@ -98,11 +100,7 @@ class World:
             self.kind.setdefault(qual, kind)
             self.sig.setdefault(qual, sig)
             if "." in qual:
-                owner = qual.rsplit(".", 1)[0]
-                cur = self.members[owner].get(name)
-                # prefer a definition with a body over a declaration (C++ headers, interfaces)
-                if cur is None or (self.kind.get(cur.rsplit(".", 1)[0]) == "interface"):
-                    self.members[owner][name] = qual
+                self.members[qual.rsplit(".", 1)[0]].setdefault(name, qual)
         self.bases: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.base_rows = list(conn.execute(
             "SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id = b.file_id "
@@ -134,6 +132,10 @@ class World:
             elif package:
                 self.by_package[(FAMILY.get(lang, lang), package)].append(fid)
         self._top: dict[int, dict[str, str]] = {}
+        self._bindings: dict[tuple, list[tuple]] = {}
+        self._go: dict[str, list[int]] = {}
+        self._pkg: dict[tuple, dict[str, str]] = {}
+        self._types: dict[tuple, str] = {}
         self._visible: dict[int, tuple] = {}
 
     # -- scopes --------------------------------------------------------------------------------
@@ -167,8 +169,8 @@ class World:
             self._top[fid] = out
         return self._top[fid]
 
-    def visible(self, fid: int) -> tuple[dict[str, str], dict[str, list[int]]]:
-        """(name -> qualname, module alias -> file ids) for one file, nearest first."""
+    def visible(self, fid: int) -> tuple[dict, dict, dict]:
+        """(name -> qualname, module alias -> file ids, the package's names) for one file."""
         if fid in self._visible:
             return self._visible[fid]
         path, lang, _m, package = self.files[fid]
@@ -185,16 +187,33 @@ class World:
                 elif value:
                     names.setdefault(local, value)
         key = ("go", posixpath.dirname(path)) if lang == "go" else (FAMILY.get(lang, lang), package) if package else None
-        for other in self.by_package.get(key, ()) if key else ():
-            for n, q in self.top(other).items():
-                names.setdefault(n, q)
-        self._visible[fid] = (names, modules)
+        self._visible[fid] = (names, modules, self.package_names(key) if key else {})
         return self._visible[fid]
+
+    def package_names(self, key: tuple) -> dict[str, str]:
+        """Top-level names of all files of one package (or Go directory), merged once."""
+        if key not in self._pkg:
+            merged: dict[str, str] = {}
+            for other in self.by_package.get(key, ()):
+                for n, q in self.top(other).items():
+                    merged.setdefault(n, q)
+            self._pkg[key] = merged
+        return self._pkg[key]
+
+    def lookup(self, fid: int, name: str) -> str:
+        names, _modules, package = self.visible(fid)
+        return names.get(name) or package.get(name, "")
 
     # -- imports ---------------------------------------------------------------------------------
 
     def import_bindings(self, fid: int, module: str, name: str, alias: str, depth: int = 0) -> list[tuple]:
         """What one import row binds: [(local name, 'module', [file ids]) | (local, 'symbol', qualname)]."""
+        key = (fid, module, name, alias)
+        if key not in self._bindings:
+            self._bindings[key] = self._import_bindings(fid, module, name, alias, depth)
+        return self._bindings[key]
+
+    def _import_bindings(self, fid: int, module: str, name: str, alias: str, depth: int) -> list[tuple]:
         path, lang, _m, _p = self.files[fid]
         fam = FAMILY.get(lang, lang)
         if fam == "ts":
@@ -271,6 +290,12 @@ class World:
         return ""
 
     def go_files(self, module: str) -> list[int]:
+        """The Go directory whose path ends with the longest tail of the import path."""
+        if module not in self._go:
+            self._go[module] = self._go_files(module)
+        return self._go[module]
+
+    def _go_files(self, module: str) -> list[int]:
         parts = module.split("/")
         best, best_n = [], 0
         for (lang, d), files in self.by_package.items():
@@ -308,7 +333,8 @@ class World:
 
     def include_files(self, path: str, module: str) -> list[int]:
         cand = posixpath.normpath(posixpath.join(posixpath.dirname(path), module))
-        hits = [cand] if cand in self.by_path else [p for p in self.by_path if p.endswith("/" + module)][:1]
+        hits = [cand] if cand in self.by_path else [p for p in self.by_base.get(posixpath.basename(module), ())
+                                                    if p.endswith("/" + module)][:1]
         out = []
         for h in hits:
             stem = h.rsplit(".", 1)[0]
@@ -321,7 +347,7 @@ class World:
         cand = posixpath.normpath(posixpath.join(posixpath.dirname(path), name))
         if cand in self.by_path:
             return [self.by_path[cand]]
-        return [fid for p, fid in self.by_path.items() if p.endswith("/" + name)][:1]
+        return [self.by_path[p] for p in self.by_base.get(posixpath.basename(name), ()) if p.endswith("/" + name)][:1]
 
     # -- types and members -----------------------------------------------------------------
 
@@ -330,7 +356,14 @@ class World:
         text = _clean(text)
         if not text:
             return ""
-        names, modules = self.visible(fid)
+        key = (fid, text)
+        if key not in self._types:
+            self._types[key] = ""  # guards against cycles while computing
+            self._types[key] = self._resolve_type(fid, text)
+        return self._types[key]
+
+    def _resolve_type(self, fid: int, text: str) -> str:
+        modules = self.visible(fid)[1]
         recv, name = _split(text)
         if recv:
             rq = self.resolve_type(fid, recv)
@@ -342,7 +375,7 @@ class World:
                     return q
             if self.files[fid][1] in ("csharp", "java", "kotlin", "php") and f"{recv}.{name}".replace("\\", ".") in self.kind:
                 return f"{recv}.{name}".replace("\\", ".")
-        q = names.get(name)
+        q = self.lookup(fid, name)
         return q if q and self.kind.get(q) in CLASSISH | NAMESPACES else ""
 
     def member(self, cls: str, name: str, seen: set | None = None) -> str:
@@ -440,7 +473,7 @@ class World:
             rtype = self.receiver_type(fid, scope, recv, cls)
             if rtype:
                 return self.member(rtype, name)
-            _names, modules = self.visible(fid)
+            modules = self.visible(fid)[1]
             for f in modules.get(recv, ()):
                 q = self.top(f).get(name)
                 if q:
@@ -455,7 +488,7 @@ class World:
                 q = self.members.get(self.sym[s][3], {}).get(name)
                 if q:
                     return q
-        q = self.visible(fid)[0].get(name)
+        q = self.lookup(fid, name)
         if q and self.kind.get(q) in CLASSISH:  # Kotlin `Foo()`, C++ `Foo(x)`: a constructor
             return self.constructor(q, lang)
         return q or ""

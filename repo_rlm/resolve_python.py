@@ -22,9 +22,14 @@ CLASSISH = {"class"}
 
 
 class PyWorld:
-    """Everything the resolver needs about the repository's Python code, loaded in a few SELECTs."""
+    """What the resolver knows about the repository's Python code.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    A few files' worth (an editor's save) is loaded lazily, per file, as evaluation reaches it;
+    a bulk update loads everything in four SELECTs instead.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, bulk: bool = False) -> None:
+        self.conn = conn
         self.file_module: dict[int, str] = {}
         self.file_is_init: dict[int, bool] = {}
         self.mod_file: dict[str, int] = {}
@@ -41,39 +46,52 @@ class PyWorld:
         self.members: dict[str, dict[str, str]] = defaultdict(dict)
         self.qual_kind: dict[str, str] = {}
         self.qual_id: dict[str, int] = {}
-        self.names: set[str] = set()
-        for sid, fid, parent, name, qual, kind in conn.execute(
-                "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind FROM symbols s "
-                "JOIN files f ON f.id = s.file_id WHERE f.lang='python'"):
-            self.sym[sid] = (fid, parent, name, qual, kind)
-            owner = self.sym[parent][3] if parent is not None and parent in self.sym else self.file_module[fid]
-            if parent is not None and parent not in self.sym:  # parents come first by id, but be safe
-                owner = qual.rsplit(".", 1)[0]
-            self.members[owner].setdefault(name, qual)
-            self.qual_kind.setdefault(qual, kind)
-            self.qual_id.setdefault(qual, sid)
-            if kind in ("function", "method", "class"):
-                self.names.add(name)
         # (file_id, scope_id) -> {binding name: [(module, name, alias, level)]}
         self.imports: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         self.stars: dict[tuple, list] = defaultdict(list)
-        self.import_rows: list[tuple] = []
-        for iid, fid, scope, module, name, alias, level in conn.execute(
+        self.import_rows: dict[int, list[tuple]] = defaultdict(list)
+        # (file_id, scope_id) -> {name: [(line, kind, value)]}; class qualname -> {attr: [(kind, value, scope)]}
+        self.binds: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        self.attrs: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        self.bases: dict[str, list[str]] = defaultdict(list)
+        self.base_rows: dict[int, list[tuple]] = defaultdict(list)
+        self._mro: dict[str, list[str]] = {}
+        self._modattr: dict[tuple, object] = {}
+        self._busy: set = set()
+        self._depth = 0
+        self._loaded: set[int] = set()
+        self._qual_file: dict[str, int | None] = {}
+        self._names: dict[str, bool] = {}
+        self.bulk = bulk
+        if bulk:
+            self._load("f.lang='python'", ())
+            self._loaded = set(self.file_module)
+            self._names = {r[0]: True for r in conn.execute(
+                "SELECT DISTINCT name FROM symbols WHERE kind IN ('function','method','class')")}
+
+    def _load(self, where: str, args: tuple) -> None:
+        q = self.conn.execute
+        for sid, fid, parent, name, qual, kind in q(
+                "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind FROM symbols s "
+                f"JOIN files f ON f.id = s.file_id WHERE {where} ORDER BY s.id", args):
+            self.sym[sid] = (fid, parent, name, qual, kind)
+            owner = self.sym[parent][3] if parent in self.sym else self.file_module.get(fid, "")
+            self.members[owner].setdefault(name, qual)
+            self.qual_kind.setdefault(qual, kind)
+            self.qual_id.setdefault(qual, sid)
+        for iid, fid, scope, module, name, alias, level in q(
                 "SELECT i.id, i.file_id, i.scope_id, i.module, i.name, i.alias, i.level FROM imports i "
-                "JOIN files f ON f.id = i.file_id WHERE f.lang='python'"):
+                f"JOIN files f ON f.id = i.file_id WHERE {where}", args):
             entry = (module, name, alias, level)
-            self.import_rows.append((iid, fid) + entry)
+            self.import_rows[fid].append((iid,) + entry)
             if name == "*":
                 self.stars[(fid, scope)].append(entry)
             else:
                 key = alias or (name if name else module.split(".")[0])
                 self.imports[(fid, scope)][key].append(entry)
-        # (file_id, scope_id) -> {name: [(line, kind, value)]}; class qualname -> {attr: [(kind, value, scope)]}
-        self.binds: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        self.attrs: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        for fid, scope, name, kind, value, line in conn.execute(
+        for fid, scope, name, kind, value, line in q(
                 "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
-                "JOIN files f ON f.id = b.file_id WHERE f.lang='python'"):
+                f"JOIN files f ON f.id = b.file_id WHERE {where}", args):
             if kind.startswith("self_"):
                 method = self.sym.get(scope)
                 cls = self.sym.get(method[1]) if method and method[1] is not None else None
@@ -81,16 +99,46 @@ class PyWorld:
                     self.attrs[cls[3]][name].append((kind[5:], value, scope))
             else:
                 self.binds[(fid, scope)][name].append((line, kind, value))
-        self.bases: dict[str, list[str]] = defaultdict(list)
-        self.base_rows: list[tuple] = []
-        for sid, fid, base in conn.execute(
-                "SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id=b.file_id WHERE f.lang='python'"):
+        for sid, fid, base in q(
+                f"SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id=b.file_id WHERE {where}", args):
             if sid in self.sym:
                 self.bases[self.sym[sid][3]].append(base)
-                self.base_rows.append((sid, fid, base))
-        self._mro: dict[str, list[str]] = {}
-        self._modattr: dict[tuple, object] = {}
-        self._busy: set = set()
+                self.base_rows[fid].append((sid, base))
+
+    def ensure_file(self, fid: int | None) -> None:
+        if fid is not None and fid not in self._loaded:
+            self._loaded.add(fid)
+            self._load("f.id = ?", (fid,))
+
+    def ensure_qual(self, qual: str) -> None:
+        """Load the file that defines `qual` (a module or a symbol)."""
+        if self.bulk or qual in self.qual_id:
+            return
+        if qual in self.mod_file:
+            self.ensure_file(self.mod_file[qual])
+            return
+        if qual not in self._qual_file:
+            row = self.conn.execute("SELECT file_id FROM symbols WHERE qualname = ? LIMIT 1", (qual,)).fetchone()
+            self._qual_file[qual] = row[0] if row else None
+        self.ensure_file(self._qual_file[qual])
+
+    def kind_of(self, qual: str) -> str | None:
+        self.ensure_qual(qual)
+        return self.qual_kind.get(qual)
+
+    def members_of(self, owner: str) -> dict[str, str]:
+        self.ensure_qual(owner)
+        return self.members.get(owner, {})
+
+    def has_name(self, name: str) -> bool:
+        """Is some function, method or class in the repository called this? (for name matching)"""
+        if name not in self._names:
+            if self.bulk:
+                return False
+            self._names[name] = self.conn.execute(
+                "SELECT 1 FROM symbols WHERE name = ? AND kind IN ('function','method','class') LIMIT 1",
+                (name,)).fetchone() is not None
+        return self._names[name]
 
     # -- scopes -----------------------------------------------------------------------------
 
@@ -126,7 +174,7 @@ class PyWorld:
         return None
 
     def _in_scope(self, name, fid, scope, qual, line, chain):
-        q = self.members.get(qual, {}).get(name)
+        q = self.members_of(qual).get(name)
         if q is not None:
             return ("def", q)
         binds = self.binds.get((fid, scope), {}).get(name)
@@ -154,10 +202,11 @@ class PyWorld:
         return value
 
     def _module_attr(self, module, name, fid):
-        q = self.members.get(module, {}).get(name)
+        q = self.members_of(module).get(name)
         if q is not None:
             return ("def", q)
         mfid = self.mod_file.get(module, fid if fid is not None and self.file_module.get(fid) == module else None)
+        self.ensure_file(mfid)
         if mfid is not None:
             imps = self.imports.get((mfid, None), {}).get(name)
             if imps:
@@ -209,14 +258,14 @@ class PyWorld:
                 value = m.group(1)
             value = value.split("|")[0] if value.endswith("|None") else value
             v = self.expr(value, fid, chain, line)
-            return ("inst", v[1]) if v and v[0] == "def" and self.qual_kind.get(v[1]) in CLASSISH else None
+            return ("inst", v[1]) if v and v[0] == "def" and self.kind_of(v[1]) in CLASSISH else None
         v = self.expr(value, fid, chain, line)
         if kind == "call":
             return self.call_result(v)
         return v  # alias
 
     def call_result(self, v):
-        if v and v[0] == "def" and self.qual_kind.get(v[1]) in CLASSISH:
+        if v and v[0] == "def" and self.kind_of(v[1]) in CLASSISH:
             return ("inst", v[1])
         if v and v[0] == "builtin" and v[1] == "super":
             return ("super", "")
@@ -230,7 +279,7 @@ class PyWorld:
             return self.module_attr(x, name)
         if tag == "ext":
             return ("ext", f"{x}.{name}")
-        if tag in ("def", "inst") and self.qual_kind.get(x) in CLASSISH:
+        if tag in ("def", "inst") and self.kind_of(x) in CLASSISH:
             q = self.member(x, name)
             if q is not None:
                 return ("def", q)
@@ -244,14 +293,14 @@ class PyWorld:
             return None
         if tag == "super":
             for cls in self.mro(x)[1:]:
-                q = self.members.get(cls, {}).get(name)
+                q = self.members_of(cls).get(name)
                 if q is not None:
                     return ("def", q)
         return None
 
     def member(self, cls: str, name: str) -> str | None:
         for k in self.mro(cls):
-            q = self.members.get(k, {}).get(name)
+            q = self.members_of(k).get(name)
             if q is not None:
                 return q
         return None
@@ -261,19 +310,29 @@ class PyWorld:
             return self._mro[cls]
         self._mro[cls] = [cls]  # guards against cycles
         out = [cls]
+        self.ensure_qual(cls)
         sid = self.qual_id.get(cls)
         if sid is not None:
             fid = self.sym[sid][0]
             chain = self.chain(self.sym[sid][1])
             for base in self.bases.get(cls, ()):
                 v = self.expr(base, fid, chain)
-                if v and v[0] == "def" and self.qual_kind.get(v[1]) in CLASSISH:
+                if v and v[0] == "def" and self.kind_of(v[1]) in CLASSISH:
                     out.extend(k for k in self.mro(v[1]) if k not in out)
         self._mro[cls] = out
         return out
 
-    def expr(self, text: str, fid: int, chain: list[int], line: int = 1 << 30, enclosing_class: str = ""):
+    def expr(self, text: str, fid: int, chain: list[int], line: int = 1 << 30):
         """Evaluate a dotted/call chain such as `self.repo.get`, `mod.Cls().run`, `super().save`."""
+        if self._depth > 24:  # `x = x.next()` and friends: give up rather than recurse forever
+            return None
+        self._depth += 1
+        try:
+            return self._expr(text, fid, chain, line)
+        finally:
+            self._depth -= 1
+
+    def _expr(self, text: str, fid: int, chain: list[int], line: int):
         prev = None
         while prev != text:
             prev, text = text, _PARENS.sub("()", text)
@@ -300,11 +359,12 @@ class PyWorld:
 
     def target(self, callee: str, fid: int, scope: int | None, line: int) -> tuple[str | None, str]:
         """(target qualname or None, resolution) for one call site."""
+        self.ensure_file(fid)
         v = self.expr(callee, fid, self.chain(scope), line)
         if v is not None:
             tag, x = v
             if tag == "def":
-                if self.qual_kind.get(x) in CLASSISH:
+                if self.kind_of(x) in CLASSISH:
                     init = self.member(x, "__init__")
                     return (init or x), "resolved"
                 return x, "resolved"
@@ -319,53 +379,42 @@ class PyWorld:
             if tag == "mod":
                 return None, "external"
         name = callee.rsplit(".", 1)[-1]
-        if name in self.names:
+        if self.has_name(name):
             return None, "name"
         return f"<external>.{name}", "external"
 
 
-def mark_importers(conn: sqlite3.Connection, modules: set[str]) -> None:
-    """Mark for re-resolution the Python files that import any of these modules."""
-    for m in modules:
-        conn.execute(
-            "UPDATE files SET resolved=0 WHERE lang='python' AND id IN (SELECT file_id FROM imports "
-            "WHERE module = ? OR module LIKE ? OR target = ? OR target LIKE ?)",
-            (m, m + ".%", m, m + ".%"))
-        leaf = m.rsplit(".", 1)[-1]
-        conn.execute(  # relative imports: `from . import leaf`, `from .leaf import x`
-            "UPDATE files SET resolved=0 WHERE lang='python' AND id IN (SELECT file_id FROM imports "
-            "WHERE level > 0 AND (module = ? OR module LIKE ? OR name = ?))", (leaf, "%." + leaf, leaf))
-
-
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
-    world = PyWorld(conn)
+    bulk = len(file_ids) > 200
+    world = PyWorld(conn, bulk=bulk)
     wanted = set(file_ids)
     updates = []
-    for fid in file_ids:
-        rows = conn.execute("SELECT id, caller_id, callee_text, line FROM calls WHERE file_id=?", (fid,)).fetchall()
-        for cid, scope, callee, line in rows:
+    if bulk:
+        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.line FROM calls c "
+                            "JOIN files f ON f.id = c.file_id WHERE f.resolved = 0 AND f.lang = 'python'")
+    else:
+        rows = (r for fid in file_ids for r in conn.execute(
+            "SELECT id, file_id, caller_id, callee_text, line FROM calls WHERE file_id=?", (fid,)))
+    for cid, fid, scope, callee, line in rows:
+        if fid in wanted:
             target, how = world.target(callee, fid, scope, line)
             updates.append((target, how, cid))
     conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
-    imp = []
-    for iid, fid, module, name, alias, level in world.import_rows:
-        if fid not in wanted:
-            continue
-        v = world.import_value((module, name, alias, level), fid) if name != "*" else None
-        full = world.absolute(module, level, fid)
-        if v and v[0] in ("def", "mod"):
-            target = v[1]
-        elif name == "*" and world.is_module(full):
-            target = full
-        elif not name and world.is_module(full):
-            target = full
-        else:
-            target = None
-        imp.append((target, iid))
-    conn.executemany("UPDATE imports SET target=? WHERE id=?", imp)
-    bases = []
-    for sid, fid, base in world.base_rows:
-        if fid in wanted:
+    imports, bases = [], []
+    for fid in wanted:
+        world.ensure_file(fid)
+        for iid, module, name, alias, level in world.import_rows.get(fid, ()):
+            full = world.absolute(module, level, fid)
+            v = world.import_value((module, name, alias, level), fid) if name != "*" else None
+            if v and v[0] in ("def", "mod"):
+                target = v[1]
+            elif (name == "*" or not name) and world.is_module(full):
+                target = full
+            else:
+                target = None
+            imports.append((target, iid))
+        for sid, base in world.base_rows.get(fid, ()):
             v = world.expr(base, fid, world.chain(world.sym[sid][1]))
             bases.append((v[1] if v and v[0] == "def" else None, sid, base))
+    conn.executemany("UPDATE imports SET target=? WHERE id=?", imports)
     conn.executemany("UPDATE bases SET target=? WHERE symbol_id=? AND base=?", bases)

@@ -122,6 +122,23 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 """
 
 
+def _index_statements() -> list[str]:
+    return [ln.strip() for ln in SCHEMA.splitlines() if ln.strip().startswith("CREATE INDEX")]
+
+
+def drop_secondary_indexes(conn: sqlite3.Connection) -> None:
+    """Before a bulk load: inserting into bare tables and indexing once is several times faster."""
+    with conn:
+        for stmt in _index_statements():
+            conn.execute("DROP INDEX IF EXISTS " + stmt.split("EXISTS ")[1].split(" ")[0])
+
+
+def create_secondary_indexes(conn: sqlite3.Connection) -> None:
+    with conn:
+        for stmt in _index_statements():
+            conn.execute(stmt)
+
+
 class IndexError_(Exception):
     """The index cannot be opened or is not ours."""
 

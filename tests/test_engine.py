@@ -287,9 +287,8 @@ def _cli(args: list[str], tmp_path: Path, **env) -> "subprocess.CompletedProcess
     import subprocess
     import sys
     exe = Path(sys.executable).parent / "repo-rlm"
-    full_env = {**os.environ, "REPO_RLM_CACHE_DIR": str(tmp_path / "cache"), **env}
-    for k in ("REPO_RLM_MODEL", "REPO_RLM_API_BASE"):
-        full_env.pop(k, None) if k not in env else None
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("REPO_RLM_")}
+    full_env.update(REPO_RLM_CACHE_DIR=str(tmp_path / "cache"), **env)
     return subprocess.run([str(exe), "--repo", str(PYAPP), "--index", str(tmp_path / "cli.db"), *args],
                           capture_output=True, text=True, env=full_env, timeout=120)
 
