@@ -138,6 +138,8 @@ class RepoRlmServer(LanguageServer):
         self._index_last_report = 0.0
         self._pending_updates: set[asyncio.Future] = set()
         self._lines: OrderedDict[str, tuple[tuple[int, int], list[str]]] = OrderedDict()
+        self._ascii: dict[str, tuple[tuple[int, int], bool]] = {}
+        self._uris: dict[str, str] = {}
         self._asks: set[asyncio.Task] = set()
         self.stopping = False  # after `shutdown`: nothing more goes to the client
 
@@ -318,7 +320,10 @@ class RepoRlmServer(LanguageServer):
                 return None
 
     def uri(self, path: str) -> str:
-        return from_fs_path(str(self.root / path)) or ""
+        hit = self._uris.get(path)
+        if hit is None:
+            hit = self._uris[path] = from_fs_path(str(self.root / path)) or ""
+        return hit
 
     def lines(self, path: str) -> list[str]:
         """The file's lines as indexed (from disk), cached by mtime and size."""
@@ -341,6 +346,24 @@ class RepoRlmServer(LanguageServer):
             self._lines.popitem(last=False)
         return lines
 
+    def is_ascii(self, path: str) -> bool:
+        """Whether the file is pure ASCII (then columns need no conversion), cached by mtime and size."""
+        full = self.root / path
+        try:
+            st = full.stat()
+            key = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return True
+        hit = self._ascii.get(path)
+        if hit and hit[0] == key:
+            return hit[1]
+        try:
+            flag = full.read_bytes().isascii()
+        except OSError:
+            flag = True
+        self._ascii[path] = (key, flag)
+        return flag
+
     def line(self, path: str, line: int) -> str:
         lines = self.lines(path)
         return lines[line - 1] if 1 <= line <= len(lines) else ""
@@ -349,7 +372,13 @@ class RepoRlmServer(LanguageServer):
         return T.Position(line=max(line - 1, 0), character=column_to_units(self.line(path, line), column, self.encoding))
 
     def span(self, path: str, line: int, start_col: int, end_col: int) -> T.Range:
-        text = self.line(path, line)
+        if self.encoding != UTF16 or not self.is_ascii(path):
+            text = self.line(path, line)
+        else:  # ASCII: code points are UTF-16 units, no need to read the line
+            return T.Range(
+                start=T.Position(line=max(line - 1, 0), character=max(start_col - 1, 0)),
+                end=T.Position(line=max(line - 1, 0), character=max(end_col - 1, 0)),
+            )
         return T.Range(
             start=T.Position(line=max(line - 1, 0), character=column_to_units(text, start_col, self.encoding)),
             end=T.Position(line=max(line - 1, 0), character=column_to_units(text, end_col, self.encoding)),
@@ -691,13 +720,14 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
 
         def run(repo, path, line, column, line_text):
             out, seen = [], set()
+            word, _ = repo.word_at(path, line, column, line_text)
             for r in repo.references_at(path, line, column, line_text=line_text):
                 if r.kind == "definition" and not include_decl:
                     continue
                 if (r.path, r.line, r.column) in seen:
                     continue
                 seen.add((r.path, r.line, r.column))
-                out.append(T.Location(uri=ls.uri(r.path), range=ls.word_range(r.path, r.line, r.column)))
+                out.append(T.Location(uri=ls.uri(r.path), range=ls.span(r.path, r.line, r.column, r.column + len(word))))
             return out
 
         return await ls.at_position(params, run) or None
