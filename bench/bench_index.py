@@ -198,17 +198,13 @@ class Runner:
             sampler = TreeSampler(p.pid) if sample_memory else None
             if sampler:
                 sampler.start()
-            deadline = t0 + self.timeout
-            status = ru = None
-            while True:
-                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.perf_counter() > deadline:
-                    p.kill()
-                    _, status, ru = os.wait4(p.pid, 0)
-                    break
-                time.sleep(0.002)
+            killer = threading.Timer(self.timeout, p.kill)
+            killer.daemon = True
+            killer.start()
+            try:
+                _, status, ru = os.wait4(p.pid, 0)  # blocks; rusage covers the process and its reaped children
+            finally:
+                killer.cancel()
             wall = time.perf_counter() - t0
             p.returncode = os.waitstatus_to_exitcode(status)
             if sampler:
@@ -415,9 +411,16 @@ def pick_edit_files(db: Path, root: Path) -> dict:
     # skip tests / fixtures when there is a choice: edits usually hit library code
     lib = [r for r in same if "test" not in r[0].lower()] or same
     out["typical"] = lib[len(lib) // 2][:2]
-    hub = db_query(db, "SELECT f.path, f.lang, count(*) c FROM imports i JOIN files f ON f.module = i.target "
-                       "OR f.module = i.module WHERE f.module != '' GROUP BY f.id ORDER BY c DESC LIMIT 20")
-    for path, lang, _ in hub or []:
+    # count in Python: an OR join of imports x files is slow on big indexes
+    counts_by_module: dict[str, int] = {}
+    for target, module in db_query(db, "SELECT target, module FROM imports") or []:
+        for m in {target, module}:
+            if m:
+                counts_by_module[m] = counts_by_module.get(m, 0) + 1
+    by_module = {m: (p, lang) for p, lang, m in db_query(db, "SELECT path, lang, module FROM files WHERE module != ''") or []}
+    hub = sorted(((by_module[m][0], by_module[m][1], c) for m, c in counts_by_module.items() if m in by_module),
+                 key=lambda r: (-r[2], r[0]))[:50]
+    for path, lang, _ in hub:
         # a package's __init__ / index file is a hub too, but edits usually hit real modules
         base = path.rsplit("/", 1)[-1]
         if base.startswith(("__init__.", "index.")):
@@ -941,7 +944,8 @@ def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: st
     if not cold:
         return R
     info = cold[-1].json()
-    R["index"] = {k: info.get(k) for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds")}
+    R["index"] = {k: info.get(k) for k in ("files", "symbols", "calls", "imports", "languages", "updated_files",
+                                           "seconds", "skipped", "lines", "bytes")}
     R["cold_s"] = median([r.wall for r in cold])
     R["cold_all_s"] = [r.wall for r in cold]
     R["cold_cpu_s"] = median([r.cpu for r in cold])
@@ -949,8 +953,11 @@ def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: st
     R["peak_rss_mb"] = max(r.maxrss_kb for r in cold) / 1024
     R["peak_tree_mb"] = max(r.tree_kb or 0 for r in cold) / 1024
     R["db_mb"] = sum(Path(str(db) + s).stat().st_size for s in ("", "-wal") if Path(str(db) + s).exists()) / 1e6
-    size = db_query(db, "SELECT sum(size) FROM files")
-    R["indexed_mb"] = (size[0][0] or 0) / 1e6 if size else None
+    if info.get("bytes") is not None:
+        R["indexed_mb"] = info["bytes"] / 1e6
+    else:
+        size = db_query(db, "SELECT sum(size) FROM files WHERE lang != 'skipped'")
+        R["indexed_mb"] = (size[0][0] or 0) / 1e6 if size else None
 
     # ---- warm re-check (CLI)
     warm = []

@@ -107,24 +107,25 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
                 max_sub_calls=config.max_sub_calls, budget_usd=config.budget_usd, timeout_s=config.timeout_s)
     notes: list[str] = []
     try:
-        answer, stopped, iterations = await engine.run(question)
-    except (ModelError, ReplError) as exc:
-        answer, stopped, iterations = f"Error: {exc}", "error", getattr(engine, "iterations", 0)
-        notes.append(str(exc))
-    finally:
+        try:
+            answer, stopped, iterations = await engine.run(question)
+        except (ModelError, ReplError) as exc:
+            answer, stopped, iterations = f"Error: {exc}", "error", getattr(engine, "iterations", 0)
+            notes.append(str(exc))
+        if shared.code_turns == 0 and stopped != "error":
+            notes.append("The model never produced code: it did not use the REPL, so this answer is not grounded "
+                         "in the repository. Try a stronger root model.")
+        notes += [e for e in shared.errors if e not in notes]
+        citations: list[dict[str, Any]] = []
+        if repo is not None:
+            answer, citations = check_citations(answer, Path(repo.root), repo.files)
+        result = AskResult(answer, citations, stopped, iterations, shared.sub_calls, shared.depth_reached,
+                           client.usage.to_dict(), str(trace_path), notes)
+        trace.event("run_end", **{k: v for k, v in result.to_dict().items() if k != "trace"})
+    finally:  # also on cancellation: the engine has already killed its REPL worker
         if cache is not None:
             cache.close()
-    if shared.code_turns == 0 and stopped != "error":
-        notes.append("The model never produced code: it did not use the REPL, so this answer is not grounded in the "
-                     "repository. Try a stronger root model.")
-    notes += [e for e in shared.errors if e not in notes]
-    citations: list[dict[str, Any]] = []
-    if repo is not None:
-        answer, citations = check_citations(answer, Path(repo.root), repo.files)
-    result = AskResult(answer, citations, stopped, iterations, shared.sub_calls, shared.depth_reached,
-                       client.usage.to_dict(), str(trace_path), notes)
-    trace.event("run_end", **{k: v for k, v in result.to_dict().items() if k != "trace"})
-    trace.close()
+        trace.close()
     return result
 
 
@@ -231,7 +232,8 @@ def _render(result: AskResult) -> None:
     out.print(Markdown(result.answer))
     if result.citations:
         out.print()
-        out.print("Sources: " + ", ".join(f"{c['path']}:{c['start_line']}-{c['end_line']}" for c in result.citations),
+        out.print("Sources: " + ", ".join(f"{c['path']}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")
+                                          for c in result.citations),
                   highlight=False, soft_wrap=True)
     for note in result.notes:
         err.print(f"note: {note}", highlight=False, style="yellow")

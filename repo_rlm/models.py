@@ -186,6 +186,8 @@ class ModelClient:
             kwargs["api_base"] = self.api_base
         if self.api_key:
             kwargs["api_key"] = self.api_key
+        elif self.api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+            kwargs["api_key"] = "sk-no-key-required"  # local vLLM / llama.cpp servers take any key
         last: BaseException | None = None
         for attempt in range(self.retries + 1):
             start = time.monotonic()

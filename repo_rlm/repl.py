@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from repo_rlm.sandbox import Limits, PidsCgroup, RlimitSandbox, Sandbox, make_sandbox
+from repo_rlm.sandbox import Limits, PidsCgroup, RlimitSandbox, Sandbox, make_sandbox, warn_once
 
 CallHandler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
@@ -102,6 +102,8 @@ class Repl:
         """Start a worker; returns the names it defines. Raises ReplError."""
         argv, env, cwd = self.sandbox.command(self._worker_argv())
         self._cgroup = PidsCgroup(self.limits.nproc)
+        if self._cgroup.path is None and os.geteuid() == 0:
+            warn_once("running as root without a writable pids cgroup: the REPL's process count is not limited")
         argv = self._cgroup.wrap(argv)
         self.proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

@@ -22,6 +22,7 @@ from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, Outl
 
 _IDENT = re.compile(r"[A-Za-z0-9_$]")
 _GLOB = re.compile(r"[*?\[]")
+SCAN_LIMIT = 50  # files an editor's references request may read; beyond, index positions only
 
 
 class RepoError(Exception):
@@ -219,6 +220,9 @@ class Repo:
         if kind:
             sql += " AND s.kind = ?"
             args.append(kind)
+        if path:
+            sql += " AND (f.path GLOB ? OR f.path GLOB ?)"
+            args += [path, "*/" + path]
         rows = self.conn.execute(sql + " ORDER BY f.path, s.start_line", args).fetchall()
         if path:
             rows = [r for r in rows if _glob_match(r[5], path)]
@@ -231,9 +235,9 @@ class Repo:
 
     def outline(self, path: str) -> ResultList[OutlineItem]:
         fid = self._file_id(path)
-        rows = self.conn.execute("SELECT id, parent_id, name, qualname, kind, start_line, end_line FROM symbols "
-                                 "WHERE file_id=? ORDER BY start_line, id", (fid,)).fetchall()
-        items = {r[0]: OutlineItem(r[2], r[3], r[4], r[5], r[6], []) for r in rows}
+        rows = self.conn.execute("SELECT id, parent_id, name, qualname, kind, start_line, end_line, name_line, name_col "
+                                 "FROM symbols WHERE file_id=? ORDER BY start_line, id", (fid,)).fetchall()
+        items = {r[0]: OutlineItem(r[2], r[3], r[4], r[5], r[6], [], r[7], r[8]) for r in rows}
         top = []
         for r in rows:
             (items[r[1]].children if r[1] in items else top).append(items[r[0]])
@@ -313,7 +317,7 @@ class Repo:
 
     # -- references -------------------------------------------------------------------------
 
-    def references(self, name: str) -> ResultList[Reference]:
+    def references(self, name: str, limit: int | None = None) -> ResultList[Reference]:
         """Every occurrence of the identifier `name` (the last part of a qualified name) as a word in
         source files (prose and config are for `grep`)."""
         word = name.replace("::", ".").rsplit(".", 1)[-1]
@@ -330,11 +334,15 @@ class Repo:
         except sqlite3.OperationalError:
             fids = {r[0] for r in self.conn.execute("SELECT id FROM files WHERE lang != 'skipped'")}
         fids |= {r[0] for r in self.conn.execute("SELECT file_id FROM symbols WHERE name = ?", (word,))}
-        if not fids:
-            return ResultList()
         fl = list(fids)
-        files = self.conn.execute(f"SELECT id, path FROM files WHERE lang NOT IN ('text', 'skipped') "
-                                  f"AND id IN ({','.join('?' * len(fl))})", fl).fetchall()
+        paths = [r[0] for r in self.conn.execute(
+            f"SELECT path FROM files WHERE lang NOT IN ('text', 'skipped') AND id IN ({','.join('?' * len(fl))})", fl)]
+        return self._scan(word, paths, limit)
+
+    def _scan(self, word: str, paths: list[str], limit: int | None = None) -> ResultList[Reference]:
+        """Occurrences of `word` in these files, each labelled from the index: definition, call, import or reference."""
+        if not paths:
+            return ResultList()
         defs = {(r[0], r[1], r[2]) for r in self.conn.execute(
             "SELECT f.path, s.name_line, s.name_col FROM symbols s JOIN files f ON f.id=s.file_id WHERE s.name = ?", (word,))}
         calls = {(r[0], r[1], r[2]) for r in self.conn.execute(
@@ -344,7 +352,7 @@ class Repo:
             (word, word, "%" + word))}
         pat = re.compile(r"(?<![\w$])" + re.escape(word) + r"(?![\w$])")
         out = []
-        for _fid, path in sorted(files, key=lambda x: x[1]):
+        for path in sorted(set(paths)):
             try:
                 text = (self.root / path).read_bytes().decode("utf-8", "replace")
             except OSError:
@@ -355,12 +363,46 @@ class Repo:
                 if word not in line:
                     continue
                 for m in pat.finditer(line):
-                    col = m.start() + 1
-                    key = (path, ln, col)
+                    key = (path, ln, m.start() + 1)
                     kind = ("definition" if key in defs else "call" if key in calls
                             else "import" if (path, ln) in imports else "reference")
-                    out.append(Reference(path, ln, col, line.strip()[:200], kind))
-        return ResultList(out)
+                    out.append(Reference(path, ln, m.start() + 1, line.strip()[:200], kind))
+            if limit is not None and len(out) >= limit:
+                break
+        return ResultList(out[:limit] if limit is not None else out)
+
+    def symbol_references(self, defs: list[Definition], limit: int | None = None) -> ResultList[Reference]:
+        """References of particular definitions: the files that define, call (resolved or by name) or
+        import them are scanned; when that is most of a large repository, the index's own positions
+        (definitions and call sites) are returned without reading files."""
+        if not defs:
+            return ResultList()
+        word = defs[0].name
+        quals = [d.qualname for d in defs]
+        quals += [q + ".__init__" for q in quals]
+        marks = ",".join("?" * len(quals))
+        paths = {d.path for d in defs}
+        resolved = self.conn.execute(
+            f"SELECT f.path, c.line, c.col, c.text FROM calls c JOIN files f ON f.id = c.file_id WHERE c.target IN ({marks})",
+            quals).fetchall()
+        by_name = self.conn.execute(
+            "SELECT f.path, c.line, c.col, c.text FROM calls c JOIN files f ON f.id = c.file_id "
+            "WHERE c.name = ? AND c.resolution = 'name' LIMIT ?", (word, limit if limit is not None else -1)).fetchall()
+        paths |= {r[0] for r in resolved}
+        for m in {q.rsplit(".", 1)[0] for q in quals}:  # importers of the module (a range scan of the index)
+            paths |= {r[0] for r in self.conn.execute(
+                "SELECT DISTINCT f.path FROM imports i JOIN files f ON f.id = i.file_id "
+                "WHERE i.target = ? OR (i.target > ? AND i.target < ?)", (m, m + ".", m + "/"))}
+        if len(paths) <= SCAN_LIMIT:
+            out = list(self._scan(word, sorted(paths)))
+        else:  # most of a large repository: the index's own positions, without reading files
+            out = [Reference(d.path, d.name_line, d.name_column, d.signature, "definition") for d in defs]
+            out += [Reference(p, ln, col, text, "call") for p, ln, col, text in resolved]
+        seen = {(r.path, r.line, r.column) for r in out}
+        # calls by name only (receivers of unknown type) come from the index: exact, and no file to read
+        out += [Reference(p, ln, col, text, "call") for p, ln, col, text in by_name if (p, ln, col) not in seen]
+        out.sort(key=lambda r: (r.path, r.line, r.column))
+        return ResultList(out[:limit] if limit is not None else out)
 
     # -- positions (editors) ----------------------------------------------------------------
 
@@ -413,19 +455,28 @@ class Repo:
             if mod:
                 return ResultList([Definition(imp[0].rsplit(".", 1)[-1], imp[0], "module", "", mod[0], 1, 1, "", "", 1, 1)])
         rows = [r for r in self._match(word) if r[3] not in ("variable",) or r[5] == rel]
-        imported = {r[0] for r in self.conn.execute(
-            "SELECT f2.path FROM imports i JOIN files f ON f.id = i.file_id JOIN files f2 ON f2.module = i.target "
-            "OR i.target LIKE f2.module || '.%' WHERE f.path = ?", (rel,))}
-        rows.sort(key=lambda r: (r[5] != rel, r[5] not in imported, r[5]))
+        targets = [r[0] for r in self.conn.execute(
+            "SELECT i.target FROM imports i JOIN files f ON f.id = i.file_id WHERE f.path = ? AND i.target IS NOT NULL", (rel,))]
+
+        def imported(qual: str) -> bool:
+            return any(t == qual or qual.startswith(t + ".") or t.startswith(qual + ".") for t in targets)
+
+        rows.sort(key=lambda r: (r[5] != rel, not imported(r[2]), r[5]))
         return ResultList(self._def(r) for r in rows)
 
     def symbol_at(self, path: str, line: int, column: int, line_text: str | None = None) -> Definition | None:
         defs = self.definition_at(path, line, column, line_text)
         return defs[0] if defs else None
 
-    def references_at(self, path: str, line: int, column: int, line_text: str | None = None) -> ResultList[Reference]:
+    def references_at(self, path: str, line: int, column: int, line_text: str | None = None,
+                      limit: int | None = 2000) -> ResultList[Reference]:
+        """References of what the identifier at a position reaches; by name when the index knows no
+        definition. Bounded by `limit`: an editor cannot show more, and must stay responsive."""
         word, _ = self.word_at(path, line, column, line_text)
-        return self.references(word) if word else ResultList()
+        if not word:
+            return ResultList()
+        defs = [d for d in self.definition_at(path, line, column, line_text) if d.name == word]
+        return self.symbol_references(defs, limit) if defs else self.references(word, limit)
 
     # -- search, grep, imports --------------------------------------------------------------
 

@@ -73,6 +73,8 @@ class OutlineItem(_Result):
     start_line: int
     end_line: int
     children: list["OutlineItem"] = field(default_factory=list)
+    name_line: int = 0
+    name_column: int = 0
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.qualname} {self.start_line}-{self.end_line} ({len(self.children)} children)>"

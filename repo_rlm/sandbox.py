@@ -41,6 +41,12 @@ def package_parent() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def site_dirs() -> list[str]:
+    """Where the dependencies live (a venv, pipx, or `pip install --user`): mounted and on PYTHONPATH."""
+    return [p for p in dict.fromkeys(sys.path)
+            if ("site-packages" in p or "dist-packages" in p) and os.path.isdir(p)]
+
+
 def _base_env(home: str, pythonpath: str) -> dict[str, str]:
     """The allowlist: nothing from the parent's environment but PATH and locale."""
     env = {
@@ -150,12 +156,13 @@ class BwrapSandbox(Sandbox):
                   Path(sys.executable).resolve().parent.parent}:
             if not str(p).startswith("/usr/") and p.exists():
                 mounts.append(p)
+        mounts += [Path(p) for p in site_dirs()]
         mounts += [p for p in self.ro_paths if p.exists()]
         for p in sorted(set(mounts), key=lambda q: len(str(q))):
             args += ["--ro-bind", str(p), str(p)]
         args += ["--ro-bind", str(package_parent() / "repo_rlm"), f"{PKG_MOUNT}/repo_rlm",
                  "--bind", str(self.scratch), SCRATCH_MOUNT, "--chdir", SCRATCH_MOUNT]
-        env = _base_env(SCRATCH_MOUNT, PKG_MOUNT)
+        env = _base_env(SCRATCH_MOUNT, os.pathsep.join([PKG_MOUNT, *site_dirs()]))
         for k, v in env.items():
             args += ["--setenv", k, v]
         return args + ["--", *worker_argv], env, str(self.scratch)
@@ -168,7 +175,7 @@ class RlimitSandbox(Sandbox):
     strong = False
 
     def command(self, worker_argv: list[str]) -> tuple[list[str], dict[str, str], str]:
-        env = _base_env(str(self.scratch), str(package_parent()))
+        env = _base_env(str(self.scratch), os.pathsep.join([str(package_parent()), *site_dirs()]))
         return worker_argv, env, str(self.scratch)
 
 
@@ -187,6 +194,13 @@ def bwrap_works() -> bool:
 
 
 _warned = False
+_said: set[str] = set()
+
+
+def warn_once(text: str) -> None:
+    if text not in _said:
+        _said.add(text)
+        print(f"repo-rlm: warning: {text}", file=sys.stderr)
 
 
 def make_sandbox(scratch: Path, ro_paths: list[Path], limits: Limits, kind: str | None = None) -> Sandbox:

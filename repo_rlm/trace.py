@@ -12,10 +12,20 @@ from pathlib import Path
 from typing import Any
 
 
+KEEP = 200
+
+
 def default_trace_path() -> Path:
     from repo_rlm.models import cache_dir
+    folder = cache_dir() / "traces"
+    try:  # keep the newest KEEP traces: one file per run would otherwise grow without bound
+        old = sorted(folder.glob("*.jsonl"))[:-KEEP]
+        for p in old:
+            p.unlink()
+    except OSError:
+        pass
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return cache_dir() / "traces" / f"{stamp}-{uuid.uuid4().hex[:6]}.jsonl"
+    return folder / f"{stamp}-{uuid.uuid4().hex[:6]}.jsonl"
 
 
 class Trace:
