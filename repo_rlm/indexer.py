@@ -49,7 +49,7 @@ def _examine(job: tuple) -> tuple:
     if len(data) > 20_000 and len(data) / nl > 400:
         return ("skip", path, "minified", blob, st.st_size, st.st_mtime_ns)
     try:
-        if lang != "text" and has_query(lang if lang != "tsx" else "typescript"):
+        if lang != "text" and has_query(lang):
             facts = parse_file(path, lang, module, data)
         else:
             facts = text_facts(path, data, "text" if lang == "text" else lang)

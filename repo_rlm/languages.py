@@ -1,7 +1,9 @@
 """Which language a file is, and the tree-sitter parser and tag query for it.
 
-Queries live in `queries/<lang>.scm` (aider-style), one file per language. Parsers and
-compiled queries are cached per process, since index workers parse many files each.
+Queries live in `queries/<lang>.scm` (aider-style), one file per language; a first line
+`; inherits: a,b` (nvim-treesitter's convention) prepends the patterns of `a.scm` and `b.scm`,
+so JavaScript, TypeScript and TSX share `ecma.scm` and `jsx.scm`. Parsers and compiled queries
+are cached per process, since index workers parse many files each.
 """
 from __future__ import annotations
 
@@ -62,11 +64,20 @@ def parser_for(lang: str):
 
 
 @lru_cache(maxsize=None)
+def query_source(name: str) -> str:
+    """The text of `queries/<name>.scm` with the files it inherits prepended."""
+    source = (QUERY_DIR / f"{name}.scm").read_text()
+    first = source.split("\n", 1)[0]
+    if first.startswith("; inherits:"):
+        parents = [p.strip() for p in first.split(":", 1)[1].split(",") if p.strip()]
+        source = "\n".join(query_source(p) for p in parents) + "\n" + source
+    return source
+
+
+@lru_cache(maxsize=None)
 def query_for(lang: str):
-    """The compiled tag query of a language (tsx uses typescript's file unless it has its own)."""
+    """The compiled tag query of a language."""
     import tree_sitter as ts
     import tree_sitter_language_pack as tslp
 
-    name = "typescript" if lang == "tsx" and not has_query("tsx") else lang
-    source = (QUERY_DIR / f"{name}.scm").read_text()
-    return ts.Query(tslp.get_language(lang), source)
+    return ts.Query(tslp.get_language(lang), query_source(lang))
