@@ -91,6 +91,7 @@ class _Src:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.blines = data.split(b"\n")
+        self._lines: dict[int, str] = {}
 
     def col(self, row: int, bcol: int) -> int:
         line = self.blines[row] if row < len(self.blines) else b""
@@ -99,8 +100,11 @@ class _Src:
         return len(line[:bcol].decode("utf-8", "replace")) + 1
 
     def line_text(self, row: int) -> str:
-        line = self.blines[row] if row < len(self.blines) else b""
-        return line.decode("utf-8", "replace").strip()[:MAX_TEXT]
+        text = self._lines.get(row)
+        if text is None:
+            line = self.blines[row] if row < len(self.blines) else b""
+            text = self._lines[row] = line.decode("utf-8", "replace").strip()[:MAX_TEXT]
+        return text
 
     def text(self, node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
@@ -209,8 +213,20 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
     package = ""
     for _pattern, caps in matches:
         keys = caps.keys()
-        def_key = next((k for k in keys if k.startswith("def.")), None)
-        if def_key or "scope" in keys:
+        if "callee" in keys:
+            callee = caps.get("callee")
+            if not callee:
+                continue
+            call = (caps.get("call") or caps["call.new"])[0]
+            cnode = callee[0]
+            ctext, row = src.text(cnode), cnode.end_point[0]
+            # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block
+            cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
+            if cut and min(c.start_byte for c in cut) > cnode.start_byte:
+                first = min(cut, key=lambda c: c.start_byte)
+                ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
+            items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys)))
+        elif (def_key := next((k for k in keys if k[:4] == "def."), None)) or "scope" in keys:
             node = caps[def_key or "scope"][0]
             name_nodes = caps.get("name")
             if not name_nodes:
@@ -236,19 +252,6 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
                 "bases": [src.text(b).strip() for b in caps.get("base", ())],
             }
             defs.append(seen_defs[key])
-        elif "call" in keys or "call.new" in keys:
-            callee = caps.get("callee")
-            if not callee:
-                continue
-            call = (caps.get("call") or caps["call.new"])[0]
-            cnode = callee[0]
-            ctext, row = src.text(cnode), cnode.end_point[0]
-            # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block
-            cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
-            if cut and min(c.start_byte for c in cut) > cnode.start_byte:
-                first = min(cut, key=lambda c: c.start_byte)
-                ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
-            items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys)))
         elif "import" in keys:
             node = caps["import"][0]
             get = lambda k: _strip_quotes(src.text(caps[k][0])) if k in keys else ""  # noqa: E731
@@ -326,9 +329,11 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
         scope = stack2[-1][2] if stack2 else -1
         if what == "call":
             callee_text, row, cnode, is_new = payload
-            callee_text = _WS.sub("", callee_text)
-            name = re.split(r"\.|::|->|\?\.", callee_text)[-1] if callee_text else ""
-            name = re.sub(r"<.*$|[^\w$!?].*$", "", name) or name
+            name = callee_text.rsplit(".", 1)[-1]
+            if not name.isidentifier():  # spaces, `::`, `->`, generics, calls in the chain: the slow way
+                callee_text = _WS.sub("", callee_text)
+                name = re.split(r"\.|::|->|\?\.", callee_text)[-1] if callee_text else ""
+                name = re.sub(r"<.*$|[^\w$!?].*$", "", name) or name
             # the column of the called name, where editors put the cursor
             last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
             while last.named_child_count and last.type not in ("identifier", "field_identifier", "property_identifier"):
@@ -342,21 +347,18 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
 
     # Search chunks: each function-like definition, each class header, and windows of the rest.
     text_lines = data.decode("utf-8", "replace").split("\n")
-    covered = [False] * (len(text_lines) + 2)
+    spans_covered = []
     for idx, (name, qual, kind, s, e, *_rest) in enumerate(facts.defs):
         if kind in CLASS_KINDS:
             facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : min(e, s + 5)])[:MAX_CHUNK_CHARS]))
         elif facts.defs[idx][9] < 0 or facts.defs[facts.defs[idx][9]][2] in CLASS_KINDS:
             facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : e])[:MAX_CHUNK_CHARS]))
-            for k in range(s, e + 1):
-                covered[k] = True
-    run_start = None
-    for k in range(1, len(text_lines) + 2):
-        if k <= len(text_lines) and not covered[k]:
-            run_start = run_start or k
-        elif run_start is not None:
-            facts.chunks.extend(_windows(text_lines, run_start, k - 1, -1))
-            run_start = None
+            spans_covered.append((s, e))
+    nxt = 1  # windows over the lines no function chunk covers
+    for s, e in sorted(spans_covered) + [(len(text_lines) + 1, len(text_lines) + 1)]:
+        if s > nxt:
+            facts.chunks.extend(_windows(text_lines, nxt, s - 1, -1))
+        nxt = max(nxt, e + 1)
     return facts
 
 
