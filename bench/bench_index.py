@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark repo-rlm's index against universal-ctags on a real or synthetic repository.
 
-    python bench/bench_index.py PATH [PATH ...] [--runs N] [--json [FILE]]
+    python bench/bench_index.py PATH [PATH ...] [--runs N] [--json] [--json-file FILE]
     python bench/bench_index.py --synthetic 1000,4000,16000 [--runs N]
+
+The Markdown tables go to stdout; with --json they go to stderr and the JSON to stdout.
 
 For every tree it measures, in the same run and on the same files:
 
@@ -25,7 +27,7 @@ a temporary directory. `--synthetic N` generates a deterministic monorepo of N f
 TypeScript, Go, Java; realistic sizes, imports, cross-file calls, a git commit) instead.
 
 Peak memory: "largest process" is the max RSS of the index process or any of its reaped
-children (from wait4, i.e. RUSAGE_CHILDREN of that one process); "tree PSS" is the highest sum
+children (the rusage wait4 returns for that one process); "tree PSS" is the highest sum
 of the proportional set size of the process and all its descendants, sampled every 50 ms
 from /proc (RSS where PSS is unavailable). The target is checked against the larger of the two.
 
@@ -1174,9 +1176,10 @@ def table(R: dict) -> str:
 
 def summary(results: list[dict]) -> str:
     out = ["### Summary", "",
-           "| tree | files | MB | symbols | calls | ctags s | cold s | cold/ctags | warm s | update s | "
+           "| tree | files | MB | symbols | calls | ctags s | cold s | cold/ctags | warm s | update s (typical / hub) | "
            "defs p50/p95 ms | callers p50/p95 ms | CLI defs s | peak MB |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+           "| target | | | | | 1x | | <= 5x | < 0.3 | < 0.3 | < 5 | < 5 | < 0.5 | < 1024 |"]
     for R in results:
         idx = R.get("index") or {}
         ip = R.get("inproc") or {}
@@ -1185,7 +1188,7 @@ def summary(results: list[dict]) -> str:
         out.append(
             f"| {R['label']} | {idx.get('files', R.get('tree_files'))} | {_f(R.get('indexed_mb') or R.get('tree_mb'), '', 1)} | "
             f"{idx.get('symbols', 'n/a')} | {idx.get('calls', 'n/a')} | {_f(ct)} | {_f(c)} | "
-            f"{(f'{c / ct:.1f}x' if c and ct else 'n/a')} | {_f(R.get('warm_s'))} | {_f(R.get('update_typical_s'))} | "
+            f"{(f'{c / ct:.1f}x' if c and ct else 'n/a')} | {_f(R.get('warm_s'))} | {_f(R.get('update_typical_s'))} / {_f(R.get('update_hub_s'))} | "
             f"{_f(ip.get('defs_p50_ms'))}/{_f(ip.get('defs_p95_ms'))} | {_f(ip.get('callers_p50_ms'))}/{_f(ip.get('callers_p95_ms'))} | "
             f"{_f(R.get('cli_defs_s'))} | {_f(peak, '', 0)} |")
     return "\n".join(out) + "\n"
@@ -1202,8 +1205,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="repetitions of each timed step (median reported); default 3")
     ap.add_argument("--queries", type=int, default=50, help="names for in-process query timing; default 50")
     ap.add_argument("--cli-names", type=int, default=5, help="names for end-to-end CLI query timing; default 5")
-    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                    help="also write the results as JSON to FILE ('-' or no value: stdout; the tables then go to stderr)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the tables go to stderr)")
+    ap.add_argument("--json-file", metavar="FILE", help="also write the results as JSON to FILE")
     ap.add_argument("--repo-rlm", dest="cli", help="the repo-rlm executable (default: next to this Python, then PATH)")
     ap.add_argument("--work-dir", type=Path, help="where copies, synthetic trees and index files go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -1245,7 +1248,7 @@ def main(argv=None) -> int:
             R = bench_tree(p.resolve().name, root, work, args, runner, cli, py)
             R["source"], R["copied_with"] = str(p.resolve()), how
             results.append(R)
-            print(table(R), file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
+            print(table(R), file=sys.stderr if args.json else sys.stdout, flush=True)
         for n in sizes:
             work = base / f"synthetic{n}"
             work.mkdir()
@@ -1254,15 +1257,14 @@ def main(argv=None) -> int:
             log(f"generated synthetic tree of {n} files in {time.perf_counter() - t:.1f} s")
             R = bench_tree(f"synthetic-{n}", root, work, args, runner, cli, py)
             results.append(R)
-            print(table(R), file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
+            print(table(R), file=sys.stderr if args.json else sys.stdout, flush=True)
         if len(results) > 1:
-            print(summary(results), file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
+            print(summary(results), file=sys.stderr if args.json else sys.stdout, flush=True)
+        doc = json.dumps({"targets": TARGETS, "results": results}, indent=2, default=str)
         if args.json:
-            doc = json.dumps({"targets": TARGETS, "results": results}, indent=2, default=str)
-            if args.json == "-":
-                print(doc)
-            else:
-                Path(args.json).write_text(doc + "\n")
+            print(doc)
+        if args.json_file:
+            Path(args.json_file).write_text(doc + "\n")
     finally:
         if args.keep:
             log(f"kept {base}")

@@ -139,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     if c == "index":
         if j:
             _print_json({k: report[k] for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds", "index_path")}
-                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes")})
+                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases")})
         else:
             langs = ", ".join(f"{k} {v}" for k, v in report["languages"].items())
             out(f"{report['files']} files ({langs}), {report['symbols']} symbols, {report['calls']} calls\n"

@@ -140,6 +140,7 @@ class Indexer:
         if fresh:  # a fresh build: fill the tables first, build their indexes once at the end
             store.drop_secondary_indexes(self.conn)
         batch: list[tuple] = []
+        t_plan = time.perf_counter()
         for result in self._run(jobs):
             done += 1
             if result[0] == "ok":
@@ -163,7 +164,9 @@ class Indexer:
         self.conn.commit()
         if fresh:
             store.create_secondary_indexes(self.conn)
+        t_parse = time.perf_counter()
         self._resolve(changed, progress)
+        t_resolve = time.perf_counter()
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
             skipped[reason] += n
         report = {
@@ -172,6 +175,8 @@ class Indexer:
             "seen_files": seen,
             "skipped": dict(skipped),
             "seconds": round(time.perf_counter() - t0, 3),
+            "phases": {"plan": round(t_plan - t0, 3), "parse_and_write": round(t_parse - t_plan, 3),
+                       "resolve": round(t_resolve - t_parse, 3)},
         }
         return report
 

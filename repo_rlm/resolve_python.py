@@ -18,6 +18,8 @@ BUILTINS = set(dir(builtins))
 _PARENS = re.compile(r"\([^()]*\)")
 _CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\(\))*$")
 _OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
+_TOKENS = re.compile(r"\.?[A-Za-z_]\w*|\(\)")
+_EMPTY: dict = {}
 CLASSISH = {"class"}
 
 
@@ -59,6 +61,7 @@ class PyWorld:
         self._modattr: dict[tuple, object] = {}
         self._busy: set = set()
         self._depth = 0
+        self._targets: dict[tuple, tuple] = {}
         self._loaded: set[int] = set()
         self._qual_file: dict[str, int | None] = {}
         self._names: dict[str, bool] = {}
@@ -127,8 +130,9 @@ class PyWorld:
         return self.qual_kind.get(qual)
 
     def members_of(self, owner: str) -> dict[str, str]:
-        self.ensure_qual(owner)
-        return self.members.get(owner, {})
+        if not self.bulk:
+            self.ensure_qual(owner)
+        return self.members.get(owner, _EMPTY)
 
     def has_name(self, name: str) -> bool:
         """Is some function, method or class in the repository called this? (for name matching)"""
@@ -338,7 +342,7 @@ class PyWorld:
             prev, text = text, _PARENS.sub("()", text)
         if not _CHAIN.match(text):
             return None
-        tokens = re.findall(r"\.?[A-Za-z_]\w*|\(\)", text)
+        tokens = _TOKENS.findall(text)
         v = self.lookup(tokens[0], fid, chain, line)
         for tok in tokens[1:]:
             if tok == "()":
@@ -358,7 +362,19 @@ class PyWorld:
         return ""
 
     def target(self, callee: str, fid: int, scope: int | None, line: int) -> tuple[str | None, str]:
-        """(target qualname or None, resolution) for one call site."""
+        """(target qualname or None, resolution) for one call site, memoised per scope: the same
+        callee text in the same scope reaches the same target unless its head name is rebound there."""
+        key = (fid, scope, callee)
+        hit = self._targets.get(key)
+        if hit is not None:
+            return hit
+        result = self._target(callee, fid, scope, line)
+        head = callee.split(".", 1)[0].split("(", 1)[0]
+        if all(len(self.binds.get((fid, sid), _EMPTY).get(head, ())) < 2 for sid in self.chain(scope) + [None]):
+            self._targets[key] = result
+        return result
+
+    def _target(self, callee: str, fid: int, scope: int | None, line: int) -> tuple[str | None, str]:
         self.ensure_file(fid)
         v = self.expr(callee, fid, self.chain(scope), line)
         if v is not None:
@@ -384,6 +400,18 @@ class PyWorld:
         return f"<external>.{name}", "external"
 
 
+def _update_calls(conn: sqlite3.Connection, updates: list[tuple]) -> None:
+    """Write (target, resolution, call id) rows; one UPDATE ... FROM a temp table beats many small ones."""
+    if len(updates) < 1000:
+        conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
+        return
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, id INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM resolved_calls")
+    conn.executemany("INSERT INTO resolved_calls VALUES(?,?,?)", updates)
+    conn.execute("UPDATE calls SET target = r.target, resolution = r.resolution FROM resolved_calls r WHERE calls.id = r.id")
+    conn.execute("DELETE FROM resolved_calls")
+
+
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     bulk = len(file_ids) > 200
     world = PyWorld(conn, bulk=bulk)
@@ -399,7 +427,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         if fid in wanted:
             target, how = world.target(callee, fid, scope, line)
             updates.append((target, how, cid))
-    conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
+    _update_calls(conn, updates)
     imports, bases = [], []
     for fid in wanted:
         world.ensure_file(fid)
