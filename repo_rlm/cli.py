@@ -22,7 +22,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole CLI. `ask`'s flags come from repo_rlm.ask, imported only when `ask` is on the
+    command line, so that navigation commands start fast."""
     p = _Parser(prog="repo-rlm", description="Understand large repositories: a code index, navigation, and a recursive LM agent.")
     p.add_argument("--repo", help="repository root (default: the git top level of the current directory)")
     p.add_argument("--index", help="index database path (default: the user cache directory; env REPO_RLM_INDEX)")
@@ -55,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("callgraph", "the whole call graph")
     sp.add_argument("--format", choices=["json", "pycg", "dot"], default=None)
     sp = sub.add_parser("ask", help="answer a question about the repository with a recursive LM")
-    from . import ask
+    if "ask" in (sys.argv[1:] if argv is None else argv):
+        from . import ask
 
-    ask.add_arguments(sp)
+        ask.add_arguments(sp)
     sp = sub.add_parser("lsp", help="start the language server on stdio")
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     return p
@@ -239,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .repo import RepoError
 
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
         if not args.command:
             build_parser().print_help(sys.stderr)
             return 2

@@ -38,8 +38,17 @@ class CellResult:
 
 
 def _gitdirs(root: Path) -> list[Path]:
-    """A worktree's or submodule's `.git` file points elsewhere: mount that too, so git_log works."""
+    """The git directory git_log and blame need, when it is not `root/.git` itself: the `.git` of an
+    enclosing work tree (the repository is a subfolder), or what a worktree's or submodule's `.git`
+    file points to."""
     dot = root / ".git"
+    if not dot.exists():
+        from .discovery import git_toplevel
+
+        top = git_toplevel(root)
+        if top is None or not (top / ".git").exists() or top.resolve() == root.resolve():
+            return []
+        return [top / ".git", *_gitdirs(top)]
     if not dot.is_file():
         return []
     try:

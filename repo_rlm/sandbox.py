@@ -54,6 +54,7 @@ def _base_env(home: str, pythonpath: str) -> dict[str, str]:
         "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home, "TMPDIR": home,
         "PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
         "PYTHONHASHSEED": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+        "GIT_DISCOVERY_ACROSS_FILESYSTEM": "1",  # the repository and its .git are separate mounts
     }
     return env
 

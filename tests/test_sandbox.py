@@ -164,3 +164,15 @@ async def test_weaker_fallback_says_so_and_still_scrubs(pyapp_index, monkeypatch
         await r.close()
     assert r.sandbox.name == "rlimits"
     assert "only" in capfd.readouterr().err and a.output.strip() == "None" and "MemoryError" in b.error
+
+
+async def test_git_history_works_for_a_repository_inside_a_larger_work_tree(pyapp_index):
+    import subprocess
+
+    head = subprocess.run(["git", "-C", str(PYAPP), "log", "-1", "--format=%H", "--", "src/shop/audit.py"],
+                          capture_output=True, text=True).stdout.strip()
+    assert head, "the fixture is committed in this checkout"
+    [res] = await cells(["print(git_log('src/shop/audit.py', n=1)[0].sha); print(blame('src/shop/audit.py', 4, 4)[0].text)"],
+                        pyapp_index)
+    assert res.error is None, res.error
+    assert res.output.split() [:1] == [head] and "def record(event):" in res.output
