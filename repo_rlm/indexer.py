@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import sqlite3
 import stat
 import threading
@@ -25,7 +24,6 @@ Progress = Callable[[int, int, str], None]
 DEFAULT_MAX_FILE_BYTES = int(os.environ.get("REPO_RLM_MAX_FILE_BYTES", 2_000_000))
 BATCH = 200
 INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|_+")
 
 
 def _examine(job: tuple) -> tuple:
@@ -58,11 +56,6 @@ def _examine(job: tuple) -> tuple:
         facts.parse_error = True
     facts.mtime_ns = st.st_mtime_ns  # type: ignore[attr-defined]
     return ("ok", facts)
-
-
-def _name_words(name: str, qualname: str) -> str:
-    words = {w.lower() for w in _CAMEL.split(name) if w}
-    return f"{name} {' '.join(sorted(words))} {qualname.replace('.', ' ')}"
 
 
 class Indexer:
@@ -248,13 +241,13 @@ class Indexer:
                 c.executemany("INSERT INTO binds VALUES(?,?,?,?,?,?)",
                               [(fid, base + s if s >= 0 else None, n, k, v, ln) for s, n, k, v, ln in f.binds])
                 chunk_rows, fts_rows = [], []
-                for d, s, e, body in f.chunks:
+                for d, s, e, body, words in f.chunks:
                     cid = next_chunk
                     next_chunk += 1
                     chunk_rows.append((cid, fid, base + d if d >= 0 else None, s, e))
                     if d >= 0:
                         name, qual, _k, _s, _e, _nl, _nc, sig, doc, _p = f.defs[d]
-                        fts_rows.append((cid, _name_words(name, qual), f.path, sig, doc, body))
+                        fts_rows.append((cid, words, f.path, sig, doc, body))
                     else:
                         fts_rows.append((cid, "", f.path, "", "", body))
                 c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)

@@ -55,8 +55,17 @@ class FileFacts:
     bases: list[tuple] = field(default_factory=list)
     # (scope_idx, name, kind, value, line)  kind: call | new | type | alias | self_call | self_new | self_type
     binds: list[tuple] = field(default_factory=list)
-    # (def_idx or -1, start_line, end_line, text)
+    # (def_idx or -1, start_line, end_line, text, name words for search)
     chunks: list[tuple] = field(default_factory=list)
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|_+")
+
+
+def name_words(name: str, qualname: str) -> str:
+    """What full-text search matches a definition's name on: the name, its words, its qualname's parts."""
+    words = {w.lower() for w in _CAMEL.split(name) if w}
+    return f"{name} {' '.join(sorted(words))} {qualname.replace('.', ' ')}"
 
 
 def git_blob_id(data: bytes) -> str:
@@ -81,7 +90,7 @@ def _windows(lines: list[str], start: int, end: int, idx: int) -> list[tuple]:
         e = min(end, s + CHUNK_LINES - 1)
         body = "\n".join(lines[s - 1 : e])
         if body.strip():
-            out.append((idx, s, e, body[:MAX_CHUNK_CHARS]))
+            out.append((idx, s, e, body[:MAX_CHUNK_CHARS], ""))
     return out
 
 
@@ -350,9 +359,9 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
     spans_covered = []
     for idx, (name, qual, kind, s, e, *_rest) in enumerate(facts.defs):
         if kind in CLASS_KINDS:
-            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : min(e, s + 5)])[:MAX_CHUNK_CHARS]))
+            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : min(e, s + 5)])[:MAX_CHUNK_CHARS], name_words(name, qual)))
         elif facts.defs[idx][9] < 0 or facts.defs[facts.defs[idx][9]][2] in CLASS_KINDS:
-            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : e])[:MAX_CHUNK_CHARS]))
+            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : e])[:MAX_CHUNK_CHARS], name_words(name, qual)))
             spans_covered.append((s, e))
     nxt = 1  # windows over the lines no function chunk covers
     for s, e in sorted(spans_covered) + [(len(text_lines) + 1, len(text_lines) + 1)]:
