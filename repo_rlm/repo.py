@@ -343,30 +343,38 @@ class Repo:
         """Occurrences of `word` in these files, each labelled from the index: definition, call, import or reference."""
         if not paths:
             return ResultList()
+        where, args = "", []
+        if len(paths) <= 500:  # only the labels of these files (a common name has thousands elsewhere)
+            where, args = f" AND f.path IN ({','.join('?' * len(paths))})", list(paths)
         defs = {(r[0], r[1], r[2]) for r in self.conn.execute(
-            "SELECT f.path, s.name_line, s.name_col FROM symbols s JOIN files f ON f.id=s.file_id WHERE s.name = ?", (word,))}
+            "SELECT f.path, s.name_line, s.name_col FROM symbols s JOIN files f ON f.id=s.file_id WHERE s.name = ?" + where,
+            [word, *args])}
         calls = {(r[0], r[1], r[2]) for r in self.conn.execute(
-            "SELECT f.path, c.line, c.col FROM calls c JOIN files f ON f.id=c.file_id WHERE c.name = ?", (word,))}
+            "SELECT f.path, c.line, c.col FROM calls c JOIN files f ON f.id=c.file_id WHERE c.name = ?" + where, [word, *args])}
         imports = {(r[0], r[1]) for r in self.conn.execute(
-            "SELECT f.path, i.line FROM imports i JOIN files f ON f.id=i.file_id WHERE i.name = ? OR i.alias = ? OR i.module LIKE ?",
-            (word, word, "%" + word))}
-        pat = re.compile(r"(?<![\w$])" + re.escape(word) + r"(?![\w$])")
+            "SELECT f.path, i.line FROM imports i JOIN files f ON f.id=i.file_id "
+            "WHERE (i.name = ? OR i.alias = ? OR i.module LIKE ?)" + where, [word, word, "%" + word, *args])}
+        # the literal comes first so that `re` can use its fast prefix search; the left edge is checked by hand
+        pat = re.compile(re.escape(word) + r"(?![\w$])")
         out = []
         for path in sorted(set(paths)):
             try:
                 text = (self.root / path).read_bytes().decode("utf-8", "replace")
             except OSError:
                 continue
-            if word not in text:
-                continue
-            for ln, line in enumerate(text.split("\n"), 1):
-                if word not in line:
+            ln, pos = 1, 0  # line number of `pos`, advanced match by match (no split into lines)
+            for m in pat.finditer(text):
+                if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_$"):
                     continue
-                for m in pat.finditer(line):
-                    key = (path, ln, m.start() + 1)
-                    kind = ("definition" if key in defs else "call" if key in calls
-                            else "import" if (path, ln) in imports else "reference")
-                    out.append(Reference(path, ln, m.start() + 1, line.strip()[:200], kind))
+                ln += text.count("\n", pos, m.start())
+                pos = m.start()
+                start = text.rfind("\n", 0, pos) + 1
+                end = text.find("\n", pos)
+                line = text[start : end if end >= 0 else len(text)]
+                key = (path, ln, pos - start + 1)
+                kind = ("definition" if key in defs else "call" if key in calls
+                        else "import" if (path, ln) in imports else "reference")
+                out.append(Reference(path, ln, pos - start + 1, line.strip()[:200], kind))
             if limit is not None and len(out) >= limit:
                 break
         return ResultList(out[:limit] if limit is not None else out)
@@ -469,7 +477,7 @@ class Repo:
         return defs[0] if defs else None
 
     def references_at(self, path: str, line: int, column: int, line_text: str | None = None,
-                      limit: int | None = 2000) -> ResultList[Reference]:
+                      limit: int | None = 1000) -> ResultList[Reference]:
         """References of what the identifier at a position reaches; by name when the index knows no
         definition. Bounded by `limit`: an editor cannot show more, and must stay responsive."""
         word, _ = self.word_at(path, line, column, line_text)

@@ -9,15 +9,20 @@ C/C++ `#include`, Ruby `require`), constructors (`new Foo()`) and typed receiver
 Foo(); x.m()`, `Foo x`, `x: Foo`, `x := NewFoo()`). Anything else is `name` (some definition
 has that name; the query layer matches it by name), `builtin` or `external`.
 
-Everything is loaded with a few SELECTs up front; per-call work is dictionary lookups.
+A bulk update loads everything with a few SELECTs up front; a few files (an editor's save) load
+only what resolution reaches, per file, through indexed lookups. Per-call work is dictionary lookups.
 """
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 import sqlite3
 from collections import defaultdict
 
+_OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
+_EMPTY: dict = {}
+BULK = 200  # resolving more files than this loads everything up front
 CLASSISH = {"class", "struct", "interface", "trait", "enum", "object", "module", "type"}
 NAMESPACES = {"namespace", "module"}
 IMPLICIT_THIS = {"java", "csharp", "kotlin", "cpp", "ruby"}  # a bare `m()` may be `this.m()`
@@ -74,56 +79,27 @@ def _last(path: str) -> str:
 
 
 class World:
-    """The non-Python part of the repository, as dictionaries."""
+    """The non-Python part of the repository, as dictionaries.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    The file table is read whole (paths, languages, packages: cheap). Definitions, imports,
+    bases and bindings are read per file as resolution reaches them when few files are
+    resolved (an editor's save), or with a few SELECTs up front for a bulk update (`bulk`).
+    Every accessor (`kind_of`, `members_of`, `bases_of`, `attrs_of`, `has_name`, ...) first
+    loads all the files its answer depends on, and "first definition" means the lowest
+    symbol id, so both modes give the same answers.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, bulk: bool = True) -> None:
+        self.conn = conn
+        self.bulk = bulk
         self.files: dict[int, tuple] = {}  # id -> (path, lang, module, package)
         self.by_path: dict[str, int] = {}
         self.by_base: dict[str, list[str]] = defaultdict(list)  # file name -> paths
         for fid, path, lang, module, package in conn.execute(
-                "SELECT id, path, lang, module, package FROM files WHERE lang NOT IN ('python', 'text', 'skipped')"):
+                f"SELECT id, path, lang, module, package FROM files WHERE {_OURS} ORDER BY id"):
             self.files[fid] = (path, lang, module, package)
             self.by_path[path] = fid
             self.by_base[posixpath.basename(path)].append(path)
-        self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind)
-        self.kind: dict[str, str] = {}
-        self.sig: dict[str, str] = {}
-        self.members: dict[str, dict[str, str]] = defaultdict(dict)  # owner qualname -> name -> qualname
-        self.file_syms: dict[int, list[int]] = defaultdict(list)
-        self.names: set[str] = set()
-        for sid, fid, parent, name, qual, kind, sig in conn.execute(
-                "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind, s.signature FROM symbols s "
-                "JOIN files f ON f.id = s.file_id WHERE f.lang NOT IN ('python', 'text', 'skipped')"):
-            self.sym[sid] = (fid, parent, name, qual, kind)
-            self.file_syms[fid].append(sid)
-            self.names.add(name)
-            self.kind.setdefault(qual, kind)
-            self.sig.setdefault(qual, sig)
-            if "." in qual:
-                self.members[qual.rsplit(".", 1)[0]].setdefault(name, qual)
-        self.bases: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        self.base_rows = list(conn.execute(
-            "SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id = b.file_id "
-            "WHERE f.lang NOT IN ('python', 'text', 'skipped')"))
-        for sid, fid, base in self.base_rows:
-            if sid in self.sym:
-                self.bases[self.sym[sid][3]].append((fid, base))
-        self.imports: dict[int, list[tuple]] = defaultdict(list)
-        for iid, fid, module, name, alias in conn.execute(
-                "SELECT i.id, i.file_id, i.module, i.name, i.alias FROM imports i JOIN files f ON f.id = i.file_id "
-                "WHERE f.lang NOT IN ('python', 'text', 'skipped')"):
-            self.imports[fid].append((iid, module, name, alias))
-        self.binds: dict[tuple, dict[str, tuple]] = defaultdict(dict)  # (file, scope) -> name -> (kind, value)
-        self.attrs: dict[str, dict[str, tuple]] = defaultdict(dict)  # class qualname -> attr -> (kind, value, fid)
-        for fid, scope, name, kind, value in conn.execute(
-                "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value FROM binds b JOIN files f ON f.id = b.file_id "
-                "WHERE f.lang NOT IN ('python', 'text', 'skipped') ORDER BY b.line"):
-            if kind.startswith("self_"):
-                cls = self.enclosing_class(scope)
-                if cls:
-                    self.attrs[cls].setdefault(name.lstrip("@$"), (kind[5:], value, fid))
-            else:
-                self.binds[(fid, scope)].setdefault(name, (kind, value))
         # files by package (Java, Kotlin, C#, PHP) and Go files by directory
         self.by_package: dict[tuple, list[int]] = defaultdict(list)
         for fid, (path, lang, _m, package) in self.files.items():
@@ -131,12 +107,146 @@ class World:
                 self.by_package[("go", posixpath.dirname(path))].append(fid)
             elif package:
                 self.by_package[(FAMILY.get(lang, lang), package)].append(fid)
+        self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind)
+        self.file_syms: dict[int, list[int]] = defaultdict(list)
+        self._first: dict[str, tuple] = {}  # qualname -> (symbol id, kind, signature) of its first definition
+        self.members: dict[str, dict[str, str]] = defaultdict(dict)  # owner qualname -> name -> qualname
+        self._member_sid: dict[tuple, int] = {}
+        self.bases: dict[str, list[tuple]] = defaultdict(list)  # class qualname -> [(rowid, file_id, base)]
+        self.base_rows: dict[int, list[tuple]] = defaultdict(list)  # file_id -> [(symbol_id, base)]
+        self.imports: dict[int, list[tuple]] = defaultdict(list)
+        self.binds: dict[tuple, dict[str, tuple]] = defaultdict(dict)  # (file, scope) -> name -> (kind, value)
+        self._self_binds: dict[int, list[tuple]] = defaultdict(list)  # file -> [(line, rowid, scope, name, kind, value)]
+        self.attrs: dict[str, dict[str, tuple]] = {}  # class qualname -> attr -> (kind, value, fid)
+        self._loaded: set[int] = set()
+        self._quals: set[str] = set()    # qualnames whose defining files are loaded
+        self._owners: set[str] = set()   # owners whose members' files are loaded
+        self._names: dict[str, bool] = {}
         self._top: dict[int, dict[str, str]] = {}
         self._bindings: dict[tuple, list[tuple]] = {}
         self._go: dict[str, list[int]] = {}
         self._pkg: dict[tuple, dict[str, str]] = {}
         self._types: dict[tuple, str] = {}
         self._visible: dict[int, tuple] = {}
+        if bulk:
+            self._load(None)
+            self._loaded = set(self.files)
+            self._names = {r[0]: True for r in conn.execute(
+                f"SELECT DISTINCT s.name FROM symbols s JOIN files f ON f.id = s.file_id WHERE f.{_OURS}")}
+            rows = sorted((r + (fid,) for fid, rs in self._self_binds.items() for r in rs), key=lambda r: r[:2])
+            for _line, _rowid, scope, name, kind, value, fid in rows:
+                cls = self.enclosing_class(scope)
+                if cls:
+                    self.attrs.setdefault(cls, {}).setdefault(name.lstrip("@$"), (kind[5:], value, fid))
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _rows(self, sql: str, fids: list[int] | None):
+        """Rows of `sql` (a SELECT over alias `t` with a `{where}` slot) for these files, or all ours."""
+        if fids is None:
+            yield from self.conn.execute(sql.format(where=f"t.file_id IN (SELECT id FROM files WHERE {_OURS})"))
+            return
+        for i in range(0, len(fids), 500):
+            part = fids[i:i + 500]
+            yield from self.conn.execute(sql.format(where=f"t.file_id IN ({','.join('?' * len(part))})"), part)
+
+    def _load(self, fids: list[int] | None) -> None:
+        for sid, fid, parent, name, qual, kind, sig in self._rows(
+                "SELECT t.id, t.file_id, t.parent_id, t.name, t.qualname, t.kind, t.signature FROM symbols t "
+                "WHERE {where} ORDER BY t.id", fids):
+            self.sym[sid] = (fid, parent, name, qual, kind)
+            self.file_syms[fid].append(sid)
+            first = self._first.get(qual)
+            if first is None or sid < first[0]:
+                self._first[qual] = (sid, kind, sig)
+            if "." in qual:
+                key = (qual.rsplit(".", 1)[0], name)
+                old = self._member_sid.get(key)
+                if old is None or sid < old:
+                    self._member_sid[key] = sid
+                    self.members[key[0]][name] = qual
+        for rowid, sid, fid, base in self._rows(
+                "SELECT t.rowid, t.symbol_id, t.file_id, t.base FROM bases t WHERE {where} ORDER BY t.rowid", fids):
+            self.base_rows[fid].append((sid, base))
+            if sid in self.sym:
+                bisect.insort(self.bases[self.sym[sid][3]], (rowid, fid, base))
+        for iid, fid, module, name, alias in self._rows(
+                "SELECT t.id, t.file_id, t.module, t.name, t.alias FROM imports t WHERE {where} ORDER BY t.id", fids):
+            self.imports[fid].append((iid, module, name, alias))
+        for rowid, fid, scope, name, kind, value, line in self._rows(
+                "SELECT t.rowid, t.file_id, t.scope_id, t.name, t.kind, t.value, t.line FROM binds t "
+                "WHERE {where} ORDER BY t.line, t.rowid", fids):
+            if kind.startswith("self_"):
+                self._self_binds[fid].append((line, rowid, scope, name, kind, value))
+            else:
+                self.binds[(fid, scope)].setdefault(name, (kind, value))
+
+    def ensure_files(self, fids) -> None:
+        todo = [f for f in dict.fromkeys(fids) if f not in self._loaded and f in self.files]
+        if todo:
+            self._loaded.update(todo)
+            self._load(todo)
+
+    def _files_where(self, where: str, args: tuple) -> list[int]:
+        return [f for (f,) in self.conn.execute(f"SELECT DISTINCT file_id FROM symbols WHERE {where}", args)
+                if f in self.files]
+
+    def ensure_qual(self, qual: str) -> None:
+        """Load every file that defines `qual`."""
+        if not self.bulk and qual not in self._quals:
+            self._quals.add(qual)
+            self.ensure_files(self._files_where("qualname = ?", (qual,)))
+
+    def kind_of(self, qual: str) -> str | None:
+        self.ensure_qual(qual)
+        first = self._first.get(qual)
+        return first[1] if first else None
+
+    def sig_of(self, qual: str) -> str:
+        self.ensure_qual(qual)
+        first = self._first.get(qual)
+        return first[2] if first else ""
+
+    def members_of(self, owner: str) -> dict[str, str]:
+        """name -> qualname of the definitions directly inside `owner` (the first of each name)."""
+        if not self.bulk and owner not in self._owners:
+            self._owners.add(owner)
+            self.ensure_files(self._files_where(
+                "qualname >= ? AND qualname < ? AND instr(substr(qualname, ?), '.') = 0",
+                (owner + ".", owner + "/", len(owner) + 2)))
+        return self.members.get(owner, _EMPTY)
+
+    def bases_of(self, cls: str) -> list[tuple]:
+        """[(file_id, base as written)] of a class, over all its definitions."""
+        self.ensure_qual(cls)
+        return [(fid, base) for _r, fid, base in self.bases.get(cls, ())]
+
+    def attrs_of(self, cls: str) -> dict[str, tuple]:
+        """attr -> (kind, value, file_id): the typed `self.x = ...` bindings of a class."""
+        if cls not in self.attrs and not self.bulk:
+            fids = self._files_where("qualname >= ? AND qualname < ?", (cls, cls + "/"))
+            self.ensure_files(fids)
+            rows = sorted((r + (fid,) for fid in fids for r in self._self_binds.get(fid, ())), key=lambda r: r[:2])
+            out: dict[str, tuple] = {}
+            for _line, _rowid, scope, name, kind, value, fid in rows:
+                if self.enclosing_class(scope) == cls:
+                    out.setdefault(name.lstrip("@$"), (kind[5:], value, fid))
+            self.attrs[cls] = out
+        return self.attrs.get(cls, _EMPTY)
+
+    def file_binds(self, fid: int, scope: int | None) -> dict[str, tuple]:
+        self.ensure_files((fid,))
+        return self.binds.get((fid, scope), _EMPTY)
+
+    def has_name(self, name: str) -> bool:
+        """Does some non-Python definition have this name? (for name matching)"""
+        if name not in self._names:
+            if self.bulk:
+                return False
+            self._names[name] = self.conn.execute(
+                f"SELECT 1 FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.name = ? AND f.{_OURS} LIMIT 1",
+                (name,)).fetchone() is not None
+        return self._names[name]
 
     # -- scopes --------------------------------------------------------------------------------
 
@@ -150,7 +260,8 @@ class World:
             return ""
         qual = self.sym[scope][3]
         while "." in qual:
-            if self.kind.get(qual) in CLASSISH and self.kind.get(qual) not in NAMESPACES:
+            kind = self.kind_of(qual)
+            if kind in CLASSISH and kind not in NAMESPACES:
                 return qual
             qual = qual.rsplit(".", 1)[0]
         return ""
@@ -161,10 +272,11 @@ class World:
         if fid not in self._top:
             out: dict[str, str] = {}
             prefix = self.prefix(fid)
+            self.ensure_files((fid,))
             for sid in self.file_syms.get(fid, ()):
                 _f, _p, name, qual, kind = self.sym[sid]
                 owner = qual.rsplit(".", 1)[0] if "." in qual else ""
-                if owner == prefix or kind in CLASSISH or self.kind.get(owner) in NAMESPACES:
+                if owner == prefix or kind in CLASSISH or self.kind_of(owner) in NAMESPACES:
                     out.setdefault(name, qual)
             self._top[fid] = out
         return self._top[fid]
@@ -176,11 +288,13 @@ class World:
         path, lang, _m, package = self.files[fid]
         names: dict[str, str] = dict(self.top(fid))
         modules: dict[str, list[int]] = {}
+        self.ensure_files((fid,))
         for iid, module, name, alias in self.imports.get(fid, ()):
             for local, kind, value in self.import_bindings(fid, module, name, alias):
                 if kind == "module":
                     modules.setdefault(local, value)
                     if lang in ("c", "cpp", "ruby") or local == "*":
+                        self.ensure_files(value)
                         for f in value:
                             for n, q in self.top(f).items():
                                 names.setdefault(n, q)
@@ -194,6 +308,7 @@ class World:
         """Top-level names of all files of one package (or Go directory), merged once."""
         if key not in self._pkg:
             merged: dict[str, str] = {}
+            self.ensure_files(self.by_package.get(key, ()))
             for other in self.by_package.get(key, ()):
                 for n, q in self.top(other).items():
                     merged.setdefault(n, q)
@@ -237,7 +352,7 @@ class World:
                 files = self.by_package.get((fam, mod), [])
                 return [("*", "module", files)] if files else []
             qual = f"{mod}.{name}" if mod else name
-            if qual in self.kind:
+            if self.kind_of(qual) is not None:
                 return [(alias or name, "symbol", qual)]
             return []
         if lang == "rust":
@@ -284,7 +399,7 @@ class World:
                         if kind == "symbol" and value:
                             return value
         if default:  # a default import named differently from the one class/function it exports
-            tops = [q for n, q in self.top(fid).items() if self.kind.get(q) in ("class", "function")]
+            tops = [q for n, q in self.top(fid).items() if self.kind_of(q) in ("class", "function")]
             if len(tops) == 1:
                 return tops[0]
         return ""
@@ -367,25 +482,26 @@ class World:
         recv, name = _split(text)
         if recv:
             rq = self.resolve_type(fid, recv)
-            if rq and name in self.members.get(rq, {}):
-                return self.members[rq][name]
+            if rq and name in self.members_of(rq):
+                return self.members_of(rq)[name]
             for f in modules.get(recv, ()):
                 q = self.top(f).get(name)
                 if q:
                     return q
-            if self.files[fid][1] in ("csharp", "java", "kotlin", "php") and f"{recv}.{name}".replace("\\", ".") in self.kind:
+            if self.files[fid][1] in ("csharp", "java", "kotlin", "php") and \
+                    self.kind_of(f"{recv}.{name}".replace("\\", ".")) is not None:
                 return f"{recv}.{name}".replace("\\", ".")
         q = self.lookup(fid, name)
-        return q if q and self.kind.get(q) in CLASSISH | NAMESPACES else ""
+        return q if q and self.kind_of(q) in CLASSISH | NAMESPACES else ""
 
     def member(self, cls: str, name: str, seen: set | None = None) -> str:
         """`name` in class `cls` or, failing that, in its bases (first found, depth first)."""
-        q = self.members.get(cls, {}).get(name)
+        q = self.members_of(cls).get(name)
         if q:
             return q
         seen = seen or set()
         seen.add(cls)
-        for fid, base in self.bases.get(cls, ()):
+        for fid, base in self.bases_of(cls):
             bq = self.resolve_type(fid, base)
             if bq and bq not in seen:
                 q = self.member(bq, name, seen)
@@ -394,13 +510,13 @@ class World:
         return ""
 
     def constructor(self, cls: str, lang: str) -> str:
-        return self.members.get(cls, {}).get(CTOR.get(lang, cls.rsplit(".", 1)[-1])) or cls
+        return self.members_of(cls).get(CTOR.get(lang, cls.rsplit(".", 1)[-1])) or cls
 
     def returns(self, qual: str, fid: int) -> str:
         """The class a function returns, read off its signature."""
-        if self.kind.get(qual) in CLASSISH:
+        if self.kind_of(qual) in CLASSISH:
             return qual
-        sig = self.sig.get(qual, "").split(" = ")[0]  # not a Kotlin expression body
+        sig = self.sig_of(qual).split(" = ")[0]  # not a Kotlin expression body
         for rx in _RET:
             m = rx.search(sig)
             if m:
@@ -418,22 +534,22 @@ class World:
         if recv in SELF:
             return cls
         if recv in SUPER:
-            for bfid, base in self.bases.get(cls, ()):
+            for bfid, base in self.bases_of(cls):
                 return self.resolve_type(bfid, base)
             return ""
         head, attr = ("@", recv[1:]) if recv.startswith("@") else _split(recv)
         if head:  # `this.repo`, `h.checker`, `$this->x`, `@x`: a typed attribute of a known class
             htype = self.receiver_type(fid, scope, head, cls, depth + 1) if depth < 4 else ""
-            hit = self.attrs.get(htype, {}).get(attr) if htype else None
+            hit = self.attrs_of(htype).get(attr) if htype else None
             if hit:
                 return self.bind_type(hit[2], hit[:2], scope)
         if re.match(r"^[\w$]+$", recv):
             for s in self._scopes(scope):
-                hit = self.binds.get((fid, s), {}).get(recv)
+                hit = self.file_binds(fid, s).get(recv)
                 if hit:
                     return self.bind_type(fid, hit, scope)
             if lang in IMPLICIT_THIS and cls:  # a field used without `this.`
-                hit = self.attrs.get(cls, {}).get(recv.lstrip("@$"))
+                hit = self.attrs_of(cls).get(recv.lstrip("@$"))
                 if hit:
                     return self.bind_type(hit[2], hit[:2], scope)
         return self.resolve_type(fid, recv)
@@ -485,11 +601,11 @@ class World:
                 return q
         for s in self._scopes(scope):  # enclosing functions (never class bodies, see IMPLICIT_THIS)
             if s is not None and self.sym[s][4] not in CLASSISH:
-                q = self.members.get(self.sym[s][3], {}).get(name)
+                q = self.members_of(self.sym[s][3]).get(name)
                 if q:
                     return q
         q = self.lookup(fid, name)
-        if q and self.kind.get(q) in CLASSISH:  # Kotlin `Foo()`, C++ `Foo(x)`: a constructor
+        if q and self.kind_of(q) in CLASSISH:  # Kotlin `Foo()`, C++ `Foo(x)`: a constructor
             return self.constructor(q, lang)
         return q or ""
 
@@ -498,31 +614,32 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     """Set calls.target/resolution, imports.target and bases.target for these non-Python files."""
     if not file_ids:
         return
-    w = World(conn)
-    wanted = set(file_ids)
-    marks = ",".join("?" * len(file_ids))
+    w = World(conn, bulk=len(file_ids) > BULK)
+    wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
+    w.ensure_files(wanted)
     updates = []
-    for cid, fid, scope, callee, name, is_new in conn.execute(
-            f"SELECT id, file_id, caller_id, callee_text, name, is_new FROM calls WHERE file_id IN ({marks})", file_ids):
-        if fid not in w.files:
-            continue
-        target = w.call_target(fid, scope, callee, bool(is_new))
-        if target:
-            updates.append((target, "resolved", cid))
-            continue
-        fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
-        recv = _split(_clean(callee))[0]
-        if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
-            updates.append((f"<builtin>.{name}", "builtin", cid))
-        elif name in w.names:
-            updates.append((None, "name", cid))
-        else:
-            updates.append((f"<external>.{name}", "external", cid))
+    for i in range(0, len(wanted), 500):
+        part = wanted[i:i + 500]
+        for cid, fid, scope, callee, name, is_new in conn.execute(
+                "SELECT id, file_id, caller_id, callee_text, name, is_new FROM calls "
+                f"WHERE file_id IN ({','.join('?' * len(part))})", part):
+            target = w.call_target(fid, scope, callee, bool(is_new))
+            if target:
+                updates.append((target, "resolved", cid))
+                continue
+            fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
+            recv = _split(_clean(callee))[0]
+            if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
+                updates.append((f"<builtin>.{name}", "builtin", cid))
+            elif w.has_name(name):
+                updates.append((None, "name", cid))
+            else:
+                updates.append((f"<external>.{name}", "external", cid))
     conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
 
     imp = []
-    for fid in wanted & set(w.imports):
-        for iid, module, name, alias in w.imports[fid]:
+    for fid in wanted:
+        for iid, module, name, alias in w.imports.get(fid, ()):
             for _local, kind, value in w.import_bindings(fid, module, name, alias)[:1]:
                 if kind == "symbol" and value:
                     imp.append((value, iid))
@@ -531,8 +648,8 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     conn.executemany("UPDATE imports SET target=? WHERE id=?", imp)
 
     bases = []
-    for sid, fid, base in w.base_rows:
-        if fid in wanted:
+    for fid in wanted:
+        for sid, base in w.base_rows.get(fid, ()):
             q = w.resolve_type(fid, base)
             if q:
                 bases.append((q, sid, base))
