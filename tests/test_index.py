@@ -357,3 +357,21 @@ def test_reader_and_writer_at_once(pyapp: Path, tmp_path: Path) -> None:
     assert len(reader.find_defs("extra*")) == 5
     with pytest.raises(RepoError):
         reader.update()
+
+
+@pytest.mark.parametrize("files", [{}, {"logo.png": b"\x89PNG\r\n", "data.bin": b"\x00\x01"}], ids=["empty", "no-language"])
+def test_empty_or_unsupported_repository(tmp_path: Path, files: dict[str, bytes]) -> None:
+    src = tmp_path / "repo"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    base = CLI + ["--repo", str(src), "--index", str(tmp_path / "i.db")]
+    out = subprocess.run(base + ["index", "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["files"], report["symbols"], report["calls"]) == (0, 0, 0)
+    assert report["skipped"] == ({"unsupported_type": 2} if files else {})
+    out = subprocess.run(base + ["defs", "anything", "--json"], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, json.loads(out.stdout)) == (0, [])
+    out = subprocess.run(base + ["search", "anything"], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, "")
