@@ -375,3 +375,12 @@ def test_empty_or_unsupported_repository(tmp_path: Path, files: dict[str, bytes]
     assert (out.returncode, json.loads(out.stdout)) == (0, [])
     out = subprocess.run(base + ["search", "anything"], capture_output=True, text=True, timeout=60)
     assert (out.returncode, out.stdout) == (0, "")
+
+
+def test_navigation_never_imports_litellm(pyapp: Path, tmp_path: Path) -> None:
+    code = ("import sys\nfrom repo_rlm import cli\n"
+            f"rc = cli.main(['--repo', {str(pyapp)!r}, '--index', {str(tmp_path / 'i.db')!r}, 'defs', 'record'])\n"
+            "print(rc, any(m == 'litellm' or m.startswith('litellm.') for m in sys.modules), file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stderr.strip().splitlines()[-1] == "0 False"
+    assert "shop.audit.record" in out.stdout
