@@ -511,3 +511,85 @@ def test_resolve_files_on_handmade_db(tmp_path):
         ("other", "name", None),              # defined in b.ts, which a.ts does not import
     }
     assert {t for (t,) in conn.execute("SELECT target FROM imports")} == {"lib.a.check", "lib.a.Svc"}
+
+
+# -- lazy loading (a few files resolved) gives what a bulk load gives --------------------------
+
+NON_PY = "f.lang NOT IN ('python', 'text', 'skipped')"
+
+
+def _resolution(conn):
+    """Every non-Python call's (target, resolution), import target and base target."""
+    calls = set(conn.execute(f"SELECT c.id, c.target, c.resolution FROM calls c JOIN files f ON f.id = c.file_id WHERE {NON_PY}"))
+    imports = set(conn.execute(f"SELECT i.id, i.target FROM imports i JOIN files f ON f.id = i.file_id WHERE {NON_PY}"))
+    bases = set(conn.execute(f"SELECT b.symbol_id, b.base, b.target FROM bases b JOIN files f ON f.id = b.file_id WHERE {NON_PY}"))
+    return calls, imports, bases
+
+
+def _forget(conn, fids):
+    for table, cols in (("calls", "target=NULL, resolution=NULL"), ("imports", "target=NULL"), ("bases", "target=NULL")):
+        conn.executemany(f"UPDATE {table} SET {cols} WHERE file_id=?", [(f,) for f in fids])
+
+
+class _Spy(resolve_generic.World):
+    modes: list[bool] = []
+
+    def __init__(self, conn, bulk=True):
+        _Spy.modes.append(bulk)
+        super().__init__(conn, bulk)
+
+
+def test_lazy_resolution_matches_bulk(tmp_path, monkeypatch):
+    from repo_rlm.repo import Repo
+
+    shutil.copytree(FIXTURE, tmp_path / "repo")
+    _Spy.modes = []
+    monkeypatch.setattr(resolve_generic, "World", _Spy)
+    monkeypatch.setattr(resolve_generic, "BULK", 0)  # the first index: everything loaded up front
+    repo = Repo.open(tmp_path / "repo", index_path=tmp_path / "i.db")
+    assert _Spy.modes == [True]
+    bulk = _resolution(repo.conn)
+    assert sum(1 for _i, _t, r in bulk[0] if r == "resolved") >= len(RESOLVED)
+    monkeypatch.setattr(resolve_generic, "BULK", 200)
+    ids = [fid for (fid,) in repo.conn.execute(f"SELECT f.id FROM files f WHERE {NON_PY} ORDER BY f.id")]
+    assert len(ids) > 20
+    paths = dict(repo.conn.execute("SELECT id, path FROM files"))
+    for fid in ids:  # one file at a time, as after an editor's save, on a fresh connection
+        conn = store.connect(tmp_path / "i.db")
+        _forget(conn, [fid])
+        resolve_generic.resolve_files(conn, [fid])
+        assert _resolution(conn) == bulk, paths[fid]
+        conn.rollback()
+        conn.close()
+    conn = store.connect(tmp_path / "i.db")  # all files at once, lazily
+    _forget(conn, ids)
+    resolve_generic.resolve_files(conn, ids)
+    assert _resolution(conn) == bulk
+    conn.rollback()
+    conn.close()
+    assert _Spy.modes == [True] + [False] * (len(ids) + 1)
+
+
+def test_go_edit_keeps_auth_callers_exact(tmp_path, monkeypatch):
+    from repo_rlm.repo import Repo
+
+    shutil.copytree(FIXTURE, tmp_path / "repo")
+    repo = Repo.open(tmp_path / "repo", index_path=tmp_path / "i.db")
+    expected = {("handlers.UserHandler.ServeHTTP", "resolved"), ("auth.Checker.Allow", "resolved")}
+    assert {(c.caller, c.resolution) for c in repo.callers_of("auth.CheckRequest")} == expected
+    _Spy.modes = []
+    monkeypatch.setattr(resolve_generic, "World", _Spy)
+    for rel, extra in [("services/gateway/auth/check.go", "\n// Deny refuses everything.\nfunc Deny() bool {\n\treturn !CheckRequest(nil)\n}\n"),
+                       ("services/gateway/handlers/users.go", "\nfunc ping(r *http.Request) bool {\n\treturn authz.CheckRequest(r)\n}\n")]:
+        path = tmp_path / "repo" / rel
+        path.write_text(path.read_text() + extra)
+        report = repo.update()
+        assert report["updated_files"] == 1
+        if rel.endswith("check.go"):
+            expected.add(("auth.Deny", "resolved"))
+        else:
+            expected.add(("handlers.ping", "resolved"))
+        assert {(c.caller, c.resolution) for c in repo.callers_of("auth.CheckRequest")} == expected
+        assert {(c.caller, c.resolution) for c in repo.callers_of("auth.Checker.Allow")} == {
+            ("handlers.UserHandler.ServeHTTP", "resolved")}
+    assert _Spy.modes and not any(_Spy.modes)  # resolved lazily
