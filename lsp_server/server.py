@@ -646,13 +646,6 @@ def _range_dict(r: T.Range) -> dict:
     }
 
 
-def _range(d: dict) -> T.Range:
-    return T.Range(
-        start=T.Position(line=d["start"]["line"], character=d["start"]["character"]),
-        end=T.Position(line=d["end"]["line"], character=d["end"]["character"]),
-    )
-
-
 # ===================================================================== features
 
 

@@ -29,11 +29,6 @@ class Discovered:
 
     files: dict[str, str | None] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
-    is_git: bool = False
-
-
-class DiscoveryError(Exception):
-    pass
 
 
 def _git(root: Path, *args: str) -> bytes:
@@ -74,7 +69,7 @@ def discover(root: Path) -> Discovered:
 
 
 def _discover_git(root: Path) -> Discovered:
-    out = Discovered(is_git=True)
+    out = Discovered()
     modified = set(_git(root, "diff-files", "--relative", "--name-only", "-z").decode("utf-8", "surrogateescape").split("\0"))
     for rec in _git(root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape").split("\0"):
         if not rec:

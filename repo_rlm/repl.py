@@ -92,7 +92,6 @@ class Repl:
         self._cgroup: PidsCgroup | None = None
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._stderr_task: asyncio.Task | None = None
-        self.restarts = 0
 
     def _worker_argv(self) -> list[str]:
         argv = [sys.executable, "-s", "-m", "repo_rlm.repl_worker", *self.limits.worker_args()]
@@ -209,7 +208,6 @@ class Repl:
     async def _reset(self, start: float, reason: str) -> CellResult:
         self.kill()
         await self.wait()
-        self.restarts += 1
         note = (f"Cell killed: {reason}. A fresh REPL was started: the namespace was reset, so every "
                 "variable you defined is gone (the helpers are back). Re-create what you need, with "
                 "smaller steps.")

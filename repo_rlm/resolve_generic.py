@@ -26,7 +26,6 @@ BULK = 200  # resolving more files than this loads everything up front
 CLASSISH = {"class", "struct", "interface", "trait", "enum", "object", "module", "type"}
 NAMESPACES = {"namespace", "module"}
 IMPLICIT_THIS = {"java", "csharp", "kotlin", "cpp", "ruby"}  # a bare `m()` may be `this.m()`
-PACKAGE_LANGS = {"java", "kotlin", "csharp", "php"}
 SELF = {"this", "self", "$this", "static", "Self", "@"}
 SUPER = {"super", "base", "parent"}
 FAMILY = {"tsx": "ts", "typescript": "ts", "javascript": "ts", "c": "c", "cpp": "c", "java": "jvm", "kotlin": "jvm"}
@@ -72,10 +71,6 @@ def _split(text: str) -> tuple[str, str]:
     """`a.b.c` -> (`a.b`, `c`); separators `.`, `?.`, `::`, `->`, `&.`, `\\`."""
     m = _SPLIT.match(text)
     return (m.group(1), m.group(2)) if m else ("", text)
-
-
-def _last(path: str) -> str:
-    return re.split(r"\?\.|->|::|&\.|\.|\\", path)[-1]
 
 
 class World:

@@ -119,7 +119,6 @@ class Sandbox:
     """Builds the command line and environment that start the worker inside the sandbox."""
 
     name = "none"
-    strong = False
 
     def __init__(self, scratch: Path, ro_paths: list[Path], limits: Limits):
         self.scratch, self.ro_paths, self.limits = scratch, ro_paths, limits
@@ -127,19 +126,11 @@ class Sandbox:
     def command(self, worker_argv: list[str]) -> tuple[list[str], dict[str, str], str]:
         raise NotImplementedError
 
-    def scratch_path(self) -> str:
-        """Where the worker sees the scratch directory."""
-        return str(self.scratch)
-
 
 class BwrapSandbox(Sandbox):
     """bubblewrap: no network, read-only repository and index, only what Python needs mounted."""
 
     name = "bubblewrap"
-    strong = True
-
-    def scratch_path(self) -> str:
-        return SCRATCH_MOUNT
 
     def command(self, worker_argv: list[str]) -> tuple[list[str], dict[str, str], str]:
         args = ["bwrap", "--unshare-all", "--unshare-user-try", "--die-with-parent", "--new-session",
@@ -173,7 +164,6 @@ class RlimitSandbox(Sandbox):
     """Fallback: scrubbed environment and rlimits only. Files and network are NOT isolated."""
 
     name = "rlimits"
-    strong = False
 
     def command(self, worker_argv: list[str]) -> tuple[list[str], dict[str, str], str]:
         env = _base_env(str(self.scratch), os.pathsep.join([str(package_parent()), *site_dirs()]))
