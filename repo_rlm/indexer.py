@@ -159,6 +159,8 @@ class Indexer:
             store.create_secondary_indexes(self.conn)
         t_parse = time.perf_counter()
         self._resolve(changed, progress)
+        if fresh:  # fold the build's large WAL into the database now, not into the next small update
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         t_resolve = time.perf_counter()
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
             skipped[reason] += n

@@ -401,8 +401,9 @@ class PyWorld:
 
 
 def _update_calls(conn: sqlite3.Connection, updates: list[tuple]) -> None:
-    """Write (target, resolution, call id) rows; one UPDATE ... FROM a temp table beats many small ones."""
-    if len(updates) < 1000:
+    """Write (target, resolution, call id) rows. For a bulk resolve, one UPDATE ... FROM a temp table
+    (a single pass over `calls`) beats many small updates; for an editor's save it is the other way."""
+    if len(updates) < 50_000:
         conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
         return
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, id INTEGER PRIMARY KEY)")
