@@ -1,7 +1,8 @@
 """Which files make up the repository: what git sees, or a .gitignore-aware walk without git.
 
-For tracked files whose work-tree copy git considers unchanged, the blob id comes from git's
-own index, so re-checking an unchanged repository reads no file and stats none.
+Tracked files carry git's blob id from its index: the indexer compares sizes and mtimes first,
+and where they moved, git's blob and `git diff-files` tell whether the content really changed,
+so re-checking an unchanged repository reads no file.
 """
 from __future__ import annotations
 
@@ -68,9 +69,18 @@ def discover(root: Path) -> Discovered:
     return _discover_walk(root)
 
 
+def git_modified(root: Path) -> set[str]:
+    """Tracked files whose work-tree copy differs from git's index (or is gone)."""
+    try:
+        out = _git(root, "diff-files", "--relative", "--name-only", "-z")
+    except (subprocess.CalledProcessError, OSError):
+        return set()
+    return set(out.decode("utf-8", "surrogateescape").split("\0")) - {""}
+
+
 def _discover_git(root: Path) -> Discovered:
+    """Tracked files with git's blob id, and untracked files that are not ignored (blob None)."""
     out = Discovered()
-    modified = set(_git(root, "diff-files", "--relative", "--name-only", "-z").decode("utf-8", "surrogateescape").split("\0"))
     for rec in _git(root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape").split("\0"):
         if not rec:
             continue
@@ -85,12 +95,7 @@ def _discover_git(root: Path) -> Discovered:
         if reason:
             out.skipped[reason] += 1
             continue
-        if path in modified:
-            if not os.path.lexists(root / path):
-                continue  # deleted in the work tree
-            out.files[path] = None
-        else:
-            out.files[path] = blob
+        out.files[path] = blob if stage == "0" else None
     for path in _git(root, "ls-files", "-o", "--exclude-standard", "-z").decode("utf-8", "surrogateescape").split("\0"):
         if not path:
             continue

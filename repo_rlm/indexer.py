@@ -75,35 +75,52 @@ class Indexer:
         stored = self._stored()
         if paths is None:
             found = discovery.discover(self.root)
-            skipped = found.skipped
-            current = found.files
+            skipped, current = found.skipped, found.files
+            gone = [p for p in stored if p not in current]
         else:  # a hint from an editor: just these files
             skipped, current = Counter(), {}
             for p in paths:
                 if (self.root / p).is_file() and discovery.skip_reason(p) is None:
                     current[p] = None
             gone = [p for p in paths if p in stored and not (self.root / p).exists()]
-            return self._changed(current, stored), gone, skipped, len(current)
-        gone = [p for p in stored if p not in current]
-        return self._changed(current, stored), gone, skipped, len(current)
+        todo, vanished = self._changed(current, stored)
+        return todo, gone + vanished, skipped, len(current) - len(vanished)
 
-    def _changed(self, current: dict[str, str | None], stored: dict[str, tuple]) -> list[str]:
-        todo = []
+    def _changed(self, current: dict[str, str | None], stored: dict[str, tuple]) -> tuple[list[str], list[str]]:
+        """(files whose content may have changed, tracked files deleted from the work tree).
+
+        A file whose size and mtime match the index is unchanged: no read, no git. Where they
+        differ but git's index holds the same blob as ours, a few files are simply hashed again
+        (same content: only the stat is updated); many, after a checkout, are settled by
+        `git diff-files`, which is run only then because it is slow on a fresh clone.
+        """
+        todo, vanished, vouch = [], [], []
         for path, blob in current.items():
             old = stored.get(path)
             if old is None:
                 todo.append(path)
-            elif blob is not None:
-                if blob != old[1]:
-                    todo.append(path)
+                continue
+            try:
+                st = os.stat(self.root / path)
+            except OSError:
+                vanished.append(path)
+                continue
+            if (st.st_size, st.st_mtime_ns) == (old[2], old[3]):
+                continue
+            if blob is not None and blob == old[1]:
+                vouch.append((path, st))
             else:
-                try:
-                    st = os.stat(self.root / path)
-                except OSError:
-                    continue
-                if (st.st_size, st.st_mtime_ns) != (old[2], old[3]):
-                    todo.append(path)
-        return todo
+                todo.append(path)
+        if 0 < len(vouch) <= 64:  # a few: reading and hashing them is cheaper than asking git
+            todo += [p for p, _st in vouch]
+        elif vouch:
+            modified = discovery.git_modified(self.root)
+            same = [(st.st_size, st.st_mtime_ns, p) for p, st in vouch if p not in modified]
+            todo += [p for p, _st in vouch if p in modified]
+            if same:  # remember the new stat, so the next check is stat-only again
+                with self.conn:
+                    self.conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", same)
+        return todo, vanished
 
     # -- the update -------------------------------------------------------------------------
 
