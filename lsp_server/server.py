@@ -166,7 +166,8 @@ class RepoRlmServer(LanguageServer):
             return
         self._opened.set()
         try:
-            self.index_stats = self._write_repo.update(progress=self._on_index_progress)
+            self._write_repo.update(progress=self._on_index_progress)
+            self.index_stats = self._write_repo.stats
         except Exception as exc:  # noqa: BLE001
             self.index_error = f"indexing failed: {_one_line(exc)}"
             log.error("%s", self.index_error)

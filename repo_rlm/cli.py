@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         repo = Repo.open(args.repo, index_path=args.index, update=args.command != "index", progress=progress)
         if args.command == "index":
-            report = repo.update(progress=progress)
+            report = repo.update(progress=progress) | repo.stats | {"index_path": str(repo.index_path)}
     finally:
         progress.close()
     j = getattr(args, "json", False)

@@ -54,7 +54,7 @@ def _examine(job: tuple) -> tuple:
     except Exception:  # a grammar crash on one file must not stop the build
         facts = text_facts(path, data, lang)
         facts.parse_error = True
-    facts.mtime_ns = st.st_mtime_ns  # type: ignore[attr-defined]
+    facts.mtime_ns = st.st_mtime_ns
     return ("ok", facts)
 
 
@@ -70,9 +70,8 @@ class Indexer:
     def _stored(self) -> dict[str, tuple]:
         return {r[0]: r[1:] for r in self.conn.execute("SELECT path, id, blob, size, mtime_ns, lang FROM files")}
 
-    def _plan(self, paths: Iterable[str] | None) -> tuple[list[str], list[str], Counter, int]:
-        """(files to parse, files to delete, skip counts, files seen)."""
-        stored = self._stored()
+    def _plan(self, paths: Iterable[str] | None, stored: dict[str, tuple]) -> tuple[list[str], list[str], Counter, int]:
+        """(files to parse, files to delete, skip counts, files seen), against the stored files."""
         if paths is None:
             found = discovery.discover(self.root)
             skipped, current = found.skipped, found.files
@@ -126,8 +125,9 @@ class Indexer:
 
     def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
         t0 = time.perf_counter()
-        todo, gone, skipped, seen = self._plan(paths)
-        self._known = {r[0] for r in self.conn.execute("SELECT path FROM files")}
+        stored = self._stored()  # the one read of the files table: path -> (id, blob, size, mtime_ns, lang)
+        todo, gone, skipped, seen = self._plan(paths, stored)
+        self._known = set(stored)
         bulk = len(todo) > 200
         # Names whose definitions changed: only files that mention them need resolving again.
         changed: set[str] | None = None if bulk else set()
@@ -139,25 +139,26 @@ class Indexer:
                 self.conn.execute("BEGIN IMMEDIATE")
                 for p in gone:
                     self._delete(p)
-        package_dirs = self._package_dirs(todo)
-        stored_blobs = {r[0]: r[1] for r in self.conn.execute("SELECT path, blob FROM files")}
+        gone_set = set(gone)
+        package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
+                        if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
         jobs = []
         for p in todo:
             lang = language_for(p) or "text"
             jobs.append((str(self.root), p, lang, module_name(p, lang, package_dirs), self.max_file_bytes))
         done = updated = 0
-        fresh = len(jobs) > 2000 and len(jobs) > 2 * len(stored_blobs)
+        fresh = len(jobs) > 2000 and len(jobs) > 2 * len(stored)
         if fresh:  # a fresh build: fill the tables first, build their indexes once at the end
             store.drop_secondary_indexes(self.conn)
         batch: list[tuple] = []
+        touched: list[tuple] = []  # same content, new stat: (size, mtime_ns, path)
         t_plan = time.perf_counter()
         for result in self._run(jobs):
             done += 1
             if result[0] == "ok":
                 f = result[1]
-                if stored_blobs.get(f.path) == f.blob:  # touched, not changed: just remember the stat
-                    st = getattr(f, "mtime_ns", 0)
-                    self.conn.execute("UPDATE files SET mtime_ns=?, size=? WHERE path=?", (st, f.size, f.path))
+                if f.path in stored and stored[f.path][1] == f.blob:  # touched, not changed: remember the stat
+                    touched.append((f.size, f.mtime_ns, f.path))
                     continue
                 if changed is not None:
                     new = {(d[1], d[2]) for d in f.defs} | {(f.defs[i][1] + "<", b) for i, b in f.bases}
@@ -171,7 +172,9 @@ class Indexer:
                 progress(done, len(jobs), "parse")
         if batch:
             self._write(batch)
-        self.conn.commit()
+        if touched:
+            with self.conn:
+                self.conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", touched)
         if fresh:
             store.create_secondary_indexes(self.conn)
         t_parse = time.perf_counter()
@@ -191,13 +194,6 @@ class Indexer:
                        "resolve": round(t_resolve - t_parse, 3)},
         }
         return report
-
-    def _package_dirs(self, todo: list[str]) -> set[str]:
-        """Directories that are Python packages (have __init__.py), from the index and the plan."""
-        dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in todo if p.endswith("/__init__.py") or p == "__init__.py"}
-        dirs |= {r[0].rsplit("/", 1)[0] if "/" in r[0] else "" for r in self.conn.execute(
-            "SELECT path FROM files WHERE path LIKE '%__init__.py'") if r[0].endswith("__init__.py")}
-        return dirs
 
     def _run(self, jobs: list[tuple]):
         if len(jobs) < INPROCESS_LIMIT or (os.cpu_count() or 1) < 2:
@@ -239,7 +235,7 @@ class Indexer:
                 fid = c.execute(
                     "INSERT INTO files(path, lang, module, package, blob, size, mtime_ns, lines, parse_error, resolved) "
                     "VALUES(?,?,?,?,?,?,?,?,?,0)",
-                    (f.path, f.lang, f.module, f.package, f.blob, f.size, getattr(f, "mtime_ns", 0), f.lines,
+                    (f.path, f.lang, f.module, f.package, f.blob, f.size, f.mtime_ns, f.lines,
                      int(f.parse_error))).lastrowid
                 base = next_sym
                 next_sym += len(f.defs)

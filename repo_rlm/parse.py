@@ -44,6 +44,7 @@ class FileFacts:
     size: int
     lines: int
     package: str = ""
+    mtime_ns: int = 0
     parse_error: bool = False
     # (name, qualname, kind, start_line, end_line, name_line, name_col, signature, doc, parent_idx)
     defs: list[tuple] = field(default_factory=list)

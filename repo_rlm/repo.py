@@ -23,6 +23,8 @@ from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, Outl
 _IDENT = re.compile(r"[A-Za-z0-9_$]")
 _GLOB = re.compile(r"[*?\[]")
 SCAN_LIMIT = 50  # files an editor's references request may read; beyond, index positions only
+# What calling a class reaches, by language: Python, JS/TS, Ruby, PHP; Java, C#, C++ use the class's name.
+CONSTRUCTORS = ("__init__", "constructor", "initialize", "__construct")
 
 
 class RepoError(Exception):
@@ -89,14 +91,12 @@ class Repo:
         self.conn.close()
 
     def update(self, paths: list[str] | None = None, progress: Callable[[int, int, str], None] | None = None) -> dict:
-        """Bring the index up to date (only changed files are parsed). `paths`: known changed files."""
+        """Bring the index up to date (only changed files are parsed). `paths`: known changed files.
+        Returns what this update did; the totals are `stats` (not computed here: every query updates)."""
         if self.readonly:
             raise RepoError("this index was opened read-only")
         rel = [self.relpath(p) for p in paths] if paths is not None else None
-        report = Indexer(self.root, self.conn).update(rel, progress)
-        report.update(self.stats)
-        report["index_path"] = str(self.index_path)
-        return report
+        return Indexer(self.root, self.conn).update(rel, progress)
 
     # -- files ------------------------------------------------------------------------------
 
@@ -128,10 +128,12 @@ class Repo:
     @property
     def stats(self) -> dict[str, Any]:
         q = self.conn.execute
+        files, size, lines = q("SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(lines), 0) FROM files "
+                               "WHERE lang != 'skipped'").fetchone()
         return {
-            "files": q("SELECT COUNT(*) FROM files WHERE lang != 'skipped'").fetchone()[0],
-            "bytes": q("SELECT COALESCE(SUM(size), 0) FROM files WHERE lang != 'skipped'").fetchone()[0],
-            "lines": q("SELECT COALESCE(SUM(lines), 0) FROM files WHERE lang != 'skipped'").fetchone()[0],
+            "files": files,
+            "bytes": size,
+            "lines": lines,
             "symbols": q("SELECT COUNT(*) FROM symbols").fetchone()[0],
             "calls": q("SELECT COUNT(*) FROM calls").fetchone()[0],
             "imports": q("SELECT COUNT(*) FROM imports").fetchone()[0],
@@ -249,29 +251,37 @@ class Repo:
              "cf.path, cs.start_line, cs.end_line, f.module FROM calls c JOIN files f ON f.id = c.file_id "
              "LEFT JOIN symbols cs ON cs.id = c.caller_id LEFT JOIN files cf ON cf.id = cs.file_id")
 
+    def _constructors(self, classes: list[str]) -> list[tuple]:
+        """The constructors of these classes (qualnames): a call of a class is resolved to them."""
+        if not classes:
+            return []
+        return self.conn.execute(
+            self._SYM + f" JOIN symbols p ON p.id = s.parent_id WHERE p.qualname IN ({','.join('?' * len(classes))}) "
+            f"AND p.kind IN ('class', 'struct') AND s.kind IN ('method', 'function') "
+            f"AND (s.name IN ({','.join('?' * len(CONSTRUCTORS))}) OR s.name = p.name)",
+            [*classes, *CONSTRUCTORS]).fetchall()
+
+    def _rows_in(self, sql: str, column: str, values, *extra) -> list[tuple]:
+        """`sql WHERE column IN values`, in chunks (SQLite caps the number of parameters)."""
+        values, out = list(values), []
+        for i in range(0, len(values), 500):
+            part = values[i:i + 500]
+            out += self.conn.execute(f"{sql} WHERE {column} IN ({','.join('?' * len(part))}){''.join(extra)}", part).fetchall()
+        return out
+
     def _targets(self, symbol: str) -> list[tuple]:
+        """The definitions SYMBOL names, and for classes their constructors."""
         rows = [r for r in self._match(symbol) if r[3] not in ("variable", "constant")]
-        # a class is reached through its constructor
-        extra = []
-        for r in rows:
-            if r[3] in ("class", "struct"):
-                extra += [x for x in self._match(r[2] + ".__init__")]
-                extra += [x for x in self._match(r[2] + "." + r[1]) if x[3] in ("method", "function")]
-        return rows + [x for x in extra if x not in rows]
+        ctors = self._constructors([r[2] for r in rows if r[3] in ("class", "struct")])
+        return rows + [x for x in ctors if x not in rows]
 
     def callers_of(self, symbol: str) -> ResultList[Call]:
         targets = self._targets(symbol)
         if not targets:
             return ResultList()
         by_qual = {r[2]: r for r in targets}
-        names = {r[1] for r in targets}
-        out = []
-        quals = list(by_qual)
-        for i in range(0, len(quals), 500):
-            part = quals[i:i + 500]
-            out += self.conn.execute(self._CALL + f" WHERE c.target IN ({','.join('?' * len(part))})", part).fetchall()
-        nm = list(names)
-        out += self.conn.execute(self._CALL + f" WHERE c.resolution = 'name' AND c.name IN ({','.join('?' * len(nm))})", nm).fetchall()
+        out = self._rows_in(self._CALL, "c.target", by_qual)
+        out += self._rows_in(self._CALL, "c.name", {r[1] for r in targets}, " AND c.resolution = 'name'")
         by_name: dict[str, list[tuple]] = {}
         for r in targets:
             by_name.setdefault(r[1], []).append(r)
@@ -289,7 +299,7 @@ class Repo:
     def _call(self, row, callee: tuple | None, fallback: str | None = None) -> Call:
         caller, name, path, line, col, text, resolution, target, cpath, cs, ce, module = row
         return Call(caller, callee[2] if callee else (fallback or target or name), path, line, col, text, resolution,
-                    cpath or path, cs or 1, ce or 1 if not cs else ce,
+                    cpath or path, cs or 1, ce or 1,
                     callee[5] if callee else "", callee[6] if callee else 0, callee[7] if callee else 0)
 
     def callees_of(self, symbol: str, include_external: bool = False) -> ResultList[Call]:
@@ -300,18 +310,27 @@ class Repo:
             out = self.conn.execute(self._CALL + f" WHERE c.caller_id IN ({','.join('?' * len(ids))})", ids).fetchall()
         if not rows or "." in symbol:  # a module name: its module-level code
             out += self.conn.execute(self._CALL + " WHERE c.caller_id IS NULL AND f.module = ?", (symbol,)).fetchall()
+        # the targets' definitions, looked up once for all call sites
+        by_qual: dict[str, tuple] = {}
+        for r in self._rows_in(self._SYM, "s.qualname", {row[7] for row in out if row[6] == "resolved"}):
+            by_qual.setdefault(r[2], r)
+        by_name: dict[str, list[tuple]] = {}
+        for r in self._rows_in(self._SYM, "s.name", {row[1] for row in out if row[6] == "name"},
+                               " AND s.kind NOT IN ('variable', 'constant')"):
+            by_name.setdefault(r[1], []).append(r)
         calls = []
         for row in out:
             resolution, target, name = row[6], row[7], row[1]
             if resolution == "resolved":
-                cands = self.conn.execute(self._SYM + " WHERE s.qualname = ? LIMIT 1", (target,)).fetchall()
+                callee = by_qual.get(target)
             elif resolution == "name":
-                cands = self.conn.execute(self._SYM + " WHERE s.name = ? AND s.kind NOT IN ('variable','constant') LIMIT 2", (name,)).fetchall()
+                cands = by_name.get(name, [])
+                callee = cands[0] if len(cands) == 1 else None
             else:
                 if include_external:
                     calls.append(self._call(row, None, target))
                 continue
-            calls.append(self._call(row, cands[0] if len(cands) == 1 else None, name))
+            calls.append(self._call(row, callee, target if resolution == "resolved" else name))
         calls.sort(key=lambda c: (c.path, c.line, c.column))
         return ResultList(calls)
 
@@ -387,7 +406,7 @@ class Repo:
             return ResultList()
         word = defs[0].name
         quals = [d.qualname for d in defs]
-        quals += [q + ".__init__" for q in quals]
+        quals += [r[2] for r in self._constructors([d.qualname for d in defs if d.kind in ("class", "struct")])]
         marks = ",".join("?" * len(quals))
         paths = {d.path for d in defs}
         resolved = self.conn.execute(

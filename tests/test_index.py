@@ -188,7 +188,8 @@ def test_repl_helpers_print_one_item_per_line(repo: Repo) -> None:
 
 
 def test_incremental_update_parses_only_changed_files(pyapp: Path, repo: Repo) -> None:
-    assert Indexer(repo.root, repo.conn)._plan(None)[0] == []  # unchanged git repo: nothing to read
+    ix = Indexer(repo.root, repo.conn)
+    assert ix._plan(None, ix._stored())[0] == []  # unchanged git repo: nothing to read
     assert repo.update()["updated_files"] == 0
     audit = pyapp / "src/shop/audit.py"
     audit.write_text(audit.read_text() + "\n\ndef purge():\n    return _write('purge')\n")
@@ -384,3 +385,27 @@ def test_navigation_never_imports_litellm(pyapp: Path, tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stderr.strip().splitlines()[-1] == "0 False"
     assert "shop.audit.record" in out.stdout
+
+
+@pytest.mark.parametrize("moved", [3, 80], ids=["few-rehashed", "many-asked-of-git"])
+def test_files_touched_with_one_changed(pyapp: Path, tmp_path: Path, moved: int) -> None:
+    """A checkout gives tracked files new mtimes with the same content: a few are hashed again,
+    many are settled by git's index; either way only the changed one is parsed again, and the
+    next check is stat-only."""
+    gen = pyapp / "gen"
+    gen.mkdir()
+    for i in range(80):
+        (gen / f"m{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+    git(pyapp, "add", "-A")
+    git(pyapp, "commit", "-qm", "gen")
+    repo = Repo.open(pyapp, index_path=tmp_path / "i.db")
+    later = time.time() + 5
+    for i in range(moved):
+        os.utime(gen / f"m{i}.py", (later, later))
+    (gen / "m7.py").write_text("def f7():\n    return 'seven'\n\ndef g7():\n    return f7()\n")
+    report = repo.update()
+    assert report["updated_files"] == 1
+    assert [c.caller for c in repo.callers_of("f7")] == ["gen.m7.g7"]
+    ix = Indexer(repo.root, repo.conn)
+    assert ix._plan(None, ix._stored())[0] == []  # the touched ones had their stat remembered
+    repo.close()

@@ -593,3 +593,26 @@ def test_go_edit_keeps_auth_callers_exact(tmp_path, monkeypatch):
         assert {(c.caller, c.resolution) for c in repo.callers_of("auth.Checker.Allow")} == {
             ("handlers.UserHandler.ServeHTTP", "resolved")}
     assert _Spy.modes and not any(_Spy.modes)  # resolved lazily
+
+
+def test_callers_of_a_class_include_calls_of_its_constructor(tmp_path):
+    """Calling a class reaches its constructor, spelled per language: Ruby `initialize`, JS
+    `constructor`, Java and C++ the class's own name."""
+    from repo_rlm.repo import Repo
+
+    copy = tmp_path / "polyglot"
+    shutil.copytree(FIXTURE, copy)
+    repo = Repo.open(copy, index_path=tmp_path / "i.db")
+    sites = {name: sorted((c.path, c.line) for c in repo.callers_of(name))
+             for name in ("Greeter", "Logger", "UserService", "Circle")}
+    assert sites == {
+        "Greeter": [("ruby/lib/greeter.rb", 14), ("ruby/lib/greeter.rb", 30)],  # `new(name)`, `Acme::Greeter.new`
+        "Logger": [("src/util/log.js", 18)],  # `new Logger(prefix)`
+        "UserService": [("java/src/main/java/com/acme/users/UserService.java", 16)],
+        "Circle": [("cpp/main.cpp", 9), ("cpp/main.cpp", 10)],  # `geo::Circle small(1.0)`, `new geo::Circle(2.0)`
+    }
+    # editor references of the class find the constructor calls too
+    (greeter,) = repo.find_defs("Greeter", kind="class")
+    refs = {(r.path, r.line, r.kind) for r in repo.symbol_references([greeter])}
+    assert ("ruby/lib/greeter.rb", 30, "reference") in refs  # the `Greeter` of `Acme::Greeter.new("ada")`
+    repo.close()
