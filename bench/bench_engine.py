@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from repo_rlm.ask import AskConfig, ask_async  # noqa: E402
-from repo_rlm.repo import Repo  # noqa: E402
+from repo_rlm.agent.ask import AskConfig, ask_async  # noqa: E402
+from repo_rlm.query.repo import Repo  # noqa: E402
 from tests.fakellm import MODEL, Delay, FakeLLM, Script, repl  # noqa: E402
 
 LATENCY = 0.05

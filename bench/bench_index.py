@@ -441,7 +441,7 @@ INPROC = r'''
 import json, os, statistics, sys, time, resource
 spec = json.loads(sys.argv[1])
 t0 = time.perf_counter()
-from repo_rlm.repo import Repo
+from repo_rlm.query.repo import Repo
 t_import = time.perf_counter() - t0
 out = {"import_s": t_import}
 t0 = time.perf_counter()
@@ -1158,7 +1158,7 @@ def table(R: dict) -> str:
     if ip.get("heavy_callee_ms") is not None:
         row(f"`callers_of` worst name `{hs['heavy_callee'][0]}` ({ip.get('heavy_callee_results')} hits)",
             _f(ip.get("heavy_callee_ms"), " ms"), f"< {T['query_ms']:.0f} ms", "", _ok(ip.get("heavy_callee_ms"), T["query_ms"]))
-    row("`Repo.open(update=False)` / `import repo_rlm.repo` (in process)",
+    row("`Repo.open(update=False)` / `import repo_rlm.query.repo` (in process)",
         f"{_f(ip.get('open_s'), '', 3)} / {_f(ip.get('import_s'), ' s', 3)}", "", "", "")
     row("`repo-rlm defs NAME --json` end to end (median / p95)",
         f"{_f(R.get('cli_defs_s'), '', 2)} / {_f(R.get('cli_defs_p95_s'), ' s', 2)}", f"< {T['cli_query_s']} s", "",

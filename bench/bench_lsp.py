@@ -125,7 +125,7 @@ def pct(values: list[float], q: float) -> float:
 async def bench(args) -> list[tuple[str, str, str]]:
     from pygls.uris import from_fs_path
 
-    from repo_rlm.repo import Repo
+    from repo_rlm.query.repo import Repo
 
     root = Path(args.path).resolve()
     index = Path(args.index) if args.index else Path(tempfile.mkdtemp(prefix="repo-rlm-bench-")) / "index.db"

@@ -1,5 +1,5 @@
 import sys
 
-from .server import main
+from repo_rlm.lsp.server import main
 
 sys.exit(main())

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from repo_rlm.ask import AskConfig, ask_async
-from repo_rlm.citations import check_citations
+from repo_rlm.agent.ask import AskConfig, ask_async
+from repo_rlm.agent.citations import check_citations
 from tests.fakellm import MODEL, Delay, Fault, Script, fake_llm, is_root, last_user, repl  # noqa: F401
 
 TEXT = "\n".join(f"line {i}: the secret number is {i * 7}" if i == 42 else f"line {i}: filler" for i in range(1, 201))
@@ -189,7 +189,7 @@ def _workers() -> set[int]:
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if b"repo_rlm.repl_worker" in (d / "cmdline").read_bytes():
+                if b"repo_rlm.agent.repl_worker" in (d / "cmdline").read_bytes():
                     found.add(int(d.name))
             except OSError:
                 pass
@@ -245,7 +245,7 @@ PYAPP = Path(__file__).resolve().parent.parent / "fixtures" / "pyapp"
 
 @pytest.fixture
 def pyapp(tmp_path):
-    from repo_rlm.repo import Repo
+    from repo_rlm.query.repo import Repo
     repo = Repo.open(PYAPP, index_path=tmp_path / "index.db")
     yield repo
     repo.close()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from repo_rlm.indexer import Indexer
-from repo_rlm.repo import Repo, RepoError
+from repo_rlm.index.build import Indexer
+from repo_rlm.query.repo import Repo, RepoError
 
 ROOT = Path(__file__).resolve().parents[1]
 PYAPP = ROOT / "fixtures" / "pyapp"

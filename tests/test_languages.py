@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from repo_rlm import resolve_generic, store
-from repo_rlm.languages import language_for, query_for
-from repo_rlm.parse import module_name, parse_file
+from repo_rlm.index import resolve_generic, store
+from repo_rlm.index.languages import language_for, query_for
+from repo_rlm.index.parse import module_name, parse_file
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "polyglot"
 LANGS = ["javascript", "typescript", "tsx", "go", "java", "rust", "c", "cpp", "csharp", "ruby", "php", "kotlin"]
@@ -429,7 +429,7 @@ UNRESOLVED = {
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    from repo_rlm.repo import Repo
+    from repo_rlm.query.repo import Repo
 
     tmp = tmp_path_factory.mktemp("poly")
     shutil.copytree(FIXTURE, tmp / "repo")
@@ -540,7 +540,7 @@ class _Spy(resolve_generic.World):
 
 
 def test_lazy_resolution_matches_bulk(tmp_path, monkeypatch):
-    from repo_rlm.repo import Repo
+    from repo_rlm.query.repo import Repo
 
     shutil.copytree(FIXTURE, tmp_path / "repo")
     _Spy.modes = []
@@ -571,7 +571,7 @@ def test_lazy_resolution_matches_bulk(tmp_path, monkeypatch):
 
 
 def test_go_edit_keeps_auth_callers_exact(tmp_path, monkeypatch):
-    from repo_rlm.repo import Repo
+    from repo_rlm.query.repo import Repo
 
     shutil.copytree(FIXTURE, tmp_path / "repo")
     repo = Repo.open(tmp_path / "repo", index_path=tmp_path / "i.db")
@@ -598,7 +598,7 @@ def test_go_edit_keeps_auth_callers_exact(tmp_path, monkeypatch):
 def test_callers_of_a_class_include_calls_of_its_constructor(tmp_path):
     """Calling a class reaches its constructor, spelled per language: Ruby `initialize`, JS
     `constructor`, Java and C++ the class's own name."""
-    from repo_rlm.repo import Repo
+    from repo_rlm.query.repo import Repo
 
     copy = tmp_path / "polyglot"
     shutil.copytree(FIXTURE, copy)

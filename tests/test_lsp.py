@@ -22,7 +22,7 @@ from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig
 
 from fakellm import MODEL, FakeLLM, Script, repl
-from lsp_server.positions import column_to_units, units_to_column
+from repo_rlm.lsp.positions import column_to_units, units_to_column
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 pytestmark = pytest.mark.asyncio(loop_scope="module")

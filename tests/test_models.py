@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from repo_rlm.models import BudgetExceeded, ModelClient, ModelError, ResponseCache
+from repo_rlm.agent.models import BudgetExceeded, ModelClient, ModelError, ResponseCache
 from tests.fakellm import MODEL, Fault, fake_llm  # noqa: F401
 
 MSG = [{"role": "user", "content": "hello"}]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from repo_rlm import sandbox as sandbox_mod
-from repo_rlm.repl import Repl
-from repo_rlm.repo import Repo
-from repo_rlm.sandbox import Limits, PidsCgroup, bwrap_works
+from repo_rlm.agent import sandbox as sandbox_mod
+from repo_rlm.agent.repl import Repl
+from repo_rlm.query.repo import Repo
+from repo_rlm.agent.sandbox import Limits, PidsCgroup, bwrap_works
 
 PYAPP = Path(__file__).resolve().parent.parent / "fixtures" / "pyapp"
 

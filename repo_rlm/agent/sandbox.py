@@ -38,7 +38,7 @@ class Limits:
 
 
 def package_parent() -> Path:
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def site_dirs() -> list[str]:

@@ -152,7 +152,7 @@ class RepoRlmServer(LanguageServer):
         self._reader.submit(self._open_reader)
 
     def _open_and_build(self, root: Path) -> None:
-        from repo_rlm.repo import Repo
+        from repo_rlm.query.repo import Repo
 
         try:
             self._write_repo = Repo.open(root=root, index_path=self.index_path, update=False)
@@ -177,7 +177,7 @@ class RepoRlmServer(LanguageServer):
         self._opened.wait()
         if self.root is None:
             return
-        from repo_rlm.repo import Repo
+        from repo_rlm.query.repo import Repo
 
         # Not readonly: a read-only handle may fall back to `immutable=1` and never see updates.
         # This handle only reads; the index thread's handle writes.
@@ -269,7 +269,7 @@ class RepoRlmServer(LanguageServer):
     def _run_query(self, fn: Callable[..., Any], args: tuple) -> Any:  # query thread
         if self._read_repo is None:
             return None
-        from repo_rlm.repo import RepoError
+        from repo_rlm.query.repo import RepoError
 
         try:
             return fn(self._read_repo, *args)
@@ -505,7 +505,7 @@ class RepoRlmServer(LanguageServer):
                 self.settings.update(section)
 
     def ask_overrides(self, model: str | None = None) -> dict[str, Any]:
-        from repo_rlm.ask import AskConfig
+        from repo_rlm.agent.ask import AskConfig
 
         known = {f.name for f in dataclasses.fields(AskConfig)}
         out: dict[str, Any] = {}
@@ -518,7 +518,7 @@ class RepoRlmServer(LanguageServer):
         return out
 
     async def ask(self, question: str, token: T.ProgressToken | None, model: str | None, outer=None) -> dict:
-        from repo_rlm.ask import AskConfig, ask_async
+        from repo_rlm.agent.ask import AskConfig, ask_async
 
         if not isinstance(question, str) or not question.strip():
             raise QueryError(message="repo-rlm: the question is empty")
@@ -571,7 +571,7 @@ class RepoRlmServer(LanguageServer):
 
     async def ask_repo(self):
         """A Repo of its own for one ask run: ask_async uses it on the event loop thread."""
-        from repo_rlm.repo import Repo
+        from repo_rlm.query.repo import Repo
 
         await asyncio.wrap_future(self._reader.submit(lambda: None))  # the index is open by now
         if self.root is None:
@@ -586,7 +586,7 @@ class RepoRlmServer(LanguageServer):
 
         def run() -> None:
             try:
-                import repo_rlm.models  # noqa: F401 - sets litellm's offline defaults first
+                import repo_rlm.agent.models  # noqa: F401 - sets litellm's offline defaults first
                 import litellm  # noqa: F401
             except Exception as exc:  # noqa: BLE001
                 log.warning("model client warm-up failed: %s", _one_line(exc))

@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from . import store
-from .indexer import Indexer
+from ..index import store
+from ..index.build import Indexer
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
 
@@ -43,7 +43,7 @@ def default_index_path(root: Path) -> Path:
 
 def find_root(path: str | Path | None) -> Path:
     """--repo as given, or the git top level containing the current directory."""
-    from .discovery import git_toplevel
+    from ..index.discovery import git_toplevel
 
     if path is None:
         cwd = Path.cwd()

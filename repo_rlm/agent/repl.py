@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from repo_rlm.sandbox import Limits, PidsCgroup, RlimitSandbox, Sandbox, make_sandbox, warn_once
+from repo_rlm.agent.sandbox import Limits, PidsCgroup, RlimitSandbox, Sandbox, make_sandbox, warn_once
 
 CallHandler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
@@ -43,7 +43,7 @@ def _gitdirs(root: Path) -> list[Path]:
     file points to."""
     dot = root / ".git"
     if not dot.exists():
-        from .discovery import git_toplevel
+        from ..index.discovery import git_toplevel
 
         top = git_toplevel(root)
         if top is None or not (top / ".git").exists() or top.resolve() == root.resolve():
@@ -94,7 +94,7 @@ class Repl:
         self._stderr_task: asyncio.Task | None = None
 
     def _worker_argv(self) -> list[str]:
-        argv = [sys.executable, "-s", "-m", "repo_rlm.repl_worker", *self.limits.worker_args()]
+        argv = [sys.executable, "-s", "-m", "repo_rlm.agent.repl_worker", *self.limits.worker_args()]
         if self._context_file is not None:
             argv += ["--context", str(self._context_file)]
         else:

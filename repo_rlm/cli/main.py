@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The whole CLI. `ask`'s flags come from repo_rlm.ask, imported only when `ask` is on the
+    """The whole CLI. `ask`'s flags come from repo_rlm.agent.ask, imported only when `ask` is on the
     command line, so that navigation commands start fast."""
     p = _Parser(prog="repo-rlm", description="Understand large repositories: a code index, navigation, and a recursive LM agent.")
     p.add_argument("--repo", help="repository root (default: the git top level of the current directory)")
@@ -58,7 +58,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["json", "pycg", "dot"], default=None)
     sp = sub.add_parser("ask", help="answer a question about the repository with a recursive LM")
     if "ask" in (sys.argv[1:] if argv is None else argv):
-        from . import ask
+        from ..agent import ask
 
         ask.add_arguments(sp)
     sp = sub.add_parser("lsp", help="start the language server on stdio")
@@ -117,14 +117,14 @@ def _loc(path: str, s: int, e: int | None = None) -> str:
 # -- commands ---------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    from .repo import Repo, RepoError
+    from ..query.repo import Repo, RepoError
 
     if args.command == "ask":
-        from . import ask
+        from ..agent import ask
 
         return ask.run(args)
     if args.command == "lsp":
-        from lsp_server.server import main as lsp_main
+        from ..lsp.server import main as lsp_main
 
         return lsp_main([], repo_root=args.repo, index_path=args.index)
 
@@ -239,7 +239,7 @@ def _parse_location(loc: str) -> tuple[str, int | None, int | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from .repo import RepoError
+    from ..query.repo import RepoError
 
     try:
         args = build_parser(argv).parse_args(argv)

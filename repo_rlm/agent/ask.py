@@ -87,11 +87,11 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
     """Run the RLM on `question` over `repo` (or over config.context_text when repo is None)."""
     if not config.model:
         return retrieval_only(repo, question)
-    from repo_rlm.citations import check_citations
-    from repo_rlm.engine import Engine, Shared
-    from repo_rlm.models import ModelClient, ModelError, ResponseCache
-    from repo_rlm.repl import ReplError
-    from repo_rlm.trace import Trace, default_trace_path
+    from repo_rlm.agent.citations import check_citations
+    from repo_rlm.agent.engine import Engine, Shared
+    from repo_rlm.agent.models import ModelClient, ModelError, ResponseCache
+    from repo_rlm.agent.repl import ReplError
+    from repo_rlm.agent.trace import Trace, default_trace_path
 
     cache = ResponseCache() if config.use_cache else None
     client = ModelClient(api_base=config.api_base, api_key=config.api_key, max_concurrency=config.max_concurrency,
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         if context_file is not None:
             config.context_text = Path(context_file).read_text(encoding="utf-8", errors="replace")
         else:
-            from repo_rlm.repo import Repo
+            from repo_rlm.query.repo import Repo
             repo = Repo.open(getattr(args, "repo", None), index_path=getattr(args, "index", None))
     except Exception as exc:  # noqa: BLE001 - RepoError is bad input: exit 2
         if type(exc).__name__ != "RepoError" and not isinstance(exc, (OSError, ValueError)):

@@ -16,7 +16,7 @@ KEEP = 200
 
 
 def default_trace_path() -> Path:
-    from repo_rlm.models import cache_dir
+    from repo_rlm.agent.models import cache_dir
     folder = cache_dir() / "traces"
     try:  # keep the newest KEEP traces: one file per run would otherwise grow without bound
         old = sorted(folder.glob("*.jsonl"))[:-KEEP]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from repo_rlm.metadata import context_metadata, prompt, repo_metadata
-from repo_rlm.models import BudgetExceeded, ModelClient, ModelError
-from repo_rlm.repl import Repl
-from repo_rlm.sandbox import Limits
-from repo_rlm.trace import Trace
+from repo_rlm.agent.metadata import context_metadata, prompt, repo_metadata
+from repo_rlm.agent.models import BudgetExceeded, ModelClient, ModelError
+from repo_rlm.agent.repl import Repl
+from repo_rlm.agent.sandbox import Limits
+from repo_rlm.agent.trace import Trace
 
 BLOCK_RE = re.compile(r"```(?:repl|python|py)[ \t]*\r?\n(.*?)```", re.S)
 FINAL_RE = re.compile(r"^[ \t]*FINAL(_VAR)?\(", re.M)
@@ -27,7 +27,7 @@ FINAL_RE = re.compile(r"^[ \t]*FINAL(_VAR)?\(", re.M)
 class Shared:
     """State of one run, shared by the root engine and every child."""
     client: ModelClient
-    config: Any  # repo_rlm.ask.AskConfig
+    config: Any  # repo_rlm.agent.ask.AskConfig
     trace: Trace
     deadline: float
     on_progress: Callable[[dict[str, Any]], None] | None = None

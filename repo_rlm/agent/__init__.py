@@ -1,0 +1,1 @@
+"""The RLM agent: configuration, the engine loop, models, the sandboxed REPL, citations, traces."""

@@ -1,0 +1,4 @@
+"""The `repo-rlm` command line."""
+from .main import main
+
+__all__ = ["main"]

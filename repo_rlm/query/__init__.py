@@ -1,0 +1,1 @@
+"""The read side of the index: `Repo`, typed results, search, call-graph formats."""
