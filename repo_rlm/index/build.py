@@ -128,7 +128,7 @@ class Indexer:
         stored = self._stored()  # the one read of the files table: path -> (id, blob, size, mtime_ns, lang)
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        bulk = len(todo) > 200
+        bulk = len(todo) > store.BULK_FILES
         # Names whose definitions changed: only files that mention them need resolving again.
         changed: set[str] | None = None if bulk else set()
         if changed is not None:

@@ -10,6 +10,9 @@ import sqlite3
 from pathlib import Path
 
 SCHEMA_VERSION = "3"
+# An update of more files than this is a bulk update: the build and the resolvers load whole
+# tables up front instead of looking rows up file by file.
+BULK_FILES = 200
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
