@@ -65,6 +65,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         ask.add_arguments(sp)
     sp = sub.add_parser("lsp", help="start the language server on stdio")
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
+    sub.add_parser("mcp", help="serve the helpers and ask over the Model Context Protocol on stdio")
     return p
 
 
@@ -129,6 +130,10 @@ def _run(args: argparse.Namespace) -> int:
         from ..lsp.server import main as lsp_main
 
         return lsp_main([], repo_root=args.repo, index_path=args.index)
+    if args.command == "mcp":
+        from ..mcp.server import main as mcp_main
+
+        return mcp_main([], repo_root=args.repo, index_path=args.index)
 
     progress = _progress()
     try:
