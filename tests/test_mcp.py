@@ -267,12 +267,16 @@ def test_the_mcp_inspector_cli_lists_and_calls_tools(app: Path) -> None:
     cmd = [*_inspector(), "--cli", sys.executable, "-m", "repo_rlm.cli", "--repo", str(app), "--index",
            str(app.parent / "index.db"), "mcp"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPO_RLM_")}
-    env["XDG_CACHE_HOME"] = str(app.parent / "cache")
+    env.update(XDG_CACHE_HOME=str(app.parent / "cache"), MCP_CATALOG_PATH=str(app.parent / "catalog.json"))
     out = subprocess.run([*cmd, "--method", "tools/list"], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert [t["name"] for t in json.loads(out.stdout)["tools"]] == [*HELPERS, "ask"]
-    out = subprocess.run([*cmd, "--method", "tools/call", "--tool-name", "read_span", "--tool-arg", "path=src/shop/audit.py",
-                          "--tool-arg", "start_line=4", "--tool-arg", "end_line=5"],
-                         capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run([*cmd, "--method", "tools/call", "--tool-name", "callers_of", "--tool-arg", "symbol=slugify",
+                          "limit=2"], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["structuredContent"]["text"] == "def record(event):\n    return _write(event)"
+    result = json.loads(out.stdout)
+    assert [c["caller"] for c in result["structuredContent"]["results"]] == ["shop.cli.main", "shop.views.admin_panel"]
+    assert result["structuredContent"]["more"] == 1 and "truncated, 1 more" in result["content"][0]["text"]
+    out = subprocess.run([*cmd, "--method", "tools/call", "--tool-name", "read_span", "--tool-arg", "path=../x.py",
+                          "start_line=1", "end_line=2"], capture_output=True, text=True, timeout=120, env=env)
+    assert json.loads(out.stdout)["isError"] is True
