@@ -115,6 +115,7 @@ async def bench(args) -> list[tuple[str, str, str, str]]:
         t_first = time.perf_counter()
         assert not first.is_error, first.content[0].text
         rows.append(("spawn -> initialized", f"{(t_init - t_spawn) * 1000:.0f} ms", "", ""))
+        rows.append(("spawn -> first answer (warm index)", f"{(t_first - t_spawn) * 1000:.0f} ms", "", ""))
         ms = (t_first - t_init) * 1000
         rows.append(("initialized -> first find_defs (warm index)", f"{ms:.0f} ms", "", "ok < 1 s" if ms < 1000 else "SLOW (> 1 s)"))
         await asyncio.sleep(1.0)  # let the background re-check of the index finish

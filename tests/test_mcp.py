@@ -168,6 +168,28 @@ async def test_bad_arguments_are_error_results_and_the_server_keeps_serving(app:
             assert not r.is_error and r.structured_content["text"] == "def record(event):"
 
 
+async def test_tools_answer_while_the_index_is_built_in_the_background(tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    for i in range(3000):  # enough files that the first build outlasts the server's start
+        d = root / f"pkg{i // 100}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"mod{i}.py").write_text(f"def f{i}(x):\n    return g{i}(x)\n\n\ndef g{i}(x):\n    return x\n")
+    async with Client(server_params(root), read_timeout_seconds=60) as c:
+        first = await c.call_tool("find_defs", {"name": "f*", "limit": 10000})
+        assert not first.is_error
+        assert "note: the index is still being built" in first.content[0].text
+        assert len(first.structured_content["results"]) < 3000
+        deadline = time.monotonic() + 120
+        while True:
+            r = await c.call_tool("find_defs", {"name": "f*", "limit": 10000})
+            if "still being built" not in r.content[0].text:
+                break
+            assert time.monotonic() < deadline, "the background build never finished"
+            await anyio.sleep(0.2)
+        assert len(r.structured_content["results"]) == 3000
+        assert rows(await c.call_tool("callers_of", {"symbol": "g2999"}), "caller") == [("pkg29.mod2999.f2999",)]
+
+
 @pytest.fixture()
 def fake_model():
     server = FakeLLM().start()

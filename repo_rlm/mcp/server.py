@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import queue
 import sys
 import threading
 import time
@@ -51,6 +52,30 @@ except Exception:  # pragma: no cover - a plain checkout
     __version__ = "0.0.0"
 
 
+class _Worker:
+    """A daemon thread that runs jobs in order, so each SQLite handle stays on its own thread.
+    Daemon: an unfinished index build must not keep the process alive once the client is gone
+    (a build killed at any moment leaves the index consistent)."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._jobs.put((fut, fn))
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            fut, fn = self._jobs.get()
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn())
+                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting call
+                    fut.set_exception(exc)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if isinstance(exc, (RepoError, HelperError)) else f"{type(exc).__name__}: {text}".rstrip(": ")
@@ -68,8 +93,8 @@ class Index:
         self._opened = threading.Event()
         self._writer: Repo | None = None  # index thread only
         self._reader: Repo | None = None  # query thread only
-        self._index = concurrent.futures.ThreadPoolExecutor(1, "repo-rlm-mcp-index")
-        self._query = concurrent.futures.ThreadPoolExecutor(1, "repo-rlm-mcp-query")
+        self._index = _Worker("repo-rlm-mcp-index")
+        self._query = _Worker("repo-rlm-mcp-query")
 
     def start(self) -> None:
         self.building = True
@@ -131,10 +156,6 @@ class Index:
         done, total = self.progress
         where = f" ({done} of {total} files)" if total else ""
         return f"note: the index is still being built{where}; results may be incomplete"
-
-    def close(self) -> None:
-        self._query.shutdown(wait=False, cancel_futures=True)
-        self._index.shutdown(wait=False, cancel_futures=True)
 
 
 # -- tools --------------------------------------------------------------------------------------
@@ -301,11 +322,8 @@ async def serve(root: Path, index_path: str | os.PathLike | None) -> None:
     index = Index(root, index_path)
     index.start()
     server = create_server(index)
-    try:
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
-    finally:
-        index.close()
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
 
 
 def main(argv: list[str] | None = None, repo_root: str | None = None, index_path: str | None = None) -> int:
