@@ -82,3 +82,18 @@ def test_specs_helpers_are_all_in_the_registry() -> None:
     section = SPEC.read_text(encoding="utf-8").split("## The REPL that the model writes code in")[1].split("- `llm_query")[0]
     named = set(re.findall(r"`(\w+)\(", section)) - {"files", "read", "tree", "to_dict"}
     assert named and named <= set(HELPERS)
+
+
+def test_cli_limit_cuts_the_list_and_says_so_on_stderr_only(repo: Repo) -> None:
+    import json
+    import sys
+
+    cmd = [sys.executable, "-m", "repo_rlm.cli", "--repo", str(repo.root), "--index", str(repo.index_path)]
+    full = subprocess.run([*cmd, "callers", "café", "--json"], capture_output=True, text=True, check=True)
+    cut = subprocess.run([*cmd, "callers", "café", "--json", "--limit", "2"], capture_output=True, text=True, check=True)
+    assert json.loads(cut.stdout) == json.loads(full.stdout)[:2] and len(json.loads(full.stdout)) == 3
+    assert cut.stderr.strip() == "repo-rlm: truncated, 1 more: showing 2; raise --limit to see more" and full.stderr == ""
+    bad = subprocess.run([*cmd, "defs", "x", "--limit", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "repo-rlm: error: --limit must be at least 1"
+    bad = subprocess.run([*cmd[:4], str(repo.root / "nope"), "mcp"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("repo-rlm mcp: error: repository path does not exist")
