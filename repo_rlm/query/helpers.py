@@ -191,7 +191,7 @@ HELPERS: dict[str, Helper] = {h.name: h for h in (
            (_P("name", str, "bare name, qualified name, or glob"),
             _P("kind", str, "only this kind: function, method, class, interface, struct, enum, variable, constant, module", None),
             _P("path", str, "only files matching this glob", None)), Definition),
-    Helper("callers_of", "Call sites that reach SYMBOL; `resolution` is `resolved` or `name` (name match only).",
+    Helper("callers_of", "Call sites that reach SYMBOL, each with how it was tied to it (`resolution`).",
            (_P("symbol", str, "bare name, qualified name, or glob"),), Call),
     Helper("callees_of", "What SYMBOL calls (with include_external, also builtins and other packages).",
            (_P("symbol", str, "bare name, qualified name, or glob"),
