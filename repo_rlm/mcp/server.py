@@ -250,9 +250,11 @@ async def call_ask(ctx: Any, index: Index, args: dict[str, Any]) -> types.CallTo
         if kind is not str and value <= 0:
             return _error(f"ask: {key} must be positive")
         overrides[key] = value
-    if index.error:
-        return _error(f"ask: {index.error}")
-    await index.run(lambda repo: None)  # the index is open by now
+    try:
+        await index.run(lambda repo: None)  # the index is open by now
+        repo = Repo.open(index.root, index_path=index.index_path, update=False)  # ask_async uses it on this thread
+    except Exception as exc:  # noqa: BLE001
+        return _error(f"ask: {_one_line(exc)}")
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Future] = set()
 
@@ -274,11 +276,12 @@ async def call_ask(ctx: Any, index: Index, args: dict[str, Any]) -> types.CallTo
         else:
             loop.call_soon_threadsafe(report, event)
 
-    repo = Repo.open(index.root, index_path=index.index_path, update=False)  # ask_async uses it on this thread
     try:
         result = await ask_async(repo, question, AskConfig.from_env(**overrides), on_progress=on_progress)
-    except asyncio.CancelledError:
-        raise  # ask_async has stopped its model calls and killed its REPL worker
+    except asyncio.CancelledError:  # ask_async has stopped its model calls and killed its REPL worker
+        for fut in pending:
+            fut.cancel()
+        raise
     except Exception as exc:  # noqa: BLE001
         return _error(f"ask failed: {_one_line(exc)}")
     finally:
