@@ -175,7 +175,9 @@ def test_positions_for_editors(repo: Repo) -> None:
 
 
 def test_repl_helpers_print_one_item_per_line(repo: Repo) -> None:
-    ns = repo.helpers()
+    from repo_rlm.query.helpers import namespace
+
+    ns = namespace(repo)
     assert set(ns) >= {"repo", "find_defs", "callers_of", "callees_of", "references", "outline", "read_span", "grep",
                        "search", "imports_of", "importers_of", "git_log", "blame"}
     text = repr(ns["callers_of"]("User.save"))

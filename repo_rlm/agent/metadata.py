@@ -17,7 +17,12 @@ ENTRY_NAMES = {"main.py", "__main__.py", "cli.py", "app.py", "manage.py", "wsgi.
 
 @functools.lru_cache(maxsize=None)
 def _template(name: str) -> str:
-    return (Path(__file__).parent / "prompts" / f"{name}.md").read_text(encoding="utf-8").strip()
+    text = (Path(__file__).parent / "prompts" / f"{name}.md").read_text(encoding="utf-8").strip()
+    if "{{helper_list}}" in text:  # generated from the helper registry, the one list of helpers
+        from ..query.helpers import prompt_list
+
+        text = text.replace("{{helper_list}}", prompt_list())
+    return text
 
 
 def prompt(name: str, **values: Any) -> str:

@@ -114,9 +114,9 @@ def _namespace(a: argparse.Namespace, state: dict[str, Any]) -> dict[str, Any]:
         with open(a.context, encoding="utf-8", errors="replace") as f:
             ns: dict[str, Any] = {"context": f.read()}
     else:
+        from repo_rlm.query.helpers import namespace
         from repo_rlm.query.repo import Repo
-        repo = Repo.open(a.root, index_path=a.index, update=False, readonly=True)
-        ns = dict(repo.helpers())
+        ns = namespace(Repo.open(a.root, index_path=a.index, update=False, readonly=True))
 
     def FINAL(answer: Any) -> None:  # noqa: N802 - the name the model is taught
         """End the run with `answer`."""

@@ -23,46 +23,49 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The whole CLI. `ask`'s flags come from repo_rlm.agent.ask, imported only when `ask` is on the
+    """The whole CLI. `ask`'s flags come from repo_rlm.cli.ask, imported only when `ask` is on the
     command line, so that navigation commands start fast."""
     p = _Parser(prog="repo-rlm", description="Understand large repositories: a code index, navigation, and a recursive LM agent.")
     p.add_argument("--repo", help="repository root (default: the git top level of the current directory)")
     p.add_argument("--index", help="index database path (default: the user cache directory; env REPO_RLM_INDEX)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+    def cmd(name: str, help: str, listing: bool = False) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.add_argument("--json", action="store_true", help="print JSON")
+        if listing:  # SPEC: every list takes a limit; a cut is reported on stderr
+            sp.add_argument("--limit", type=int, metavar="N", help="print at most N results")
         return sp
 
     cmd("index", "build or update the index")
-    sp = cmd("defs", "find definitions by name, qualified name or glob")
+    sp = cmd("defs", "find definitions by name, qualified name or glob", listing=True)
     sp.add_argument("name")
     sp.add_argument("--kind", help="function, method, class, interface, struct, enum, variable, constant, module ...")
     sp.add_argument("--path", help="only files matching this glob")
-    sp = cmd("callers", "call sites that reach SYMBOL")
+    sp = cmd("callers", "call sites that reach SYMBOL", listing=True)
     sp.add_argument("symbol")
-    sp = cmd("callees", "what SYMBOL calls")
+    sp = cmd("callees", "what SYMBOL calls", listing=True)
     sp.add_argument("symbol")
     sp.add_argument("--external", action="store_true", help="also list calls to builtins and other packages")
-    sp = cmd("refs", "every occurrence of the identifier NAME")
+    sp = cmd("refs", "every occurrence of the identifier NAME", listing=True)
     sp.add_argument("name")
-    sp = cmd("outline", "the definitions of FILE, nested")
+    sp = cmd("outline", "the definitions of FILE, nested", listing=True)
     sp.add_argument("file")
     sp = cmd("show", "print PATH[:START[-END]]")
     sp.add_argument("location")
-    sp = cmd("search", "rank definitions and code for a natural-language QUERY")
+    sp = cmd("search", "rank definitions and code for a natural-language QUERY", listing=True)
     sp.add_argument("query")
     sp.add_argument("-k", type=int, default=20, help="how many results (default 20)")
     sp = cmd("callgraph", "the whole call graph")
     sp.add_argument("--format", choices=["json", "pycg", "dot"], default=None)
     sp = sub.add_parser("ask", help="answer a question about the repository with a recursive LM")
     if "ask" in (sys.argv[1:] if argv is None else argv):
-        from ..agent import ask
+        from . import ask
 
         ask.add_arguments(sp)
     sp = sub.add_parser("lsp", help="start the language server on stdio")
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
+    sub.add_parser("mcp", help="serve the helpers and ask over the Model Context Protocol on stdio")
     return p
 
 
@@ -120,13 +123,17 @@ def _run(args: argparse.Namespace) -> int:
     from ..query.repo import Repo, RepoError
 
     if args.command == "ask":
-        from ..agent import ask
+        from . import ask
 
         return ask.run(args)
     if args.command == "lsp":
         from ..lsp.server import main as lsp_main
 
         return lsp_main([], repo_root=args.repo, index_path=args.index)
+    if args.command == "mcp":
+        from ..mcp.server import main as mcp_main
+
+        return mcp_main([], repo_root=args.repo, index_path=args.index)
 
     progress = _progress()
     try:
@@ -151,26 +158,27 @@ def _run(args: argparse.Namespace) -> int:
                 out("skipped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report["skipped"].items())) + "\n")
             out(f"index: {report['index_path']}\n")
     elif c == "defs":
-        defs = repo.find_defs(args.name, kind=args.kind, path=args.path)
+        defs = _helper(repo, "find_defs", args, name=args.name, kind=args.kind, path=args.path)
         if j:
             _print_json(defs.to_dicts())
         for d in defs if not j else ():
             out(f"{_loc(d.path, d.start_line, d.end_line)}  {d.kind}  {d.qualname}\n    {d.signature}\n")
     elif c in ("callers", "callees"):
-        calls = repo.callers_of(args.symbol) if c == "callers" else repo.callees_of(args.symbol, include_external=args.external)
+        calls = (_helper(repo, "callers_of", args, symbol=args.symbol) if c == "callers"
+                 else _helper(repo, "callees_of", args, symbol=args.symbol, include_external=args.external))
         if j:
             _print_json(calls.to_dicts())
         for x in calls if not j else ():
             tag = "" if x.resolution == "resolved" else f"  [{x.resolution}]"
             out(f"{x.path}:{x.line}:{x.column}  {x.caller} -> {x.callee}{tag}\n    {x.text}\n")
     elif c == "refs":
-        refs = repo.references(args.name)
+        refs = _helper(repo, "references", args, name=args.name)
         if j:
             _print_json(refs.to_dicts())
         for r in refs if not j else ():
             out(f"{r.path}:{r.line}:{r.column}  {r.kind:<10}  {r.text}\n")
     elif c == "outline":
-        items = repo.outline(_repo_file(repo, args.file))
+        items = _helper(repo, "outline", args, path=_repo_file(repo, args.file))
         if j:
             _print_json(items.to_dicts())
         else:
@@ -191,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
     elif c == "search":
         if args.k < 1:
             raise UsageError("-k must be at least 1")
-        hits = repo.search(args.query, k=args.k)
+        hits = _helper(repo, "search", args, query=args.query, k=args.k)
         if j:
             _print_json(hits.to_dicts())
         for h in hits if not j else ():
@@ -222,6 +230,23 @@ def _run(args: argparse.Namespace) -> int:
                     out(f"  {json.dumps(e['caller'])} -> {json.dumps(e['callee'])}{style};\n")
             out("}\n")
     return 0
+
+
+def _helper(repo, helper: str, args: argparse.Namespace, /, **kwargs: Any):
+    """Run a registry helper with the command's --limit; a cut list is reported on stderr only,
+    so that `--json` keeps its shape."""
+    from ..query.helpers import HELPERS, HelperError
+
+    limit = getattr(args, "limit", None)
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+    try:
+        out = HELPERS[helper].call(repo, {**kwargs, "limit": limit})
+    except HelperError as exc:
+        raise UsageError(str(exc)) from None
+    if out.truncated:
+        print(f"repo-rlm: {out.note().replace('pass a larger limit', 'raise --limit')}", file=sys.stderr)
+    return out
 
 
 def _parse_location(loc: str) -> tuple[str, int | None, int | None]:

@@ -67,10 +67,10 @@ class Indexer:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _stored(self) -> dict[str, tuple]:
-        return {r[0]: r[1:] for r in self.conn.execute("SELECT path, id, blob, size, mtime_ns, lang FROM files")}
+    def _stored(self) -> dict[str, store.StoredFile]:
+        return store.stored_files(self.conn)
 
-    def _plan(self, paths: Iterable[str] | None, stored: dict[str, tuple]) -> tuple[list[str], list[str], Counter, int]:
+    def _plan(self, paths: Iterable[str] | None, stored: dict[str, store.StoredFile]) -> tuple[list[str], list[str], Counter, int]:
         """(files to parse, files to delete, skip counts, files seen), against the stored files."""
         if paths is None:
             found = discovery.discover(self.root)
@@ -85,7 +85,7 @@ class Indexer:
         todo, vanished = self._changed(current, stored)
         return todo, gone + vanished, skipped, len(current) - len(vanished)
 
-    def _changed(self, current: dict[str, str | None], stored: dict[str, tuple]) -> tuple[list[str], list[str]]:
+    def _changed(self, current: dict[str, str | None], stored: dict[str, store.StoredFile]) -> tuple[list[str], list[str]]:
         """(files whose content may have changed, tracked files deleted from the work tree).
 
         A file whose size and mtime match the index is unchanged: no read, no git. Where they
@@ -104,9 +104,9 @@ class Indexer:
             except OSError:
                 vanished.append(path)
                 continue
-            if (st.st_size, st.st_mtime_ns) == (old[2], old[3]):
+            if (st.st_size, st.st_mtime_ns) == (old.size, old.mtime_ns):
                 continue
-            if blob is not None and blob == old[1]:
+            if blob is not None and blob == old.blob:
                 vouch.append((path, st))
             else:
                 todo.append(path)
@@ -125,10 +125,10 @@ class Indexer:
 
     def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
         t0 = time.perf_counter()
-        stored = self._stored()  # the one read of the files table: path -> (id, blob, size, mtime_ns, lang)
+        stored = self._stored()  # the one read of the files table
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        bulk = len(todo) > 200
+        bulk = len(todo) > store.BULK_FILES
         # Names whose definitions changed: only files that mention them need resolving again.
         changed: set[str] | None = None if bulk else set()
         if changed is not None:
@@ -157,7 +157,7 @@ class Indexer:
             done += 1
             if result[0] == "ok":
                 f = result[1]
-                if f.path in stored and stored[f.path][1] == f.blob:  # touched, not changed: remember the stat
+                if f.path in stored and stored[f.path].blob == f.blob:  # touched, not changed: remember the stat
                     touched.append((f.size, f.mtime_ns, f.path))
                     continue
                 if changed is not None:
@@ -212,8 +212,9 @@ class Indexer:
         row = self.conn.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
         if row is None:
             return
-        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (row[0],))
-        self.conn.execute("DELETE FROM files WHERE id=?", (row[0],))
+        (fid,) = row
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (fid,))
+        self.conn.execute("DELETE FROM files WHERE id=?", (fid,))
 
     def _write(self, batch: list[tuple]) -> None:
         """Replace the facts of a batch of files in one transaction."""

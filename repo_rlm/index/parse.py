@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 
 from .languages import parser_for, query_for
+from .names import CLASS_KINDS, split_words
 
-CLASS_KINDS = {"class", "struct", "interface", "trait", "enum", "impl", "object", "module", "namespace", "type"}
 CHUNK_LINES = 60
 MAX_CHUNK_CHARS = 200_000  # chunks must cover every line: references() prefilters with them
 MAX_TEXT = 200
@@ -60,12 +60,9 @@ class FileFacts:
     chunks: list[tuple] = field(default_factory=list)
 
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|_+")
-
-
 def name_words(name: str, qualname: str) -> str:
     """What full-text search matches a definition's name on: the name, its words, its qualname's parts."""
-    words = {w.lower() for w in _CAMEL.split(name) if w}
+    words = {w.lower() for w in split_words(name)}
     return f"{name} {' '.join(sorted(words))} {qualname.replace('.', ' ')}"
 
 

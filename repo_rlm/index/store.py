@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import NamedTuple
 
 SCHEMA_VERSION = "3"
+# An update of more files than this is a bulk update: the build and the resolvers load whole
+# tables up front instead of looking rows up file by file.
+BULK_FILES = 200
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -182,3 +186,18 @@ def init(conn: sqlite3.Connection) -> None:
     with conn:
         conn.executescript(SCHEMA)
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?)", (SCHEMA_VERSION,))
+
+
+class StoredFile(NamedTuple):
+    """What an update compares a file on disk against."""
+
+    id: int
+    blob: str
+    size: int
+    mtime_ns: int
+    lang: str
+
+
+def stored_files(conn: sqlite3.Connection) -> dict[str, StoredFile]:
+    """Every file the index holds, by path (one read of the files table)."""
+    return {r[0]: StoredFile(*r[1:]) for r in conn.execute("SELECT path, id, blob, size, mtime_ns, lang FROM files")}

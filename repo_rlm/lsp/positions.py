@@ -7,11 +7,9 @@ Lines are split on "\\n" only (a trailing "\\r" is dropped), as LSP and the inde
 """
 from __future__ import annotations
 
-import re
+from repo_rlm.index.names import IDENT_RUN, is_ident_char
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
-
-_IDENT = re.compile(r"[\w$]+")
 
 
 def _units(ch: str, encoding: str) -> int:
@@ -53,8 +51,16 @@ def line_length(line: str, encoding: str = UTF16) -> int:
 
 def word_end(line: str, column: int) -> int:
     """1-based column just after the identifier that starts at `column` (== column if none)."""
-    m = _IDENT.match(line, max(column - 1, 0))
+    m = IDENT_RUN.match(line, max(column - 1, 0))
     return m.end() + 1 if m else column
+
+
+def word_start(line: str, column: int) -> int:
+    """1-based column where the identifier holding `column` (or ending just before it) starts."""
+    i = min(max(column - 1, 0), len(line))
+    while i > 0 and is_ident_char(line[i - 1]):
+        i -= 1
+    return i + 1
 
 
 def split_lines(text: str) -> list[str]:

@@ -31,7 +31,9 @@ from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from .positions import UTF16, column_to_units, line_length, split_lines, units_to_column, word_end
+from repo_rlm.query import editor
+
+from .positions import UTF16, column_to_units, line_length, split_lines, units_to_column, word_end, word_start
 
 log = logging.getLogger("repo_rlm.lsp")
 
@@ -47,8 +49,6 @@ ASK_COMMAND = "repoRlm.ask"
 SHOW_CALLERS_COMMAND = "repoRlm.showCallers"
 UPDATE_WAIT_S = 2.0  # a query waits at most this long for a pending didSave update
 INLINE_LENS_LIMIT = 150  # files with more lensed definitions resolve their lenses lazily
-WORKSPACE_SYMBOL_LIMIT = 500
-LENS_KINDS = {"function", "method", "class", "constructor"}
 
 SYMBOL_KINDS = {
     "function": T.SymbolKind.Function,
@@ -428,29 +428,18 @@ class RepoRlmServer(LanguageServer):
             data={"qualname": d.qualname, "path": d.path, "start_line": d.start_line, "end_line": d.end_line},
         )
 
-    def find_def(self, repo, qualname: str, path: str, start_line: int):
-        """The definition `qualname` that starts at path:start_line, if the index has it."""
-        if not qualname or not path:
-            return None
-        try:
-            found = repo.find_defs(qualname, path=path)
-        except Exception:  # noqa: BLE001 - a qualname the glob syntax rejects
-            return None
-        for d in found:
-            if d.path == path and d.start_line == start_line:
-                return d
-        return None
-
-    def span_item(self, repo, qualname: str, path: str, start_line: int, end_line: int, suffix: str) -> T.CallHierarchyItem:
-        d = self.find_def(repo, qualname, path, start_line)
+    def group_item(self, repo, group: editor.CallGroup) -> T.CallHierarchyItem:
+        """The item for the other end of a call group: its definition, or its span when the index has none."""
+        qualname, path, start_line, end_line = group.qualname, group.path, group.start_line, group.end_line
+        suffix = " (name match)" if group.by_name_only else ""
+        d = editor.definition_at(repo, qualname, path, start_line)
         if d is not None:
             return self.call_item(d, suffix)
         name = qualname.rsplit(".", 1)[-1] or qualname
         rng = self.lines_range(path, start_line, end_line)
-        is_module = start_line <= 1 and "." not in qualname or qualname.replace(".", "/") in path
         return T.CallHierarchyItem(
             name=name,
-            kind=T.SymbolKind.Module if is_module else T.SymbolKind.Function,
+            kind=T.SymbolKind.Module if editor.looks_like_module(qualname, path, start_line) else T.SymbolKind.Function,
             uri=self.uri(path),
             range=rng,
             selection_range=T.Range(start=rng.start, end=rng.start),
@@ -461,40 +450,13 @@ class RepoRlmServer(LanguageServer):
     def call_site(self, c) -> T.Range:
         return self.word_range(c.path, c.line, c.column, c.callee.rsplit(".", 1)[-1])
 
-    @staticmethod
-    def calls_to(calls, data: dict) -> list:
-        """Drop calls the index tied to a *different* definition with the same name (a call
-        to a class's constructor counts for the class)."""
-        end = data.get("end_line") or data["start_line"]
-        return [
-            c
-            for c in calls
-            if not c.callee_path or (c.callee_path == data["path"] and data["start_line"] <= c.callee_start_line <= end)
-        ]
-
-    @staticmethod
-    def calls_from(calls, data: dict) -> list:
-        return [
-            c
-            for c in calls
-            if not c.caller_path or (c.caller_path, c.caller_start_line) == (data["path"], data["start_line"])
-        ]
-
     # ----------------------------------------------------------------- code lens
 
     def lens_command(self, repo, data: dict) -> T.Command:
-        calls = self.calls_to(repo.callers_of(data["qualname"]), data)
-        resolved = sum(1 for c in calls if c.resolution == "resolved")
-        by_name = len(calls) - resolved
-        n = len(calls)
-        title = f"{n} caller{'' if n == 1 else 's'}"
-        if n:
-            title += f": {resolved} resolved, {by_name} by name"
-        locations = [
-            {"uri": self.uri(c.path), "range": _range_dict(self.call_site(c))} for c in calls
-        ]
+        count = editor.caller_count(repo, data["qualname"], data["path"], data["start_line"], data.get("end_line"))
+        locations = [{"uri": self.uri(c.path), "range": _range_dict(self.call_site(c))} for c in count.calls]
         position = {"line": data["line"], "character": data["character"]}
-        return T.Command(title=title, command=SHOW_CALLERS_COMMAND, arguments=[data["uri"], position, locations])
+        return T.Command(title=count.title(), command=SHOW_CALLERS_COMMAND, arguments=[data["uri"], position, locations])
 
     # ----------------------------------------------------------------- settings and ask
 
@@ -744,7 +706,7 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
                 parts.append(f"(+{len(defs) - 1} more definition{'s' if len(defs) > 2 else ''} with this name)")
             text = line_text if line_text is not None else ls.line(path, line)
             rng = T.Range(
-                start=T.Position(line=line - 1, character=column_to_units(text, _word_start(text, column), ls.encoding)),
+                start=T.Position(line=line - 1, character=column_to_units(text, word_start(text, column), ls.encoding)),
                 end=T.Position(line=line - 1, character=column_to_units(text, word_end(text, column), ls.encoding)),
             )
             return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value="\n\n".join(parts)), range=rng)
@@ -760,7 +722,7 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             if path is None:
                 return None
             outline = repo.outline(path)
-            names = _name_positions(outline)
+            names = editor.name_positions(outline)
 
             def convert(item) -> T.DocumentSymbol:
                 rng = ls.lines_range(path, item.start_line, item.end_line)
@@ -791,10 +753,6 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             return []
 
         def run(repo):
-            pattern = query if any(ch in query for ch in "*?[") else f"*{_ci_glob(query)}*"
-            defs = repo.find_defs(pattern)
-            q = query.lower()
-            defs = sorted(defs, key=lambda d: (d.name.lower() != q, not d.name.lower().startswith(q), d.path, d.start_line))
             return [
                 T.SymbolInformation(
                     name=d.name,
@@ -802,7 +760,7 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
                     location=ls.def_location(d),
                     container_name=d.qualname.rsplit(".", 1)[0] if "." in d.qualname else None,
                 )
-                for d in defs[:WORKSPACE_SYMBOL_LIMIT]
+                for d in editor.workspace_symbols(repo, query)
             ]
 
         return await ls.query(run) or []
@@ -822,15 +780,9 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             return None
 
         def run(repo):
-            groups: dict[tuple, list] = {}
-            for c in ls.calls_to(repo.callers_of(data["qualname"]), data):
-                groups.setdefault((c.caller, c.caller_path or c.path, c.caller_start_line, c.caller_end_line), []).append(c)
-            out = []
-            for (caller, cpath, start, end), calls in groups.items():
-                suffix = "" if any(c.resolution == "resolved" for c in calls) else " (name match)"
-                item = ls.span_item(repo, caller, cpath, start or 1, end or start or 1, suffix)
-                out.append(T.CallHierarchyIncomingCall(from_=item, from_ranges=[ls.call_site(c) for c in calls]))
-            return out
+            groups = editor.incoming_calls(repo, data["qualname"], data["path"], data["start_line"], data.get("end_line"))
+            return [T.CallHierarchyIncomingCall(from_=ls.group_item(repo, g), from_ranges=[ls.call_site(c) for c in g.calls])
+                    for g in groups]
 
         return await ls.query(run)
 
@@ -841,17 +793,9 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             return None
 
         def run(repo):
-            groups: dict[tuple, list] = {}
-            for c in ls.calls_from(repo.callees_of(data["qualname"]), data):
-                if not c.callee_path:  # outside the repository: nowhere to go
-                    continue
-                groups.setdefault((c.callee, c.callee_path, c.callee_start_line, c.callee_end_line), []).append(c)
-            out = []
-            for (callee, cpath, start, end), calls in groups.items():
-                suffix = "" if any(c.resolution == "resolved" for c in calls) else " (name match)"
-                item = ls.span_item(repo, callee, cpath, start or 1, end or start or 1, suffix)
-                out.append(T.CallHierarchyOutgoingCall(to=item, from_ranges=[ls.call_site(c) for c in calls]))
-            return out
+            groups = editor.outgoing_calls(repo, data["qualname"], data["path"], data["start_line"])
+            return [T.CallHierarchyOutgoingCall(to=ls.group_item(repo, g), from_ranges=[ls.call_site(c) for c in g.calls])
+                    for g in groups]
 
         return await ls.query(run)
 
@@ -863,8 +807,8 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             path = ls.rel_path(uri)
             if path is None:
                 return None
-            items = [i for i in _flatten(repo.outline(path)) if i.kind in LENS_KINDS]
-            names = _name_positions(items)
+            items = editor.lens_items(repo, path)
+            names = editor.name_positions(items)
             lenses = []
             for item in items:
                 pos = names.get((item.qualname, item.start_line))
@@ -922,36 +866,6 @@ def _to_dict(obj: Any) -> dict:
 
 def _le(a: T.Position, b: T.Position) -> bool:
     return (a.line, a.character) <= (b.line, b.character)
-
-
-def _word_start(line: str, column: int) -> int:
-    i = min(max(column - 1, 0), len(line))
-    while i > 0 and (line[i - 1].isalnum() or line[i - 1] in "_$"):
-        i -= 1
-    return i + 1
-
-
-def _ci_glob(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch.isalpha() and ch.lower() != ch.upper():
-            out.append(f"[{ch.lower()}{ch.upper()}]")
-        elif ch in "*?[]":
-            out.append(f"[{ch}]")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _flatten(items):
-    for item in items:
-        yield item
-        yield from _flatten(item.children)
-
-
-def _name_positions(items) -> dict[tuple[str, int], tuple[int, int]]:
-    """(qualname, start_line) -> (name_line, name_column) for the outline items of one file."""
-    return {(i.qualname, i.start_line): (i.name_line, i.name_column) for i in _flatten(items) if i.name_line}
 
 
 class _OneLineErrors(logging.Filter):

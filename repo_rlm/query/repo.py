@@ -17,14 +17,12 @@ from typing import Any, Callable
 
 from ..index import store
 from ..index.build import Indexer
+from ..index.names import CONSTRUCTIBLE_KINDS, CONSTRUCTORS, IDENTIFIER, is_ident_char
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
 
-_IDENT = re.compile(r"[A-Za-z0-9_$]")
 _GLOB = re.compile(r"[*?\[]")
 SCAN_LIMIT = 50  # files an editor's references request may read; beyond, index positions only
-# What calling a class reaches, by language: Python, JS/TS, Ruby, PHP; Java, C#, C++ use the class's name.
-CONSTRUCTORS = ("__init__", "constructor", "initialize", "__construct")
 
 
 class RepoError(Exception):
@@ -115,10 +113,10 @@ class Repo:
 
     def _file_id(self, path: str) -> int:
         rel = self.relpath(path)
-        row = self.conn.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()
-        if row is None:
+        rows = self._rows("SELECT id FROM files WHERE path=?", (rel,))
+        if not rows:
             raise RepoError(f"unknown file: {path}")
-        return row[0]
+        return rows[0]["id"]
 
     @property
     def languages(self) -> dict[str, int]:
@@ -145,7 +143,7 @@ class Repo:
         if lang:
             sql += " AND lang = ?"
             args.append(lang)
-        paths = [r[0] for r in self.conn.execute(sql + " ORDER BY path", args)]
+        paths = [r["path"] for r in self._rows(sql + " ORDER BY path", args)]
         if glob:
             paths = [p for p in paths if _glob_match(p, glob)]
         return paths
@@ -200,11 +198,18 @@ class Repo:
     _SYM = ("SELECT s.id, s.name, s.qualname, s.kind, f.lang, f.path, s.start_line, s.end_line, s.signature, "
             "s.doc, s.name_line, s.name_col FROM symbols s JOIN files f ON f.id = s.file_id")
 
-    @staticmethod
-    def _def(row) -> Definition:
-        return Definition(*row[1:])
+    def _rows(self, sql: str, args: Any = ()) -> list[sqlite3.Row]:
+        """Rows read by column name (only the read side: the index's writers keep plain tuples)."""
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row
+        return cur.execute(sql, args).fetchall()
 
-    def _match(self, name: str, kind: str | None = None, path: str | None = None) -> list[tuple]:
+    @staticmethod
+    def _def(r: sqlite3.Row) -> Definition:
+        return Definition(r["name"], r["qualname"], r["kind"], r["lang"], r["path"], r["start_line"], r["end_line"],
+                          r["signature"], r["doc"], r["name_line"], r["name_col"])
+
+    def _match(self, name: str, kind: str | None = None, path: str | None = None) -> list[sqlite3.Row]:
         name = name.strip()
         if not name:
             return []
@@ -225,102 +230,108 @@ class Repo:
         if path:
             sql += " AND (f.path GLOB ? OR f.path GLOB ?)"
             args += [path, "*/" + path]
-        rows = self.conn.execute(sql + " ORDER BY f.path, s.start_line", args).fetchall()
+        rows = self._rows(sql + " ORDER BY f.path, s.start_line", args)
         if path:
-            rows = [r for r in rows if _glob_match(r[5], path)]
+            rows = [r for r in rows if _glob_match(r["path"], path)]
         return rows
 
     def find_defs(self, name: str, kind: str | None = None, path: str | None = None) -> ResultList[Definition]:
         rows = self._match(name, kind, path)
-        rows.sort(key=lambda r: (r[2] != name, r[5].count("/test") > 0, r[5], r[6]))
+        rows.sort(key=lambda r: (r["qualname"] != name, r["path"].count("/test") > 0, r["path"], r["start_line"]))
         return ResultList(self._def(r) for r in rows)
 
     def outline(self, path: str) -> ResultList[OutlineItem]:
         fid = self._file_id(path)
-        rows = self.conn.execute("SELECT id, parent_id, name, qualname, kind, start_line, end_line, name_line, name_col "
-                                 "FROM symbols WHERE file_id=? ORDER BY start_line, id", (fid,)).fetchall()
-        items = {r[0]: OutlineItem(r[2], r[3], r[4], r[5], r[6], [], r[7], r[8]) for r in rows}
+        rows = self._rows("SELECT id, parent_id, name, qualname, kind, start_line, end_line, name_line, name_col "
+                          "FROM symbols WHERE file_id=? ORDER BY start_line, id", (fid,))
+        items = {r["id"]: OutlineItem(r["name"], r["qualname"], r["kind"], r["start_line"], r["end_line"], [],
+                                      r["name_line"], r["name_col"]) for r in rows}
         top = []
         for r in rows:
-            (items[r[1]].children if r[1] in items else top).append(items[r[0]])
+            (items[r["parent_id"]].children if r["parent_id"] in items else top).append(items[r["id"]])
         return ResultList(top)
 
     # -- calls ------------------------------------------------------------------------------
 
     _CALL = ("SELECT c.caller, c.name, f.path, c.line, c.col, c.text, c.resolution, c.target, "
-             "cf.path, cs.start_line, cs.end_line, f.module FROM calls c JOIN files f ON f.id = c.file_id "
+             "cf.path AS caller_path, cs.start_line AS caller_start, cs.end_line AS caller_end, f.module "
+             "FROM calls c JOIN files f ON f.id = c.file_id "
              "LEFT JOIN symbols cs ON cs.id = c.caller_id LEFT JOIN files cf ON cf.id = cs.file_id")
 
-    def _constructors(self, classes: list[str]) -> list[tuple]:
+    def _constructors(self, classes: list[str]) -> list[sqlite3.Row]:
         """The constructors of these classes (qualnames): a call of a class is resolved to them."""
         if not classes:
             return []
-        return self.conn.execute(
+        kinds = ",".join(f"'{k}'" for k in CONSTRUCTIBLE_KINDS)
+        return self._rows(
             self._SYM + f" JOIN symbols p ON p.id = s.parent_id WHERE p.qualname IN ({','.join('?' * len(classes))}) "
-            f"AND p.kind IN ('class', 'struct') AND s.kind IN ('method', 'function') "
+            f"AND p.kind IN ({kinds}) AND s.kind IN ('method', 'function') "
             f"AND (s.name IN ({','.join('?' * len(CONSTRUCTORS))}) OR s.name = p.name)",
-            [*classes, *CONSTRUCTORS]).fetchall()
+            [*classes, *CONSTRUCTORS])
 
-    def _rows_in(self, sql: str, column: str, values, *extra) -> list[tuple]:
+    def _rows_in(self, sql: str, column: str, values, *extra) -> list[sqlite3.Row]:
         """`sql WHERE column IN values`, in chunks (SQLite caps the number of parameters)."""
         values, out = list(values), []
         for i in range(0, len(values), 500):
             part = values[i:i + 500]
-            out += self.conn.execute(f"{sql} WHERE {column} IN ({','.join('?' * len(part))}){''.join(extra)}", part).fetchall()
+            out += self._rows(f"{sql} WHERE {column} IN ({','.join('?' * len(part))}){''.join(extra)}", part)
         return out
 
-    def _targets(self, symbol: str) -> list[tuple]:
+    def _targets(self, symbol: str) -> list[sqlite3.Row]:
         """The definitions SYMBOL names, and for classes their constructors."""
-        rows = [r for r in self._match(symbol) if r[3] not in ("variable", "constant")]
-        ctors = self._constructors([r[2] for r in rows if r[3] in ("class", "struct")])
+        rows = [r for r in self._match(symbol) if r["kind"] not in ("variable", "constant")]
+        ctors = self._constructors([r["qualname"] for r in rows if r["kind"] in CONSTRUCTIBLE_KINDS])
         return rows + [x for x in ctors if x not in rows]
 
     def callers_of(self, symbol: str) -> ResultList[Call]:
         targets = self._targets(symbol)
         if not targets:
             return ResultList()
-        by_qual = {r[2]: r for r in targets}
+        by_qual = {r["qualname"]: r for r in targets}
         out = self._rows_in(self._CALL, "c.target", by_qual)
-        out += self._rows_in(self._CALL, "c.name", {r[1] for r in targets}, " AND c.resolution = 'name'")
-        by_name: dict[str, list[tuple]] = {}
+        out += self._rows_in(self._CALL, "c.name", {r["name"] for r in targets}, " AND c.resolution = 'name'")
+        by_name: dict[str, list[sqlite3.Row]] = {}
         for r in targets:
-            by_name.setdefault(r[1], []).append(r)
+            by_name.setdefault(r["name"], []).append(r)
         calls = []
         for row in out:
-            if row[6] == "name":
-                cands = by_name.get(row[1], [])
+            if row["resolution"] == "name":
+                cands = by_name.get(row["name"], [])
                 callee = cands[0] if len(cands) == 1 else None
+                fallback = None
             else:
-                callee = by_qual.get(row[7])
-            calls.append(self._call(row, callee, row[7] if callee is None and row[6] != "name" else None))
+                callee = by_qual.get(row["target"])
+                fallback = row["target"] if callee is None else None
+            calls.append(self._call(row, callee, fallback))
         calls.sort(key=lambda c: (c.resolution != "resolved", c.path, c.line, c.column))
         return ResultList(calls)
 
-    def _call(self, row, callee: tuple | None, fallback: str | None = None) -> Call:
-        caller, name, path, line, col, text, resolution, target, cpath, cs, ce, module = row
-        return Call(caller, callee[2] if callee else (fallback or target or name), path, line, col, text, resolution,
-                    cpath or path, cs or 1, ce or 1,
-                    callee[5] if callee else "", callee[6] if callee else 0, callee[7] if callee else 0)
+    def _call(self, row: sqlite3.Row, callee: sqlite3.Row | None, fallback: str | None = None) -> Call:
+        return Call(row["caller"], callee["qualname"] if callee else (fallback or row["target"] or row["name"]),
+                    row["path"], row["line"], row["col"], row["text"], row["resolution"],
+                    row["caller_path"] or row["path"], row["caller_start"] or 1, row["caller_end"] or 1,
+                    callee["path"] if callee else "", callee["start_line"] if callee else 0,
+                    callee["end_line"] if callee else 0)
 
     def callees_of(self, symbol: str, include_external: bool = False) -> ResultList[Call]:
-        rows = [r for r in self._match(symbol)]
-        ids = [r[0] for r in rows]
+        rows = self._match(symbol)
+        ids = [r["id"] for r in rows]
         out = []
         if ids:
-            out = self.conn.execute(self._CALL + f" WHERE c.caller_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+            out = self._rows(self._CALL + f" WHERE c.caller_id IN ({','.join('?' * len(ids))})", ids)
         if not rows or "." in symbol:  # a module name: its module-level code
-            out += self.conn.execute(self._CALL + " WHERE c.caller_id IS NULL AND f.module = ?", (symbol,)).fetchall()
+            out += self._rows(self._CALL + " WHERE c.caller_id IS NULL AND f.module = ?", (symbol,))
         # the targets' definitions, looked up once for all call sites
-        by_qual: dict[str, tuple] = {}
-        for r in self._rows_in(self._SYM, "s.qualname", {row[7] for row in out if row[6] == "resolved"}):
-            by_qual.setdefault(r[2], r)
-        by_name: dict[str, list[tuple]] = {}
-        for r in self._rows_in(self._SYM, "s.name", {row[1] for row in out if row[6] == "name"},
+        by_qual: dict[str, sqlite3.Row] = {}
+        for r in self._rows_in(self._SYM, "s.qualname", {row["target"] for row in out if row["resolution"] == "resolved"}):
+            by_qual.setdefault(r["qualname"], r)
+        by_name: dict[str, list[sqlite3.Row]] = {}
+        for r in self._rows_in(self._SYM, "s.name", {row["name"] for row in out if row["resolution"] == "name"},
                                " AND s.kind NOT IN ('variable', 'constant')"):
-            by_name.setdefault(r[1], []).append(r)
+            by_name.setdefault(r["name"], []).append(r)
         calls = []
         for row in out:
-            resolution, target, name = row[6], row[7], row[1]
+            resolution, target, name = row["resolution"], row["target"], row["name"]
             if resolution == "resolved":
                 callee = by_qual.get(target)
             elif resolution == "name":
@@ -340,21 +351,21 @@ class Repo:
         """Every occurrence of the identifier `name` (the last part of a qualified name) as a word in
         source files (prose and config are for `grep`)."""
         word = name.replace("::", ".").rsplit(".", 1)[-1]
-        if not re.fullmatch(r"[A-Za-z_$][\w$]*", word):
+        if not IDENTIFIER.fullmatch(word):
             return ResultList()
         from .search import terms
 
         parts = terms(word, expand=False) or [word.lower()]
         match = " AND ".join(f'body:"{t}"' for t in parts)
         try:
-            fids = {r[0] for r in self.conn.execute(
+            fids = {r["file_id"] for r in self._rows(
                 "SELECT DISTINCT c.file_id FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?",
                 (match,))}
         except sqlite3.OperationalError:
-            fids = {r[0] for r in self.conn.execute("SELECT id FROM files WHERE lang != 'skipped'")}
-        fids |= {r[0] for r in self.conn.execute("SELECT file_id FROM symbols WHERE name = ?", (word,))}
+            fids = {r["id"] for r in self._rows("SELECT id FROM files WHERE lang != 'skipped'")}
+        fids |= {r["file_id"] for r in self._rows("SELECT file_id FROM symbols WHERE name = ?", (word,))}
         fl = list(fids)
-        paths = [r[0] for r in self.conn.execute(
+        paths = [r["path"] for r in self._rows(
             f"SELECT path FROM files WHERE lang NOT IN ('text', 'skipped') AND id IN ({','.join('?' * len(fl))})", fl)]
         return self._scan(word, paths, limit)
 
@@ -365,12 +376,12 @@ class Repo:
         where, args = "", []
         if len(paths) <= 500:  # only the labels of these files (a common name has thousands elsewhere)
             where, args = f" AND f.path IN ({','.join('?' * len(paths))})", list(paths)
-        defs = {(r[0], r[1], r[2]) for r in self.conn.execute(
+        defs = {(r["path"], r["name_line"], r["name_col"]) for r in self._rows(
             "SELECT f.path, s.name_line, s.name_col FROM symbols s JOIN files f ON f.id=s.file_id WHERE s.name = ?" + where,
             [word, *args])}
-        calls = {(r[0], r[1], r[2]) for r in self.conn.execute(
+        calls = {(r["path"], r["line"], r["col"]) for r in self._rows(
             "SELECT f.path, c.line, c.col FROM calls c JOIN files f ON f.id=c.file_id WHERE c.name = ?" + where, [word, *args])}
-        imports = {(r[0], r[1]) for r in self.conn.execute(
+        imports = {(r["path"], r["line"]) for r in self._rows(
             "SELECT f.path, i.line FROM imports i JOIN files f ON f.id=i.file_id "
             "WHERE (i.name = ? OR i.alias = ? OR i.module LIKE ?)" + where, [word, word, "%" + word, *args])}
         # the literal comes first so that `re` can use its fast prefix search; the left edge is checked by hand
@@ -383,7 +394,7 @@ class Repo:
                 continue
             ln, pos = 1, 0  # line number of `pos`, advanced match by match (no split into lines)
             for m in pat.finditer(text):
-                if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_$"):
+                if m.start() > 0 and is_ident_char(text[m.start() - 1]):
                     continue
                 ln += text.count("\n", pos, m.start())
                 pos = m.start()
@@ -406,18 +417,18 @@ class Repo:
             return ResultList()
         word = defs[0].name
         quals = [d.qualname for d in defs]
-        quals += [r[2] for r in self._constructors([d.qualname for d in defs if d.kind in ("class", "struct")])]
+        quals += [r["qualname"] for r in self._constructors([d.qualname for d in defs if d.kind in CONSTRUCTIBLE_KINDS])]
         marks = ",".join("?" * len(quals))
         paths = {d.path for d in defs}
-        resolved = self.conn.execute(
+        resolved = [(r["path"], r["line"], r["col"], r["text"]) for r in self._rows(
             f"SELECT f.path, c.line, c.col, c.text FROM calls c JOIN files f ON f.id = c.file_id WHERE c.target IN ({marks})",
-            quals).fetchall()
-        by_name = self.conn.execute(
+            quals)]
+        by_name = [(r["path"], r["line"], r["col"], r["text"]) for r in self._rows(
             "SELECT f.path, c.line, c.col, c.text FROM calls c JOIN files f ON f.id = c.file_id "
-            "WHERE c.name = ? AND c.resolution = 'name' LIMIT ?", (word, limit if limit is not None else -1)).fetchall()
-        paths |= {r[0] for r in resolved}
+            "WHERE c.name = ? AND c.resolution = 'name' LIMIT ?", (word, limit if limit is not None else -1))]
+        paths |= {p for p, _ln, _col, _text in resolved}
         for m in {q.rsplit(".", 1)[0] for q in quals}:  # importers of the module (a range scan of the index)
-            paths |= {r[0] for r in self.conn.execute(
+            paths |= {r["path"] for r in self._rows(
                 "SELECT DISTINCT f.path FROM imports i JOIN files f ON f.id = i.file_id "
                 "WHERE i.target = ? OR (i.target > ? AND i.target < ?)", (m, m + ".", m + "/"))}
         if len(paths) <= SCAN_LIMIT:
@@ -442,16 +453,16 @@ class Repo:
                 return "", 0
             line_text = lines[line - 1] if 0 < line <= len(lines) else ""
         i = min(max(column - 1, 0), len(line_text))
-        if i == len(line_text) or not _IDENT.match(line_text[i]):
-            if i > 0 and _IDENT.match(line_text[i - 1]):
+        if i == len(line_text) or not is_ident_char(line_text[i]):
+            if i > 0 and is_ident_char(line_text[i - 1]):
                 i -= 1
             else:
                 return "", 0
         s = i
-        while s > 0 and _IDENT.match(line_text[s - 1]):
+        while s > 0 and is_ident_char(line_text[s - 1]):
             s -= 1
         e = i
-        while e < len(line_text) and _IDENT.match(line_text[e]):
+        while e < len(line_text) and is_ident_char(line_text[e]):
             e += 1
         return line_text[s:e], s + 1
 
@@ -460,35 +471,36 @@ class Repo:
         if not word or word[0].isdigit():
             return ResultList()
         rel = self.relpath(path)
-        row = self.conn.execute(
-            self._SYM + " WHERE f.path = ? AND s.name_line = ? AND s.name = ?", (rel, line, word)).fetchone()
-        if row is not None:
-            return ResultList([self._def(row)])
-        call = self.conn.execute(
+        rows = self._rows(self._SYM + " WHERE f.path = ? AND s.name_line = ? AND s.name = ? LIMIT 1", (rel, line, word))
+        if rows:
+            return ResultList([self._def(rows[0])])
+        call = self._rows(
             "SELECT c.target, c.resolution FROM calls c JOIN files f ON f.id = c.file_id "
-            "WHERE f.path = ? AND c.line = ? AND c.name = ? ORDER BY abs(c.col - ?) LIMIT 1", (rel, line, word, start)).fetchone()
-        if call and call[1] == "resolved" and call[0]:
-            rows = self.conn.execute(self._SYM + " WHERE s.qualname = ?", (call[0],)).fetchall()
+            "WHERE f.path = ? AND c.line = ? AND c.name = ? ORDER BY abs(c.col - ?) LIMIT 1", (rel, line, word, start))
+        if call and call[0]["resolution"] == "resolved" and call[0]["target"]:
+            rows = self._rows(self._SYM + " WHERE s.qualname = ?", (call[0]["target"],))
             if rows:
                 return ResultList(self._def(r) for r in rows)
-        imp = self.conn.execute(
+        imp = self._rows(
             "SELECT i.target FROM imports i JOIN files f ON f.id = i.file_id WHERE f.path = ? AND i.line = ? "
-            "AND i.target IS NOT NULL AND (i.name = ? OR i.alias = ? OR i.module LIKE ?)", (rel, line, word, word, "%" + word)).fetchone()
+            "AND i.target IS NOT NULL AND (i.name = ? OR i.alias = ? OR i.module LIKE ?) LIMIT 1",
+            (rel, line, word, word, "%" + word))
         if imp:
-            rows = self.conn.execute(self._SYM + " WHERE s.qualname = ?", (imp[0],)).fetchall()
+            target = imp[0]["target"]
+            rows = self._rows(self._SYM + " WHERE s.qualname = ?", (target,))
             if rows:
                 return ResultList(self._def(r) for r in rows)
-            mod = self.conn.execute("SELECT path FROM files WHERE module = ? AND lang != 'skipped' LIMIT 1", (imp[0],)).fetchone()
+            mod = self._rows("SELECT path FROM files WHERE module = ? AND lang != 'skipped' LIMIT 1", (target,))
             if mod:
-                return ResultList([Definition(imp[0].rsplit(".", 1)[-1], imp[0], "module", "", mod[0], 1, 1, "", "", 1, 1)])
-        rows = [r for r in self._match(word) if r[3] not in ("variable",) or r[5] == rel]
-        targets = [r[0] for r in self.conn.execute(
+                return ResultList([Definition(target.rsplit(".", 1)[-1], target, "module", "", mod[0]["path"], 1, 1, "", "", 1, 1)])
+        rows = [r for r in self._match(word) if r["kind"] != "variable" or r["path"] == rel]
+        targets = [r["target"] for r in self._rows(
             "SELECT i.target FROM imports i JOIN files f ON f.id = i.file_id WHERE f.path = ? AND i.target IS NOT NULL", (rel,))]
 
         def imported(qual: str) -> bool:
             return any(t == qual or qual.startswith(t + ".") or t.startswith(qual + ".") for t in targets)
 
-        rows.sort(key=lambda r: (r[5] != rel, not imported(r[2]), r[5]))
+        rows.sort(key=lambda r: (r["path"] != rel, not imported(r["qualname"]), r["path"]))
         return ResultList(self._def(r) for r in rows)
 
     def symbol_at(self, path: str, line: int, column: int, line_text: str | None = None) -> Definition | None:
@@ -605,26 +617,6 @@ class Repo:
                 continue
             edges.append({"caller": caller, "callee": target, "resolution": resolution, "path": path, "line": line})
         return {"nodes": list(nodes.values()), "edges": edges}
-
-    # -- the REPL namespace -----------------------------------------------------------------
-
-    def helpers(self) -> dict[str, Any]:
-        """The names a model's REPL starts with (SPEC.md): `repo` and the helper functions."""
-        return {
-            "repo": self,
-            "find_defs": self.find_defs,
-            "callers_of": self.callers_of,
-            "callees_of": self.callees_of,
-            "references": self.references,
-            "outline": self.outline,
-            "read_span": self.read_span,
-            "grep": self.grep,
-            "search": self.search,
-            "imports_of": self.imports_of,
-            "importers_of": self.importers_of,
-            "git_log": self.git_log,
-            "blame": self.blame,
-        }
 
 
 def _glob_match(path: str, pattern: str) -> bool:

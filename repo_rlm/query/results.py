@@ -157,17 +157,40 @@ T = TypeVar("T")
 
 
 class ResultList(list, Generic[T]):
-    """A list that prints one item per line (what a model in the REPL wants to read)."""
+    """A list that prints one item per line (what a model in the REPL wants to read).
+
+    When a `limit` cut it, `truncated` is True and `more` says how many were left out
+    (None when that was not counted: counting would cost as much as finding them)."""
 
     def __init__(self, items: Iterable[T] = ()) -> None:
         super().__init__(items)
+        self.truncated = False
+        self.more: int | None = 0
 
     def __repr__(self) -> str:
         if not self:
             return "[] (no results)"
-        return "\n".join(repr(x) for x in self)
+        return "\n".join(repr(x) for x in self) + (f"\n({self.note()})" if self.truncated else "")
 
     __str__ = __repr__
 
+    def note(self) -> str:
+        """'truncated, N more' (or '... more not counted'), for a reader that must know it saw a part."""
+        if not self.truncated:
+            return ""
+        more = f"{self.more} more" if self.more is not None else "more not counted"
+        return f"truncated, {more}: showing {len(self)}; pass a larger limit to see more"
+
     def to_dicts(self) -> list[dict[str, Any]]:
         return [x.to_dict() for x in self]
+
+
+def cut(items: Iterable[T], limit: int | None, known_total: bool = True) -> ResultList[T]:
+    """The first `limit` items. `known_total`: the items are all there were (so the rest can be
+    counted); otherwise they were fetched with limit + 1 and only the cut itself is known."""
+    items = list(items)
+    out: ResultList[T] = ResultList(items if limit is None else items[:limit])
+    if limit is not None and len(items) > limit:
+        out.truncated = True
+        out.more = len(items) - limit if known_total else None
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from ..index.names import split_words
 from .results import ResultList, SearchHit
 
 STOP = set("""a an and are as at be by can do does for from how i if in into is it its me my of on or
@@ -35,8 +36,7 @@ SYNONYMS = {
     "endpoint": ["route", "handler", "view"],
     "entry": ["main", "cli"],
 }
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|_+")
+_WORD = re.compile(r"[^\W\d_][^\W_]*")  # words of a question, in any script; identifiers split at `_`
 
 
 def terms(query: str, expand: bool = True) -> list[str]:
@@ -44,7 +44,7 @@ def terms(query: str, expand: bool = True) -> list[str]:
     and (with `expand`) the words code uses for the same concepts."""
     out: list[str] = []
     for word in _WORD.findall(query):
-        for part in [word] + _SPLIT.split(word):
+        for part in [word] + split_words(word):
             t = part.lower()
             if len(t) > 1 and t not in STOP and t not in out:
                 out.append(t)

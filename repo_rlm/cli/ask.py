@@ -1,0 +1,119 @@
+"""`repo-rlm ask` on the command line: its flags, live progress on stderr, and the answer
+rendered for a terminal or as JSON. The run itself is the agent layer's `ask`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..agent.ask import AskConfig, AskResult, ask
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("question", metavar="QUESTION", help="the question to answer")
+    parser.add_argument("--model", help="root model, litellm name (env REPO_RLM_MODEL)")
+    parser.add_argument("--sub-model", help="model for sub-calls (env REPO_RLM_SUB_MODEL; default: the root model)")
+    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server (env REPO_RLM_API_BASE)")
+    parser.add_argument("--max-iterations", type=int, help="root turns (default 30)")
+    parser.add_argument("--max-depth", type=int, help="recursion depth; 2 lets rlm_query start child RLMs (default 1)")
+    parser.add_argument("--max-sub-calls", type=int, help="sub-calls in the whole run (default 100)")
+    parser.add_argument("--budget", type=float, dest="budget_usd", help="USD for the whole run (default 1.0)")
+    parser.add_argument("--max-tokens", type=int, help="tokens for the whole run (default: no limit)")
+    parser.add_argument("--timeout", type=float, dest="timeout_s", help="wall-time seconds (default 900)")
+    parser.add_argument("--trace", type=Path, dest="trace_path", help="JSONL trace file (default: in the user cache dir)")
+    parser.add_argument("--no-cache", action="store_true", help="bypass the on-disk response cache")
+    parser.add_argument("--context", type=Path, dest="context_file", help="answer about this text file instead of the repository")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+class _Progress:
+    """Live progress on stderr: iteration, sub-calls in flight, tokens, cost."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        self.console = Console(stderr=True)
+        self.status = None
+        self.last = ""
+        if self.console.is_terminal:
+            self.status = self.console.status("starting")
+            self.status.start()
+
+    def __call__(self, ev: dict[str, Any]) -> None:
+        text = (f"iteration {ev['iteration']}/{ev['max_iterations']} · {ev['step']} · sub-calls {ev['sub_calls']}"
+                f" ({ev['sub_calls_in_flight']} in flight) · tokens {ev['prompt_tokens'] + ev['completion_tokens']:,}"
+                f" · ${ev['cost_usd']:.4f}")
+        if self.status is not None:
+            self.status.update(text)
+        elif text.split(" · ")[0] != self.last.split(" · ")[0]:
+            self.console.print(text, highlight=False)
+        self.last = text
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+
+def _fail(msg: str, code: int) -> int:
+    print(f"repo-rlm ask: {msg}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    """The `ask` command. Exit 0 on an answer (also partial or retrieval-only), 2 on bad input, 1 on errors."""
+    overrides = {k: getattr(args, k, None) for k in ("model", "sub_model", "api_base", "max_iterations", "max_depth",
+                                                     "max_sub_calls", "budget_usd", "max_tokens", "timeout_s",
+                                                     "trace_path")}
+    config = AskConfig.from_env(**overrides)
+    config.use_cache = not getattr(args, "no_cache", False)
+    repo = None
+    context_file = getattr(args, "context_file", None)
+    try:
+        if context_file is not None:
+            config.context_text = Path(context_file).read_text(encoding="utf-8", errors="replace")
+        else:
+            from repo_rlm.query.repo import Repo
+            repo = Repo.open(getattr(args, "repo", None), index_path=getattr(args, "index", None))
+    except Exception as exc:  # noqa: BLE001 - RepoError is bad input: exit 2
+        if type(exc).__name__ != "RepoError" and not isinstance(exc, (OSError, ValueError)):
+            return _fail(f"{type(exc).__name__}: {' '.join(str(exc).split())}", 1)
+        if isinstance(exc, FileNotFoundError):
+            return _fail(f"no such file or directory: {exc.filename or exc}", 2)
+        return _fail(" ".join(str(exc).split()) or type(exc).__name__, 2)
+    progress = _Progress() if config.model else None
+    try:
+        result = ask(repo, args.question, config, progress)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:  # noqa: BLE001
+        return _fail(f"{type(exc).__name__}: {' '.join(str(exc).split())}", 1)
+    finally:
+        if progress is not None:
+            progress.stop()
+    if getattr(args, "json", False):
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        _render(result)
+    if result.stopped == "error":
+        print(f"repo-rlm ask: {result.notes[0] if result.notes else result.answer}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _render(result: AskResult) -> None:
+    from rich.console import Console
+    from rich.markdown import Markdown
+    out, err = Console(), Console(stderr=True)
+    out.print(Markdown(result.answer))
+    if result.citations:
+        out.print()
+        out.print("Sources: " + ", ".join(f"{c['path']}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")
+                                          for c in result.citations),
+                  highlight=False, soft_wrap=True)
+    for note in result.notes:
+        err.print(f"note: {note}", highlight=False, style="yellow")
+    u = result.usage
+    err.print(f"stopped: {result.stopped} · {result.iterations} iterations · {result.sub_calls} sub-calls · "
+              f"{u['prompt_tokens'] + u['completion_tokens']:,} tokens · ${u['cost_usd']:.4f}"
+              + (f" · trace {result.trace}" if result.trace else ""), highlight=False, style="dim")

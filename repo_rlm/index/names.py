@@ -1,0 +1,30 @@
+"""What the index and its readers must agree on about names, defined once.
+
+Identifier characters are Unicode-aware (`café` is one identifier), as in Python, JS, Go,
+Java and most languages the index parses; `$` is an identifier character in JS and PHP.
+"""
+from __future__ import annotations
+
+import re
+
+# Definitions that contain members: their functions are methods, their variables fields.
+CLASS_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "impl", "object", "module", "namespace", "type"})
+# Definitions that a call constructs: `Foo()` reaches Foo's constructor.
+CONSTRUCTIBLE_KINDS = ("class", "struct")
+# What calling a class reaches, by language: Python, JS/TS, Ruby, PHP; Java, C#, C++ use the class's name.
+CONSTRUCTORS = ("__init__", "constructor", "initialize", "__construct")
+
+IDENT_CHAR = re.compile(r"[\w$]")
+IDENT_RUN = re.compile(r"[\w$]+")
+IDENTIFIER = re.compile(r"[^\W\d][\w$]*|\$[\w$]*")
+# Where an identifier splits into words: camelCase humps and underscores. The parser indexes
+# definition names by these words and search splits a question's identifiers the same way.
+WORD_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|_+")
+
+
+def is_ident_char(ch: str) -> bool:
+    return bool(ch) and (ch.isalnum() or ch in "_$")
+
+
+def split_words(name: str) -> list[str]:
+    return [w for w in WORD_SPLIT.split(name) if w]

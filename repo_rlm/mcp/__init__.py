@@ -1,0 +1,1 @@
+"""The MCP server front end: `repo-rlm mcp` (see server.py)."""
