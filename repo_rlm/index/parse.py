@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 
 from .languages import parser_for, query_for
 
+# Every kind of definition the extractor produces (`@def.<kind>` in the queries, plus `method`).
+DEF_KINDS = ("function", "method", "class", "interface", "struct", "enum", "trait", "type", "object",
+             "variable", "constant", "module", "namespace")
 CLASS_KINDS = {"class", "struct", "interface", "trait", "enum", "impl", "object", "module", "namespace", "type"}
 CHUNK_LINES = 60
 MAX_CHUNK_CHARS = 200_000  # chunks must cover every line: references() prefilters with them
