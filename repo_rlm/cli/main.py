@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Sequence
+
+from ..index.names import DEF_KINDS
 
 
 class UsageError(Exception):
@@ -26,21 +29,23 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole CLI. `ask`'s flags come from repo_rlm.cli.ask, imported only when `ask` is on the
     command line, so that navigation commands start fast."""
     p = _Parser(prog="repo-rlm", description="Understand large repositories: a code index, navigation, and a recursive LM agent.")
-    p.add_argument("--repo", help="repository root (default: the git top level of the current directory)")
-    p.add_argument("--index", help="index database path (default: the user cache directory; env REPO_RLM_INDEX)")
+    _add_global_options(p, after_command=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def cmd(name: str, help: str, listing: bool = False) -> argparse.ArgumentParser:
+    def cmd(name: str, help: str, json_flag: bool = True, listing: bool = False) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
-        sp.add_argument("--json", action="store_true", help="print JSON")
-        if listing:  # SPEC: every list takes a limit; a cut is reported on stderr
+        _add_global_options(sp, after_command=True)
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="print JSON")
+        if listing:  # every list takes a limit; a cut is reported on stderr
             sp.add_argument("--limit", type=int, metavar="N", help="print at most N results")
         return sp
 
-    cmd("index", "build or update the index")
+    sp = cmd("index", "build or update the index")
+    sp.add_argument("--rebuild", action="store_true", help="start the index over")
     sp = cmd("defs", "find definitions by name, qualified name or glob", listing=True)
     sp.add_argument("name")
-    sp.add_argument("--kind", help="function, method, class, interface, struct, enum, variable, constant, module ...")
+    sp.add_argument("--kind", help=", ".join(DEF_KINDS))
     sp.add_argument("--path", help="only files matching this glob")
     sp = cmd("callers", "call sites that reach SYMBOL", listing=True)
     sp.add_argument("symbol")
@@ -58,15 +63,25 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sp.add_argument("-k", type=int, default=20, help="how many results (default 20)")
     sp = cmd("callgraph", "the whole call graph")
     sp.add_argument("--format", choices=["json", "pycg", "dot"], default=None)
-    sp = sub.add_parser("ask", help="answer a question about the repository with a recursive LM")
+    sp = cmd("ask", "answer a question about the repository with a recursive LM", json_flag=False)
     if "ask" in (sys.argv[1:] if argv is None else argv):
         from . import ask
 
         ask.add_arguments(sp)
-    sp = sub.add_parser("lsp", help="start the language server on stdio")
+    sp = cmd("lsp", "start the language server on stdio", json_flag=False)
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
-    sub.add_parser("mcp", help="serve the helpers and ask over the Model Context Protocol on stdio")
+    cmd("mcp", "serve the helpers and ask over the Model Context Protocol on stdio", json_flag=False)
     return p
+
+
+def _add_global_options(p: argparse.ArgumentParser, after_command: bool) -> None:
+    """--repo and --index go before the subcommand (like `git -C`) or after it; written after it
+    they must not reset what was written before, hence SUPPRESS as the default there."""
+    default = argparse.SUPPRESS if after_command else None
+    p.add_argument("--repo", default=default,
+                   help="repository root (default: the git top level of the current directory)")
+    p.add_argument("--index", default=default,
+                   help="index database path (default: the user cache directory; env REPO_RLM_INDEX)")
 
 
 # -- output helpers ---------------------------------------------------------------------------
@@ -76,33 +91,61 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _progress():
-    """A rich progress bar on stderr for long builds; nothing for quick updates or pipes."""
-    state: dict[str, Any] = {}
+class _Progress:
+    """Index progress on stderr for builds of 200 files or more: a rich bar on a terminal, plain
+    lines every few seconds otherwise (CI logs). Resolution reports no counts, so it shows as a
+    phase with its elapsed time rather than a bar stuck at 0/1."""
 
-    def callback(done: int, total: int, phase: str) -> None:
-        if "bar" not in state:
-            if total < 200 or not sys.stderr.isatty():
+    PLAIN_EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+        self.phase = ""
+        self.started = self.last_line = 0.0
+        self.active = False
+
+    def __call__(self, done: int, total: int, phase: str) -> None:
+        import time
+
+        now = time.monotonic()
+        if not self.active:
+            if phase != "parse" or total < 200:
                 return
+            self.active, self.started = True, now
+        if sys.stderr.isatty():
+            self._bar(done, total, phase)
+        elif phase != self.phase or now - self.last_line >= self.PLAIN_EVERY_S or (phase == "parse" and done == total):
+            what = f"indexing {done}/{total} files" if phase == "parse" else (
+                "resolving calls" if done < total else "resolved calls")
+            print(f"repo-rlm: {what} ({now - self.started:.0f}s)", file=sys.stderr, flush=True)
+            self.last_line = now
+        self.phase = phase
+
+    def _bar(self, done: int, total: int, phase: str) -> None:
+        if self.bar is None:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            from rich.console import Console
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("indexing", total=total)
+        if phase == "parse":
+            self.bar.update(self.task, completed=done, total=total, description="indexing")
+        else:  # no counts: an indeterminate bar with the elapsed time
+            self.bar.update(self.task, completed=0, total=None, description="resolving calls")
+            if done == total:
+                self.close()
 
-            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                           console=Console(stderr=True), transient=True)
-            bar.start()
-            state["bar"], state["task"] = bar, bar.add_task("indexing", total=total)
-        bar = state["bar"]
-        bar.update(state["task"], completed=done, total=total, description="indexing" if phase == "parse" else "resolving calls")
-        if phase == "resolve" and done == total:
-            bar.stop()
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
-    def close() -> None:
-        if "bar" in state:
-            state["bar"].stop()
 
-    callback.close = close  # type: ignore[attr-defined]
-    return callback
+def _notice(message: str) -> None:
+    print(f"repo-rlm: {message}", file=sys.stderr, flush=True)
 
 
 def _repo_file(repo, arg: str) -> str:
@@ -135,9 +178,10 @@ def _run(args: argparse.Namespace) -> int:
 
         return mcp_main([], repo_root=args.repo, index_path=args.index)
 
-    progress = _progress()
+    progress = _Progress()
     try:
-        repo = Repo.open(args.repo, index_path=args.index, update=args.command != "index", progress=progress)
+        repo = Repo.open(args.repo, index_path=args.index, update=args.command != "index", progress=progress,
+                         rebuild=getattr(args, "rebuild", False), notify=_notice)
         if args.command == "index":
             report = repo.update(progress=progress) | repo.stats | {"index_path": str(repo.index_path)}
     finally:
@@ -158,7 +202,11 @@ def _run(args: argparse.Namespace) -> int:
                 out("skipped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report["skipped"].items())) + "\n")
             out(f"index: {report['index_path']}\n")
     elif c == "defs":
+        if args.kind is not None and args.kind not in DEF_KINDS:
+            raise UsageError(f"unknown kind {args.kind!r}; valid kinds: {', '.join(DEF_KINDS)}")
         defs = _helper(repo, "find_defs", args, name=args.name, kind=args.kind, path=args.path)
+        if not defs:
+            _notice(f"no definitions match {args.name!r}")
         if j:
             _print_json(defs.to_dicts())
         for d in defs if not j else ():
@@ -166,6 +214,8 @@ def _run(args: argparse.Namespace) -> int:
     elif c in ("callers", "callees"):
         calls = (_helper(repo, "callers_of", args, symbol=args.symbol) if c == "callers"
                  else _helper(repo, "callees_of", args, symbol=args.symbol, include_external=args.external))
+        if not calls:
+            _notice(f"no {'call sites reach' if c == 'callers' else 'calls found in'} {args.symbol!r}")
         if j:
             _print_json(calls.to_dicts())
         for x in calls if not j else ():
@@ -173,6 +223,8 @@ def _run(args: argparse.Namespace) -> int:
             out(f"{x.path}:{x.line}:{x.column}  {x.caller} -> {x.callee}{tag}\n    {x.text}\n")
     elif c == "refs":
         refs = _helper(repo, "references", args, name=args.name)
+        if not refs:
+            _notice(f"no references to {args.name!r}")
         if j:
             _print_json(refs.to_dicts())
         for r in refs if not j else ():
@@ -200,6 +252,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.k < 1:
             raise UsageError("-k must be at least 1")
         hits = _helper(repo, "search", args, query=args.query, k=args.k)
+        if not hits:
+            _notice("no matches")
         if j:
             _print_json(hits.to_dicts())
         for h in hits if not j else ():
@@ -271,7 +325,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.command:
             build_parser().print_help(sys.stderr)
             return 2
-        return _run(args)
+        try:
+            return _run(args)
+        except sqlite3.DatabaseError as exc:  # corruption found by a query, past Repo.open's checks
+            from ..query.repo import default_index_path, find_root, is_corrupt, set_aside
+
+            if not is_corrupt(exc) or args.command in ("lsp", "ask"):
+                raise
+            ipath = Path(args.index).expanduser() if args.index else default_index_path(find_root(args.repo))
+            _notice(f"the index at {ipath} was corrupt ({exc}); moved it to {set_aside(ipath).name} and rebuilding")
+            return _run(args)
     except UsageError as exc:
         print(f"repo-rlm: error: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 
+# Every kind of definition the extractor produces (`@def.<kind>` in the queries, plus `method`).
+DEF_KINDS = ("function", "method", "class", "interface", "struct", "enum", "trait", "type", "object",
+             "variable", "constant", "module", "namespace")
 # Definitions that contain members: their functions are methods, their variables fields.
 CLASS_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "impl", "object", "module", "namespace", "type"})
 # Definitions that a call constructs: `Foo()` reaches Foo's constructor.

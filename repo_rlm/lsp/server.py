@@ -152,10 +152,13 @@ class RepoRlmServer(LanguageServer):
         self._reader.submit(self._open_reader)
 
     def _open_and_build(self, root: Path) -> None:
-        from repo_rlm.query.repo import Repo
+        from repo_rlm.query.repo import Repo, find_root
 
         try:
-            self._write_repo = Repo.open(root=root, index_path=self.index_path, update=False)
+            if self.repo_root is None:  # the editor's folder: the git top level, or a reasonable plain directory
+                root = find_root(root, explicit=False)
+            self._write_repo = Repo.open(root=root, index_path=self.index_path, update=False,
+                                         notify=lambda msg: log.warning("%s", msg))
             self.root = Path(self._write_repo.root).resolve()
             self.index_path = Path(self._write_repo.index_path)
         except Exception as exc:  # noqa: BLE001

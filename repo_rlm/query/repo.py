@@ -39,19 +39,72 @@ def default_index_path(root: Path) -> Path:
     return Path(platformdirs.user_cache_dir("repo-rlm")) / "indexes" / f"{root.resolve().name}-{key}.db"
 
 
-def find_root(path: str | Path | None) -> Path:
-    """--repo as given, or the git top level containing the current directory."""
+# Outside git, the current directory is indexed only when it looks like one project.
+PLAIN_DIR_FILE_LIMIT = 20_000
+
+
+def find_root(path: str | Path | None, explicit: bool | None = None) -> Path:
+    """The repository root (see locate_root)."""
+    return locate_root(path, explicit)[0]
+
+
+def locate_root(path: str | Path | None, explicit: bool | None = None) -> tuple[Path, bool]:
+    """The repository root, and whether it was found without git. An explicit `--repo` is taken
+    as given. An explicit `--repo` is taken as given. Otherwise (`path` None means the
+    current directory; editors pass their workspace folder with explicit=False): the git top level
+    containing it, or, outside git, the directory itself if it is a reasonable project (not `/`, not
+    the home directory, at most PLAIN_DIR_FILE_LIMIT files), else RepoError asking for --repo."""
     from ..index.discovery import git_toplevel
 
-    if path is None:
-        cwd = Path.cwd()
-        return git_toplevel(cwd) or cwd
-    p = Path(path).expanduser()
+    explicit = path is not None if explicit is None else explicit
+    p = Path.cwd() if path is None else Path(path).expanduser()
     if not p.exists():
         raise RepoError(f"repository path does not exist: {path}")
     if not p.is_dir():
         raise RepoError(f"repository path is not a directory: {path}")
-    return p.resolve()
+    p = p.resolve()
+    if explicit:
+        return p, False
+    top = git_toplevel(p)
+    if top is not None:
+        return top, False
+    if p == Path(p.anchor) or p == Path.home().resolve():
+        raise RepoError(f"{p} is not in a git repository and is too broad to index; "
+                        "run from a project directory or pass --repo PATH")
+    if _count_files(p, PLAIN_DIR_FILE_LIMIT) > PLAIN_DIR_FILE_LIMIT:
+        raise RepoError(f"{p} is not in a git repository and holds over {PLAIN_DIR_FILE_LIMIT:,} files; "
+                        "pass --repo PATH to index it anyway")
+    return p, True
+
+
+def _count_files(top: Path, limit: int) -> int:
+    """Files under top (vendored and generated directories skipped), counting stops past limit."""
+    from ..index.discovery import SKIP_DIRS
+
+    n = 0
+    for _dir, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        n += len(files)
+        if n > limit:
+            break
+    return n
+
+
+def set_aside(path: Path) -> Path:
+    """Move a corrupt index (and its WAL files) out of the way; returns where it went."""
+    import time
+
+    dest = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.replace(dest)
+    for suffix in ("-wal", "-shm"):
+        side = Path(str(path) + suffix)
+        if side.exists():
+            side.replace(Path(str(dest) + suffix))
+    return dest
+
+
+def is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    return "malformed" in str(exc)  # SQLite's "database disk image is malformed"
 
 
 class Repo:
@@ -65,25 +118,51 @@ class Repo:
 
     @classmethod
     def open(cls, root: str | Path | None = None, index_path: str | Path | None = None, update: bool = True,
-             readonly: bool = False, progress: Callable[[int, int, str], None] | None = None) -> "Repo":
-        root_path = find_root(root)
+             readonly: bool = False, progress: Callable[[int, int, str], None] | None = None,
+             rebuild: bool = False, notify: Callable[[str], None] | None = None) -> "Repo":
+        """Open (and by default update) the index of a repository. `rebuild` starts the index over;
+        a corrupt index is moved aside and rebuilt. `notify` receives one-line notices for the user
+        (what is being indexed outside git, a corrupt index set aside)."""
+        root_path, plain_dir = locate_root(root)
         ipath = Path(index_path).expanduser() if index_path else default_index_path(root_path)
+        say = notify or (lambda _msg: None)
         if readonly:
             if not ipath.exists():
                 raise RepoError(f"no index at {ipath}; run `repo-rlm index` first")
             conn = store.connect(ipath, readonly=True)
-        else:
-            try:
-                conn = store.connect(ipath)
-                store.init(conn)
-            except sqlite3.Error as exc:
+            return cls(root_path, conn, ipath, readonly)
+        if rebuild and ipath.exists():
+            cls._connect(root_path, ipath).close()  # refuses a database that is not an index of ours
+            for side in (ipath, Path(f"{ipath}-wal"), Path(f"{ipath}-shm")):
+                side.unlink(missing_ok=True)
+            say(f"rebuilding the index at {ipath}")
+        if plain_dir and not ipath.exists():
+            say(f"not in a git repository: indexing {root_path}")
+        repo = None
+        try:
+            repo = cls._connect(root_path, ipath)
+            if update:
+                repo.update(progress=progress)
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
                 raise RepoError(f"cannot open the index at {ipath}: {exc}") from exc
-            except store.IndexError_ as exc:
-                raise RepoError(str(exc)) from exc
-        repo = cls(root_path, conn, ipath, readonly)
-        if update and not readonly:
-            repo.update(progress=progress)
+            if repo is not None:
+                repo.close()
+            moved = set_aside(ipath)
+            say(f"the index at {ipath} was corrupt ({exc}); moved it to {moved.name} and rebuilding")
+            repo = cls._connect(root_path, ipath)
+            if update:
+                repo.update(progress=progress)
         return repo
+
+    @classmethod
+    def _connect(cls, root_path: Path, ipath: Path) -> "Repo":
+        try:
+            conn = store.connect(ipath)
+            store.init(conn)
+        except store.IndexError_ as exc:
+            raise RepoError(str(exc)) from exc
+        return cls(root_path, conn, ipath, False)
 
     def close(self) -> None:
         self.conn.close()
