@@ -507,10 +507,16 @@ class Repo:
 
     # -- search, grep, imports --------------------------------------------------------------
 
-    def search(self, query: str, k: int = 20) -> ResultList[SearchHit]:
+    def search(self, query: str, k: int = 20, mode: str = "lexical") -> ResultList[SearchHit]:
         from .search import search
 
         return search(self.conn, query, k)
+
+    def search_files(self, query: str, k: int = 20, mode: str = "lexical") -> ResultList[SearchHit]:
+        """Files ranked for a question (localization): chunk scores aggregated per file."""
+        from .search import search_files
+
+        return search_files(self.conn, query, k)
 
     def grep(self, pattern: str, glob: str | None = None, max_results: int = 200) -> ResultList[GrepHit]:
         try:
