@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clones", type=Path, required=True)
     ap.add_argument("--index-dir", type=Path, default=None, help="where the indexes go (default: next to the clones)")
     ap.add_argument("--modes", default="lexical", help="comma-separated search modes to score")
+    ap.add_argument("--repos", default="", help="comma-separated repository names to keep (default: all)")
     a = ap.parse_args(argv)
     rows = [json.loads(line) for line in a.dataset.read_text().splitlines() if line.strip()]
+    keep = {r for r in a.repos.split(",") if r}
+    rows = [r for r in rows if not keep or r["repo"] in keep]
     by_repo: dict[str, list[tuple[int, dict]]] = defaultdict(list)
     for i, r in enumerate(rows):
         by_repo[r["repo"]].append((i, r))
@@ -67,11 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     methods = ["bm25-files"] + modes
     scores = {m: {"dev": defaultdict(list), "test": defaultdict(list)} for m in methods}
     latency: dict[str, list[float]] = defaultdict(list)
+    embed_stats: dict[str, tuple[int, float, int]] = {}
     for name, items in by_repo.items():
         idx = (a.index_dir or a.clones) / f"{name}.search.db"
         t0 = time.perf_counter()
         repo = Repo.open(a.clones / name, index_path=idx)
         print(f"{name}: {len(items)} queries, index ready in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        if set(modes) - {"lexical"}:
+            t0 = time.perf_counter()
+            done = repo.embed()
+            embed_stats[name] = (done["chunks"], time.perf_counter() - t0, done["embedded"])
         base = bm25_files(repo)
         for i, r in items:
             split = "dev" if i % 2 == 0 else "test"
@@ -91,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         for split in ("dev", "test"):
             s = scores[m][split]
             print(f"| {m} | {split} | " + " | ".join(f"{statistics.mean(s[k]):.2f}" for k in KS) + " |")
+    for name, (n, secs, fresh) in embed_stats.items():
+        vfile = (a.index_dir or a.clones) / f"{name}.search.db.vectors"
+        size = vfile.stat().st_size / 1e6 if vfile.exists() else 0.0
+        print(f"\n{name} embeddings: {n} definitions, {fresh} embedded now in {secs:.1f}s, vectors file {size:.1f} MB")
     for m, xs in latency.items():
         xs.sort()
         print(f"\n{m} latency: p50 {1000 * xs[len(xs) // 2]:.1f} ms, p95 {1000 * xs[int(len(xs) * 0.95)]:.1f} ms")

@@ -54,6 +54,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sp = cmd("search", "rank definitions and code for a natural-language QUERY")
     sp.add_argument("query")
     sp.add_argument("-k", type=int, default=20, help="how many results (default 20)")
+    sp.add_argument("--files", action="store_true", help="rank files instead of definitions and chunks")
+    sp.add_argument("--mode", choices=["lexical", "semantic", "hybrid"], default=None,
+                    help="lexical (full text and structure), semantic (embeddings; the vectors extra) or hybrid "
+                         "(both, fused); default: hybrid where the index has vectors, else lexical")
     sp = cmd("callgraph", "the whole call graph")
     sp.add_argument("--format", choices=["json", "pycg", "dot"], default=None)
     sp = sub.add_parser("ask", help="answer a question about the repository with a recursive LM")
@@ -191,10 +195,22 @@ def _run(args: argparse.Namespace) -> int:
     elif c == "search":
         if args.k < 1:
             raise UsageError("-k must be at least 1")
-        hits = repo.search(args.query, k=args.k)
+        if args.mode in ("semantic", "hybrid"):
+            state = {"shown": False}
+
+            def embedding(done: int, total: int) -> None:
+                if not state["shown"]:
+                    print(f"repo-rlm: embedding {total} definitions for semantic search (once; cached)", file=sys.stderr)
+                    state["shown"] = True
+
+            repo.embed(progress=embedding)
+        hits = (repo.search_files if args.files else repo.search)(args.query, k=args.k, mode=args.mode)
         if j:
             _print_json(hits.to_dicts())
         for h in hits if not j else ():
+            if args.files:
+                out(f"{h.score:7.2f}  {h.path}\n")
+                continue
             what = f"{h.kind} {h.symbol}" if h.symbol else "code"
             out(f"{h.score:7.2f}  {_loc(h.path, h.start_line, h.end_line)}  {what}\n")
     elif c == "callgraph":

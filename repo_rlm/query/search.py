@@ -15,6 +15,7 @@ import math
 import re
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .results import ResultList, SearchHit
 
@@ -296,10 +297,100 @@ def rank_files(feats: list[tuple[dict, dict[str, float]]], k: int, weights: dict
 
 
 def search(conn: sqlite3.Connection, query: str, k: int = 20) -> ResultList[SearchHit]:
-    q = parse_query(query)
-    return ResultList(rank_chunks(features(conn, q), k)) if q.words or q.identifiers else ResultList()
+    return ranked(conn, query, k, "lexical", files=False)
 
 
 def search_files(conn: sqlite3.Connection, query: str, k: int = 20) -> ResultList[SearchHit]:
+    return ranked(conn, query, k, "lexical", files=True)
+
+
+# -- semantic and hybrid ------------------------------------------------------------------------
+
+MODES = ("lexical", "semantic", "hybrid")
+RRF_K = 60  # reciprocal-rank fusion: score = sum over rankings of 1 / (RRF_K + rank)
+_MATRICES: dict[str, tuple[float, list[int], object]] = {}  # vectors file -> (mtime, chunk ids, matrix)
+
+
+def _matrix(vectors_file: Path):
+    """The stored vectors as one numpy matrix, read once per file version (a long-lived process
+    such as the language server or the MCP server pays the read once)."""
+    import numpy as np
+
+    key, mtime = str(vectors_file), vectors_file.stat().st_mtime
+    hit = _MATRICES.get(key)
+    if hit is None or hit[0] != mtime:
+        conn = sqlite3.connect(f"file:{vectors_file}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT chunk_id, vec FROM vectors ORDER BY chunk_id").fetchall()
+        finally:
+            conn.close()
+        ids = [r[0] for r in rows]
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows else None
+        hit = _MATRICES[key] = (mtime, ids, mat)
+    return hit[1], hit[2]
+
+
+def semantic_chunks(conn: sqlite3.Connection, vectors_file: Path, query: str, k: int, model) -> list[dict]:
+    """The k definition chunks nearest the query, as candidate dicts (best first)."""
+    import numpy as np
+
+    ids, mat = _matrix(vectors_file)
+    if mat is None:
+        return []
+    qv = np.frombuffer(model.embed([query[:MAX_QUERY_CHARS]])[0], dtype=np.float32)
+    sims = mat @ qv
+    top = np.argsort(-sims)[: max(k, 1)]
+    chosen = [ids[i] for i in top]
+    rows = {r[0]: r for r in conn.execute(
+        _COLUMNS.format(rank="NULL", source="chunks c") + f" WHERE c.id IN ({','.join('?' * len(chosen))})", chosen)}
+    out = []
+    for i in top:
+        r = rows.get(ids[i])
+        if r:
+            out.append({"path": r[1], "start": r[2], "end": r[3], "qualname": r[4] or "", "kind": r[5] or "",
+                        "name": r[6] or "", "similarity": float(sims[i])})
+    return out
+
+
+def _fuse(rankings: list[list[SearchHit]], k: int, key) -> list[SearchHit]:
+    scores: dict = {}
+    first: dict = {}
+    for ranking in rankings:
+        for rank, h in enumerate(ranking, 1):
+            kk = key(h)
+            scores[kk] = scores.get(kk, 0.0) + 1.0 / (RRF_K + rank)
+            first.setdefault(kk, h)
+    order = sorted(scores, key=lambda x: -scores[x])[:k]
+    return [SearchHit(first[x].path, first[x].start_line, first[x].end_line, first[x].symbol, first[x].kind,
+                      round(scores[x] * 100, 4)) for x in order]
+
+
+def ranked(conn: sqlite3.Connection, query: str, k: int, mode: str, files: bool,
+           vectors_file: Path | None = None, model=None) -> ResultList[SearchHit]:
+    """search / search_files in any mode. Semantic and hybrid need `vectors_file` and `model`."""
+    if mode not in MODES:
+        raise ValueError(f"unknown search mode {mode!r}: use {', '.join(MODES)}")
     q = parse_query(query)
-    return ResultList(rank_files(features(conn, q), k)) if q.words or q.identifiers else ResultList()
+    if not (q.words or q.identifiers) and mode == "lexical":
+        return ResultList()
+    lexical: list[SearchHit] = []
+    if mode != "semantic":
+        feats = features(conn, q)
+        lexical = rank_files(feats, k * 5 if mode == "hybrid" else k) if files else \
+            rank_chunks(feats, k * 5 if mode == "hybrid" else k)
+        if mode == "lexical":
+            return ResultList(lexical[:k])
+    near = semantic_chunks(conn, vectors_file, query, k * 5, model) if query.strip() else []
+    if files:
+        seen: dict[str, SearchHit] = {}
+        for c in near:
+            seen.setdefault(c["path"], SearchHit(c["path"], c["start"], c["end"], c["qualname"], "file",
+                                                 round(c["similarity"], 4)))
+        semantic = list(seen.values())
+    else:
+        semantic = [SearchHit(c["path"], c["start"], c["end"], c["qualname"], c["kind"] or "chunk",
+                              round(c["similarity"], 4)) for c in near]
+    if mode == "semantic":
+        return ResultList(semantic[:k])
+    key = (lambda h: h.path) if files else (lambda h: (h.path, h.start_line))
+    return ResultList(_fuse([lexical, semantic], k, key))
