@@ -61,7 +61,7 @@ def test_files_mode_ranks_whole_files(repo: Repo):
     paths = [h.path for h in files]
     assert len(paths) == len(set(paths)) and paths[0].startswith("src/shop/auth/")
     out = subprocess.run(CLI + ["--repo", str(repo.root), "--index", str(repo.index_path), "search", "--files",
-                                "session", "-k", "2"], capture_output=True, text=True, check=True).stdout
+                                "session check for login", "-k", "2"], capture_output=True, text=True, check=True).stdout
     assert [line.split()[-1] for line in out.splitlines()] == paths[:2]
 
 
