@@ -148,3 +148,21 @@ def test_semantic_without_the_extra_says_how_to_install(topics: Path, tmp_path: 
     ok = subprocess.run([sys.executable, "-c", code, "--repo", str(topics), "--index", str(tmp_path / "d.db"),
                          "search", "area"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and "geometry.py" in ok.stdout
+
+
+async def test_semantic_search_in_the_sandboxed_repl(topics: Path, tmp_path: Path):
+    pytest.importorskip("onnxruntime", reason="the vectors extra is installed by .ci/run")
+    from repo_rlm.agent.repl import Repl
+    from repo_rlm.agent.sandbox import Limits
+
+    index = tmp_path / "r.db"
+    out = subprocess.run(CLI + ["--repo", str(topics), "--index", str(index), "index", "--embed", "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    assert '"embedded": 4' in out
+    r = Repl(root=topics, index_path=index, limits=Limits(), on_call=None)
+    try:
+        await r.start()
+        res = await r.run_cell("print(semantic_search('store a secret safely', k=1)[0].symbol)")
+    finally:
+        await r.close()
+    assert res.error is None and res.output.strip() == "security.hash_password"

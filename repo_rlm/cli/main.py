@@ -35,7 +35,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print JSON")
         return sp
 
-    cmd("index", "build or update the index")
+    sp = cmd("index", "build or update the index")
+    sp.add_argument("--embed", action="store_true",
+                    help="also embed definitions for semantic search (the vectors extra)")
     sp = cmd("defs", "find definitions by name, qualified name or glob")
     sp.add_argument("name")
     sp.add_argument("--kind", help="function, method, class, interface, struct, enum, variable, constant, module ...")
@@ -137,6 +139,8 @@ def _run(args: argparse.Namespace) -> int:
         repo = Repo.open(args.repo, index_path=args.index, update=args.command != "index", progress=progress)
         if args.command == "index":
             report = repo.update(progress=progress) | repo.stats | {"index_path": str(repo.index_path)}
+            if args.embed:
+                report["embeddings"] = repo.embed()
     finally:
         progress.close()
     j = getattr(args, "json", False)
@@ -146,7 +150,8 @@ def _run(args: argparse.Namespace) -> int:
     if c == "index":
         if j:
             _print_json({k: report[k] for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds", "index_path")}
-                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases")})
+                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases",
+                                                 "embeddings") if k in report})
         else:
             langs = ", ".join(f"{k} {v}" for k, v in report["languages"].items())
             out(f"{report['files']} files ({langs}), {report['symbols']} symbols, {report['calls']} calls\n"
@@ -154,6 +159,9 @@ def _run(args: argparse.Namespace) -> int:
             if report["skipped"]:
                 out("skipped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report["skipped"].items())) + "\n")
             out(f"index: {report['index_path']}\n")
+            if "embeddings" in report:
+                e = report["embeddings"]
+                out(f"embeddings: {e['chunks']} definitions, {e['embedded']} embedded now, {e['from_cache']} from the cache\n")
     elif c == "defs":
         defs = repo.find_defs(args.name, kind=args.kind, path=args.path)
         if j:

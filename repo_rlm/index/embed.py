@@ -137,8 +137,9 @@ def _cache_db() -> sqlite3.Connection | None:
 
 
 def open_vectors(index_path: Path) -> sqlite3.Connection:
+    """A rollback-journal database (not WAL): readers open it read-only, even in the sandbox where
+    nothing beside it can be created, and writes are rare."""
     conn = sqlite3.connect(str(vectors_path(index_path)), timeout=30, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.executescript(_VECTORS_SCHEMA)
     return conn
 

@@ -567,7 +567,10 @@ class Repo:
                     mode = "lexical"
         if mode == "lexical":
             return ranked(self.conn, query, k, mode, files)
-        self.embed()  # semantic or hybrid asked for: bring the vectors up to date first (cheap when they are)
+        if not self.readonly:
+            self.embed()  # semantic or hybrid asked for: bring the vectors up to date first (cheap when they are)
+        elif not vfile.exists():
+            raise RepoError("this index has no vectors yet: run `repo-rlm index --embed` (or `search --mode semantic`)")
         return ranked(self.conn, query, k, mode, files, vfile, self._embedder())
 
     def grep(self, pattern: str, glob: str | None = None, max_results: int = 200) -> ResultList[GrepHit]:
@@ -678,6 +681,7 @@ class Repo:
             "read_span": self.read_span,
             "grep": self.grep,
             "search": self.search,
+            "semantic_search": self.semantic_search,
             "imports_of": self.imports_of,
             "importers_of": self.importers_of,
             "git_log": self.git_log,
