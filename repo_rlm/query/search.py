@@ -73,7 +73,10 @@ WEIGHTS: dict[str, float] = {
     # the query, the most-called first (`solve` -> sympy.solvers.solvers.solve).
     "ident_fan_in": 2.0,
     "test_file": -1.0,  # tests mention everything; the code under test is usually the answer
-    "file_second": 0.5,  # files: the second-best chunk of the file adds this share of its score
+    "file_second": 0.5,
+    # Hybrid mode only: cosine similarity of the definition's embedding to the query's (chosen by
+    # `tune.py --hybrid` on the development half of the repositories embedded in the benchmark).
+    "semantic": 1.5,  # files: the second-best chunk of the file adds this share of its score
 }
 
 
@@ -180,14 +183,15 @@ _BY_PATH = _COLUMNS.format(rank="NULL", source="files p JOIN chunks c ON c.file_
     " WHERE p.path = ? OR p.path LIKE ? ESCAPE '\\' LIMIT 50"
 
 
-def _candidates(conn: sqlite3.Connection, q: Query) -> dict[int, dict]:
-    """chunk id -> {path, start, end, qualname, kind, name, bm25}, from full text and look-ups."""
+def _candidates(conn: sqlite3.Connection, q: Query, extra: list[int] = ()) -> dict[int, dict]:
+    """chunk id -> {id, path, start, end, qualname, kind, name, bm25}, from full text, look-ups and
+    `extra` chunk ids (the nearest by embedding, in hybrid mode)."""
     out: dict[int, dict] = {}
 
     def add(rows) -> None:
         for cid, path, s, e, qual, kind, name, rank in rows:
-            c = out.setdefault(cid, {"path": path, "start": s, "end": e, "qualname": qual or "", "kind": kind or "",
-                                     "name": name or "", "bm25": 0.0})
+            c = out.setdefault(cid, {"id": cid, "path": path, "start": s, "end": e, "qualname": qual or "",
+                                     "kind": kind or "", "name": name or "", "bm25": 0.0})
             c["bm25"] = max(c["bm25"], -rank if rank is not None else 0.0)
 
     words = _fts_terms(conn, q.words)
@@ -205,6 +209,9 @@ def _candidates(conn: sqlite3.Connection, q: Query) -> dict[int, dict]:
     for p in dict.fromkeys(q.paths + [p for p, _f in q.frames]):
         tail = p.lstrip("./")
         add(conn.execute(_BY_PATH, (tail, "%/" + tail.replace("%", "\\%").replace("_", "\\_"))))
+    if extra:
+        add(conn.execute(_COLUMNS.format(rank="NULL", source="chunks c") +
+                         f" WHERE c.id IN ({','.join('?' * len(extra))})", list(extra)))
     _count_callers(conn, out)
     return out
 
@@ -231,9 +238,11 @@ def _path_matches(path: str, mentioned: str) -> bool:
     return path == m or path.endswith("/" + m) or m.endswith("/" + path)
 
 
-def features(conn: sqlite3.Connection, q: Query) -> list[tuple[dict, dict[str, float]]]:
-    """Every candidate chunk with its named features (what WEIGHTS weighs)."""
-    cands = _candidates(conn, q)
+def features(conn: sqlite3.Connection, q: Query, near: "Nearness | None" = None) -> list[tuple[dict, dict[str, float]]]:
+    """Every candidate chunk with its named features (what WEIGHTS weighs). With `near` (hybrid
+    mode), the chunks nearest the query by embedding join the candidates, and every candidate's
+    cosine similarity is the `semantic` feature."""
+    cands = _candidates(conn, q, near.nearest if near else [])
     top = max((c["bm25"] for c in cands.values()), default=0.0) or 1.0
     most_called = math.log1p(max((c["callers"] for c in cands.values()), default=0)) or 1.0
     stems = [_stem(w) for w in q.words] or [""]
@@ -260,6 +269,7 @@ def features(conn: sqlite3.Connection, q: Query) -> list[tuple[dict, dict[str, f
             "fan_in": math.log1p(c["callers"]) / most_called,
             "ident_fan_in": (1.0 if name and name in names else 0.0) * math.log1p(c["callers"]) / most_called,
             "test_file": 1.0 if _is_test(path) else 0.0,
+            **({"semantic": near.similarity(c["id"])} if near else {}),
         }))
     return out
 
@@ -307,8 +317,8 @@ def search_files(conn: sqlite3.Connection, query: str, k: int = 20) -> ResultLis
 # -- semantic and hybrid ------------------------------------------------------------------------
 
 MODES = ("lexical", "semantic", "hybrid")
-RRF_K = 60  # reciprocal-rank fusion: score = sum over rankings of 1 / (RRF_K + rank)
-_MATRICES: dict[str, tuple[float, list[int], object]] = {}  # vectors file -> (mtime, chunk ids, matrix)
+NEAREST = 50  # chunks nearest by embedding that join the candidates in hybrid mode
+_MATRICES: dict[str, tuple[float, dict[int, int], list[int], object]] = {}  # file -> (mtime, id->row, ids, matrix)
 
 
 def _matrix(vectors_file: Path):
@@ -326,71 +336,48 @@ def _matrix(vectors_file: Path):
             conn.close()
         ids = [r[0] for r in rows]
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows else None
-        hit = _MATRICES[key] = (mtime, ids, mat)
-    return hit[1], hit[2]
+        hit = _MATRICES[key] = (mtime, {cid: i for i, cid in enumerate(ids)}, ids, mat)
+    return hit[1], hit[2], hit[3]
 
 
-def semantic_chunks(conn: sqlite3.Connection, vectors_file: Path, query: str, k: int, model) -> list[dict]:
-    """The k definition chunks nearest the query, as candidate dicts (best first)."""
-    import numpy as np
+class Nearness:
+    """The query's cosine similarity to every embedded definition, and the nearest of them."""
 
-    ids, mat = _matrix(vectors_file)
-    if mat is None:
-        return []
-    qv = np.frombuffer(model.embed([query[:MAX_QUERY_CHARS]])[0], dtype=np.float32)
-    sims = mat @ qv
-    top = np.argsort(-sims)[: max(k, 1)]
-    chosen = [ids[i] for i in top]
-    rows = {r[0]: r for r in conn.execute(
-        _COLUMNS.format(rank="NULL", source="chunks c") + f" WHERE c.id IN ({','.join('?' * len(chosen))})", chosen)}
-    out = []
-    for i in top:
-        r = rows.get(ids[i])
-        if r:
-            out.append({"path": r[1], "start": r[2], "end": r[3], "qualname": r[4] or "", "kind": r[5] or "",
-                        "name": r[6] or "", "similarity": float(sims[i])})
-    return out
+    def __init__(self, vectors_file: Path, query: str, model, n: int) -> None:
+        import numpy as np
 
+        self._row, ids, mat = _matrix(vectors_file)
+        if mat is None:
+            self._sims, self.nearest = None, []
+            return
+        qv = np.frombuffer(model.embed([query[:MAX_QUERY_CHARS]])[0], dtype=np.float32)
+        self._sims = mat @ qv
+        self.nearest = [ids[i] for i in np.argsort(-self._sims)[:n]]
 
-def _fuse(rankings: list[list[SearchHit]], k: int, key) -> list[SearchHit]:
-    scores: dict = {}
-    first: dict = {}
-    for ranking in rankings:
-        for rank, h in enumerate(ranking, 1):
-            kk = key(h)
-            scores[kk] = scores.get(kk, 0.0) + 1.0 / (RRF_K + rank)
-            first.setdefault(kk, h)
-    order = sorted(scores, key=lambda x: -scores[x])[:k]
-    return [SearchHit(first[x].path, first[x].start_line, first[x].end_line, first[x].symbol, first[x].kind,
-                      round(scores[x] * 100, 4)) for x in order]
+    def similarity(self, chunk_id: int) -> float:
+        row = self._row.get(chunk_id)
+        return 0.0 if row is None or self._sims is None else max(float(self._sims[row]), 0.0)
 
 
 def ranked(conn: sqlite3.Connection, query: str, k: int, mode: str, files: bool,
            vectors_file: Path | None = None, model=None) -> ResultList[SearchHit]:
-    """search / search_files in any mode. Semantic and hybrid need `vectors_file` and `model`."""
+    """search / search_files in any mode. Semantic and hybrid need `vectors_file` and `model`:
+    semantic ranks by similarity alone; hybrid adds it as one more weighted feature."""
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}: use {', '.join(MODES)}")
     q = parse_query(query)
-    if not (q.words or q.identifiers) and mode == "lexical":
-        return ResultList()
-    lexical: list[SearchHit] = []
-    if mode != "semantic":
+    if mode == "lexical":
+        if not (q.words or q.identifiers):
+            return ResultList()
         feats = features(conn, q)
-        lexical = rank_files(feats, k * 5 if mode == "hybrid" else k) if files else \
-            rank_chunks(feats, k * 5 if mode == "hybrid" else k)
-        if mode == "lexical":
-            return ResultList(lexical[:k])
-    near = semantic_chunks(conn, vectors_file, query, k * 5, model) if query.strip() else []
-    if files:
-        seen: dict[str, SearchHit] = {}
-        for c in near:
-            seen.setdefault(c["path"], SearchHit(c["path"], c["start"], c["end"], c["qualname"], "file",
-                                                 round(c["similarity"], 4)))
-        semantic = list(seen.values())
+        weights = WEIGHTS
     else:
-        semantic = [SearchHit(c["path"], c["start"], c["end"], c["qualname"], c["kind"] or "chunk",
-                              round(c["similarity"], 4)) for c in near]
-    if mode == "semantic":
-        return ResultList(semantic[:k])
-    key = (lambda h: h.path) if files else (lambda h: (h.path, h.start_line))
-    return ResultList(_fuse([lexical, semantic], k, key))
+        if not query.strip():
+            return ResultList()
+        near = Nearness(vectors_file, query, model, max(NEAREST, k * 5))
+        if mode == "hybrid":
+            feats, weights = features(conn, q, near), WEIGHTS
+        else:
+            cands = _candidates(conn, Query(text=query), near.nearest)
+            feats, weights = [(c, {"semantic": near.similarity(cid)}) for cid, c in cands.items()], {"semantic": 1.0}
+    return ResultList(rank_files(feats, k, weights) if files else rank_chunks(feats, k, weights))
