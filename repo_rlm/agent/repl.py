@@ -86,7 +86,7 @@ class Repl:
             ro += [Path(root).resolve()] + _gitdirs(Path(root).resolve())
         if index_path is not None:
             ip = Path(index_path).resolve()
-            ro += [ip] + [Path(str(ip) + s) for s in ("-wal", "-shm")]
+            ro += [ip] + [Path(str(ip) + s) for s in ("-wal", "-shm", ".vectors")]  # .vectors: semantic_search
         self.sandbox: Sandbox = make_sandbox(self.scratch, ro, self.limits, sandbox)
         self.proc: asyncio.subprocess.Process | None = None
         self._cgroup: PidsCgroup | None = None

@@ -43,6 +43,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     sp = cmd("index", "build or update the index")
     sp.add_argument("--rebuild", action="store_true", help="start the index over")
+    sp.add_argument("--embed", action="store_true",
+                    help="also embed definitions for semantic search (the vectors extra)")
     sp = cmd("defs", "find definitions by name, qualified name or glob", listing=True)
     sp.add_argument("name")
     sp.add_argument("--kind", help=", ".join(DEF_KINDS))
@@ -61,6 +63,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sp = cmd("search", "rank definitions and code for a natural-language QUERY", listing=True)
     sp.add_argument("query")
     sp.add_argument("-k", type=int, default=20, help="how many results (default 20)")
+    sp.add_argument("--files", action="store_true", help="rank files instead of definitions and chunks")
+    sp.add_argument("--mode", choices=["lexical", "semantic", "hybrid"], default=None,
+                    help="lexical (full text and structure), semantic (embeddings; the vectors extra) or hybrid "
+                         "(both, fused); default: hybrid where the index has vectors, else lexical")
     sp = cmd("callgraph", "the whole call graph")
     sp.add_argument("--format", choices=["json", "pycg", "dot"], default=None)
     sp = cmd("ask", "answer a question about the repository with a recursive LM", json_flag=False)
@@ -184,6 +190,8 @@ def _run(args: argparse.Namespace) -> int:
                          rebuild=getattr(args, "rebuild", False), notify=_notice)
         if args.command == "index":
             report = repo.update(progress=progress) | repo.stats | {"index_path": str(repo.index_path)}
+            if args.embed:
+                report["embeddings"] = repo.embed()
     finally:
         progress.close()
     j = getattr(args, "json", False)
@@ -193,7 +201,8 @@ def _run(args: argparse.Namespace) -> int:
     if c == "index":
         if j:
             _print_json({k: report[k] for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds", "index_path")}
-                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases")})
+                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases",
+                                                 "embeddings") if k in report})
         else:
             langs = ", ".join(f"{k} {v}" for k, v in report["languages"].items())
             out(f"{report['files']} files ({langs}), {report['symbols']} symbols, {report['calls']} calls\n"
@@ -201,6 +210,9 @@ def _run(args: argparse.Namespace) -> int:
             if report["skipped"]:
                 out("skipped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report["skipped"].items())) + "\n")
             out(f"index: {report['index_path']}\n")
+            if "embeddings" in report:
+                e = report["embeddings"]
+                out(f"embeddings: {e['chunks']} definitions, {e['embedded']} embedded now, {e['from_cache']} from the cache\n")
     elif c == "defs":
         if args.kind is not None and args.kind not in DEF_KINDS:
             raise UsageError(f"unknown kind {args.kind!r}; valid kinds: {', '.join(DEF_KINDS)}")
@@ -251,12 +263,27 @@ def _run(args: argparse.Namespace) -> int:
     elif c == "search":
         if args.k < 1:
             raise UsageError("-k must be at least 1")
-        hits = _helper(repo, "search", args, query=args.query, k=args.k)
+        if args.mode in ("semantic", "hybrid"):
+            state = {"shown": False}
+
+            def embedding(done: int, total: int) -> None:
+                if not state["shown"]:
+                    print(f"repo-rlm: embedding {total} definitions for semantic search (once; cached)", file=sys.stderr)
+                    state["shown"] = True
+
+            repo.embed(progress=embedding)
+        if args.files:
+            hits = repo.search_files(args.query, k=min(args.k, args.limit or args.k), mode=args.mode)
+        else:
+            hits = _helper(repo, "search", args, query=args.query, k=args.k, mode=args.mode)
         if not hits:
             _notice("no matches")
         if j:
             _print_json(hits.to_dicts())
         for h in hits if not j else ():
+            if args.files:
+                out(f"{h.score:7.2f}  {h.path}\n")
+                continue
             what = f"{h.kind} {h.symbol}" if h.symbol else "code"
             out(f"{h.score:7.2f}  {_loc(h.path, h.start_line, h.end_line)}  {what}\n")
     elif c == "callgraph":

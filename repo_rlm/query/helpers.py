@@ -207,9 +207,14 @@ HELPERS: dict[str, Helper] = {h.name: h for h in (
     Helper("grep", "Regex search over the repository's files, line by line.",
            (_P("pattern", str, "a Python regular expression"), _P("glob", str, "only files matching this glob", None),
             _P("max_results", int, "stop after this many hits", 200)), GrepHit, bound="max_results"),
-    Helper("search", "Code ranked for a natural-language query, best first.",
-           (_P("query", str, "words, identifiers or a question"), _P("k", int, "how many results", 20)), SearchHit,
-           bound="k"),
+    Helper("search", "Code ranked for a query (words, identifiers, paths, a traceback), best first; "
+           "definitions named in the query come first.",
+           (_P("query", str, "words, identifiers or a question"), _P("k", int, "how many results", 20),
+            _P("mode", str, "lexical, semantic or hybrid (default: hybrid where the index has vectors)", None)),
+           SearchHit, bound="k"),
+    Helper("semantic_search", "Definitions nearest in meaning to a query, by embedding (the vectors extra; "
+           "`repo-rlm index --embed`).",
+           (_P("query", str, "words or a question"), _P("k", int, "how many results", 20)), SearchHit, bound="k"),
     Helper("imports_of", "The imports of one file, with what each reaches in the repository.",
            (_P("path", str, "a file, relative to the repository root"),), Import),
     Helper("importers_of", "The imports, anywhere in the repository, of MODULE.",

@@ -25,6 +25,17 @@ _GLOB = re.compile(r"[*?\[]")
 SCAN_LIMIT = 50  # files an editor's references request may read; beyond, index positions only
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        import sys
+
+        print(f"repo-rlm: warning: {message}", file=sys.stderr)
+
+
 class RepoError(Exception):
     """Bad input from the user: a missing path, a file outside the repository, ..."""
 
@@ -598,10 +609,60 @@ class Repo:
 
     # -- search, grep, imports --------------------------------------------------------------
 
-    def search(self, query: str, k: int = 20) -> ResultList[SearchHit]:
-        from .search import search
+    def search(self, query: str, k: int = 20, mode: str | None = None) -> ResultList[SearchHit]:
+        """Definitions and code ranked for a question. `mode`: lexical, semantic or hybrid; None
+        means hybrid where this index has vectors (`embed()`), else lexical."""
+        return self._ranked(query, k, mode, files=False)
 
-        return search(self.conn, query, k)
+    def search_files(self, query: str, k: int = 20, mode: str | None = None) -> ResultList[SearchHit]:
+        """Files ranked for a question (localization): their chunks' scores aggregated."""
+        return self._ranked(query, k, mode, files=True)
+
+    def semantic_search(self, query: str, k: int = 20) -> ResultList[SearchHit]:
+        """Definitions nearest in meaning to the query (embeddings; the `vectors` extra)."""
+        return self._ranked(query, k, "semantic", files=False)
+
+    def embed(self, model: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
+        """Give every definition a vector for semantic search (cached per text, user-wide)."""
+        from ..index import embed
+
+        try:
+            emb = self._embedder(model)
+            return embed.update(self.conn, self.index_path, emb, progress)
+        except embed.EmbeddingUnavailable as exc:
+            raise RepoError(str(exc)) from None
+
+    def _embedder(self, model: str | None = None):
+        from ..index import embed
+
+        name = model or os.environ.get("REPO_RLM_EMBEDDING_MODEL") or embed.DEFAULT_MODEL
+        cached = getattr(self, "_embedder_cache", None)
+        if cached is None or cached.name != name:
+            cached = self._embedder_cache = embed.embedder(name)
+        return cached
+
+    def _ranked(self, query: str, k: int, mode: str | None, files: bool) -> ResultList[SearchHit]:
+        from ..index import embed
+        from .search import MODES, ranked
+
+        if mode is not None and mode not in MODES:
+            raise RepoError(f"unknown search mode {mode!r}: use {', '.join(MODES)}")
+        vfile = embed.vectors_path(self.index_path)
+        if mode is None:
+            mode = "hybrid" if vfile.exists() else "lexical"
+            if mode == "hybrid":
+                try:
+                    return ranked(self.conn, query, k, mode, files, vfile, self._embedder())
+                except (embed.EmbeddingUnavailable, ImportError, OSError, ValueError) as exc:
+                    _warn_once(f"semantic search unavailable ({exc}); using lexical search")
+                    mode = "lexical"
+        if mode == "lexical":
+            return ranked(self.conn, query, k, mode, files)
+        if not self.readonly:
+            self.embed()  # semantic or hybrid asked for: bring the vectors up to date first (cheap when they are)
+        elif not vfile.exists():
+            raise RepoError("this index has no vectors yet: run `repo-rlm index --embed` (or `search --mode semantic`)")
+        return ranked(self.conn, query, k, mode, files, vfile, self._embedder())
 
     def grep(self, pattern: str, glob: str | None = None, max_results: int = 200) -> ResultList[GrepHit]:
         try:
