@@ -61,6 +61,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         from ..agent import ask
 
         ask.add_arguments(sp)
+    sp = sub.add_parser("review", help="review a change: every caller of what changed, static checks, a model")
+    if "review" in (sys.argv[1:] if argv is None else argv):
+        from ..review import cli as review_cli
+
+        review_cli.add_arguments(sp)
     sp = sub.add_parser("lsp", help="start the language server on stdio")
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     return p
@@ -123,6 +128,10 @@ def _run(args: argparse.Namespace) -> int:
         from ..agent import ask
 
         return ask.run(args)
+    if args.command == "review":
+        from ..review.cli import run as review_run
+
+        return review_run(args)
     if args.command == "lsp":
         from ..lsp.server import main as lsp_main
 

@@ -1,0 +1,254 @@
+"""Findings without a model: exact, cheap, and always run first.
+
+- `call-signature`: a call (resolved to a definition whose signature changed) whose arguments no
+  longer fit the new signature but did fit the old one: too many positional arguments, a keyword
+  the function no longer takes, a required argument missing. Python, checked with `ast`.
+- `removed-still-used`: an import or call in head of a definition (or module) that head no
+  longer has: removed, renamed, or moved with its file.
+- `return-removed`: a function that returned a value in base and returns none in head, whose
+  callers use the value.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..query.diff import Diff, SymbolChange
+from ..query.impact import Use
+from ..query.repo import Repo, RepoError
+from ..query.results import Call
+
+SEVERITIES = ("error", "warning", "note")
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str
+    path: str
+    line: int
+    end_line: int
+    message: str
+    symbol: str
+    source: str = "static"
+    confidence: float = 1.0
+    suggestion: str = ""
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("rule", "severity", "path", "line", "end_line", "message", "symbol", "source")}
+        d["confidence"] = self.confidence
+        if self.suggestion:
+            d["suggestion"] = self.suggestion
+        if self.evidence:
+            d["evidence"] = self.evidence
+        return d
+
+
+class _Files:
+    """Parsed Python files of one side, each parsed once."""
+
+    def __init__(self, repo: Repo):
+        self.repo = repo
+        self._trees: dict[str, tuple[ast.AST | None, list[str]]] = {}
+
+    def get(self, path: str) -> tuple[ast.AST | None, list[str]]:
+        if path not in self._trees:
+            try:
+                text = self.repo.read(path)
+            except RepoError:
+                self._trees[path] = (None, [])
+                return self._trees[path]
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError):
+                tree = None
+            if tree is not None:
+                for node in ast.walk(tree):
+                    for child in ast.iter_child_nodes(node):
+                        child.parent = node  # type: ignore[attr-defined]
+            self._trees[path] = (tree, text.split("\n"))
+        return self._trees[path]
+
+    def function(self, path: str, start: int, end: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        tree, _ = self.get(path)
+        if tree is None:
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and start <= node.lineno <= end:
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                if first == start or node.lineno == start:
+                    return node
+        return None
+
+    def call_at(self, path: str, line: int, column: int) -> ast.Call | None:
+        """The call whose called name starts at 1-based (line, character column)."""
+        tree, lines = self.get(path)
+        if tree is None or not 0 < line <= len(lines):
+            return None
+        byte_col = len(lines[line - 1][: column - 1].encode("utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            if isinstance(f, ast.Name) and f.lineno == line and f.col_offset == byte_col:
+                return node
+            if isinstance(f, ast.Attribute) and f.end_lineno == line and f.end_col_offset - len(f.attr) == byte_col:
+                return node
+        return None
+
+
+@dataclass
+class _Params:
+    positional: list[str]
+    posonly: int
+    required_pos: int
+    vararg: bool
+    kwonly: list[str]
+    required_kw: set[str]
+    kwarg: bool
+
+    @classmethod
+    def of(cls, fn: ast.FunctionDef | ast.AsyncFunctionDef, bound: bool) -> "_Params":
+        a = fn.args
+        pos = [x.arg for x in a.posonlyargs + a.args]
+        required = len(pos) - len(a.defaults)
+        posonly = len(a.posonlyargs)
+        if bound and pos:
+            pos, required, posonly = pos[1:], max(0, required - 1), max(0, posonly - 1)
+        req_kw = {x.arg for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is None}
+        return cls(pos, posonly, required, a.vararg is not None, [x.arg for x in a.kwonlyargs], req_kw, a.kwarg is not None)
+
+    def misfit(self, call: ast.Call) -> str | None:
+        """Why the call does not fit, or None when it does (or cannot be judged: *args, **kwargs)."""
+        star = any(isinstance(x, ast.Starred) for x in call.args)
+        dstar = any(k.arg is None for k in call.keywords)
+        npos = sum(not isinstance(x, ast.Starred) for x in call.args)
+        names = [k.arg for k in call.keywords if k.arg is not None]
+        if not self.vararg and npos > len(self.positional):
+            return f"takes {len(self.positional)} positional argument{'s' * (len(self.positional) != 1)} but {npos} were given"
+        allowed = set(self.positional[self.posonly:]) | set(self.kwonly)
+        if not self.kwarg:
+            bad = [n for n in names if n not in allowed]
+            if bad:
+                return f"got an unexpected keyword argument '{bad[0]}'"
+        if star or dstar:
+            return None
+        covered = set(self.positional[:npos]) | set(names)
+        missing = [p for p in self.positional[: self.required_pos] if p not in covered]
+        missing += sorted(self.required_kw - set(names))
+        if missing:
+            return "missing required argument" + ("s " if len(missing) > 1 else " ") + ", ".join(f"'{m}'" for m in missing)
+        return None
+
+
+def _decorators(fn: ast.AST) -> set[str]:
+    out = set()
+    for d in getattr(fn, "decorator_list", []):
+        d = d.func if isinstance(d, ast.Call) else d
+        out.add(d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", ""))
+    return out
+
+
+def _is_bound(change: SymbolChange, fn: ast.AST, call: ast.Call) -> bool:
+    """Whether the call passes the first parameter implicitly (self/cls)."""
+    if change.kind != "method":
+        return False
+    decos = _decorators(fn)
+    if "staticmethod" in decos:
+        return False
+    if change.name in ("__init__", "__new__") and not (isinstance(call.func, ast.Attribute) and call.func.attr == change.name):
+        return True  # C(...) reaches C.__init__
+    if "classmethod" in decos:
+        return True
+    owner = change.symbol.rsplit(".", 2)[-2] if change.symbol.count(".") >= 1 else ""
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == owner:
+        return False  # Class.method(obj, ...): unbound
+    return True
+
+
+def _returns_value(fn: ast.AST) -> bool:
+    """A `return <value>` in the function itself (nested functions and classes do not count)."""
+    todo = list(ast.iter_child_nodes(fn))
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(n, ast.Return) and n.value is not None and not (isinstance(n.value, ast.Constant) and n.value.value is None):
+            return True
+        if isinstance(n, (ast.Yield, ast.YieldFrom)):
+            return True  # a generator: its callers use the iterator
+        todo.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def _value_used(call: ast.Call) -> bool:
+    parent = getattr(call, "parent", None)
+    if isinstance(parent, ast.Await):
+        parent = getattr(parent, "parent", None)
+    return not isinstance(parent, ast.Expr)
+
+
+def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], missing: list[Use]
+          ) -> tuple[list[Finding], set[tuple[str, int, int]]]:
+    """Static findings, and the call sites they examined (path, line, column) for coverage."""
+    findings: list[Finding] = []
+    checked: set[tuple[str, int, int]] = set()
+    bfiles, hfiles = _Files(base), _Files(head)
+    for ch in diff.changed:
+        if ch.lang != "python" or ch.kind not in ("function", "method") or ch.change not in ("signature", "body"):
+            continue
+        new_fn = hfiles.function(ch.path, ch.start_line, ch.end_line)
+        old_fn = bfiles.function(ch.old_path, ch.old_start_line, ch.old_end_line) if ch.old_path else None
+        if new_fn is None or old_fn is None:
+            continue
+        lost_return = _returns_value(old_fn) and not _returns_value(new_fn)
+        if ch.change != "signature" and not lost_return:
+            continue
+        decorated = bool(_decorators(new_fn) - {"staticmethod", "classmethod"})
+        for c in callers.get(ch.symbol, []):
+            if c.resolution != "resolved" or c.path.endswith(".pyi"):
+                continue
+            call = hfiles.call_at(c.path, c.line, c.column)
+            if call is None:
+                continue
+            checked.add((c.path, c.line, c.column))
+            end = getattr(call, "end_lineno", c.line) or c.line
+            if ch.change == "signature":
+                bound = _is_bound(ch, new_fn, call)
+                why = _Params.of(new_fn, bound).misfit(call)
+                if why and _Params.of(old_fn, bound).misfit(call) is None:
+                    findings.append(Finding(
+                        "call-signature", "warning" if decorated else "error", c.path, c.line, end,
+                        f"`{ch.name}()` {why}: its signature changed to `{ch.signature}` "
+                        f"(was `{ch.old_signature}`), and this call in `{c.caller}` was not updated.",
+                        ch.symbol, evidence=[{"path": ch.path, "start_line": new_fn.lineno, "end_line": new_fn.lineno},
+                                             {"path": c.path, "start_line": c.line, "end_line": end}]))
+                    continue
+            if lost_return and _value_used(call):
+                findings.append(Finding(
+                    "return-removed", "warning", c.path, c.line, end,
+                    f"`{ch.name}()` no longer returns a value (it returns None now), but `{c.caller}` uses its result.",
+                    ch.symbol, evidence=[{"path": ch.path, "start_line": ch.start_line, "end_line": ch.end_line},
+                                         {"path": c.path, "start_line": c.line, "end_line": end}]))
+    gone = {ch.symbol: ch for ch in diff.changed if ch.change == "removed"}
+    moved = {m.old_symbol: m for m in diff.moved}
+    for u in missing:
+        if u.name in moved:
+            m = moved[u.name]
+            why = f"`{u.name}`, which moved to `{m.symbol}` ({m.path}:{m.line})"
+            fix = f"import it from `{m.symbol.rsplit('.', 1)[0]}`"
+        elif u.name in gone:
+            g = gone[u.name]
+            why = f"`{u.name}`, which was removed ({g.old_path}:{g.old_start_line} in base)"
+            fix = ""
+        else:
+            why = f"module `{u.name}`, which no longer exists"
+            fix = ""
+        what = "imports" if u.kind == "import" else "calls"
+        findings.append(Finding("removed-still-used", "error", u.path, u.line, u.line,
+                                f"This line {what} {why}; it will fail at run time.", u.name, suggestion=fix,
+                                evidence=[{"path": u.path, "start_line": u.line, "end_line": u.line}]))
+    return findings, checked
