@@ -16,6 +16,8 @@ from typing import Any
 from .repo import Repo, RepoError
 
 _WS = re.compile(r"\s+")
+# Comments between a declaration and its body end up in the index's signature text; not a change.
+_SIG_COMMENT = re.compile(r"/\*.*?\*/|(?:^|\s)(?:#|//).*$")
 # Definitions whose change is reported; locals never reach the index as symbols.
 CONTAINERS = {"class", "struct", "interface", "trait", "enum", "impl", "object", "module", "namespace", "type"}
 
@@ -110,9 +112,14 @@ def _symbols(repo: Repo, path: str) -> tuple[str, list[_Sym]] | None:
         own = [ln for i, ln in enumerate(lines[s - 1:e], s)
                if not any(cs <= i <= ce for cs, ce in children.get(sid, ()))]
         key = qual[len(prefix) + 1:] if prefix and qual.startswith(prefix + ".") else qual
-        out.append(_Sym(name, qual, kind, s, e, _WS.sub(" ", sig).strip(), f"{kind in CONTAINERS}:{key}",
+        out.append(_Sym(name, qual, kind, s, e, signature_key(sig), f"{kind in CONTAINERS}:{key}",
                         hashlib.sha1("\n".join(own).encode()).hexdigest(), parent, sid))
     return lang, out
+
+
+def signature_key(signature: str) -> str:
+    """A signature without comments or layout, for comparing two revisions of it."""
+    return _SIG_COMMENT.sub("", _WS.sub(" ", signature)).strip().rstrip("{:").strip()
 
 
 def _pair(base: list[_Sym], head: list[_Sym]) -> tuple[list[tuple[_Sym, _Sym]], list[_Sym], list[_Sym]]:

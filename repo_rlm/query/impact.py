@@ -119,6 +119,8 @@ def uses_of_missing(repo: Repo, names: list[str], modules: list[str]) -> list[Us
         for path, line, text, target in repo.conn.execute(
                 f"SELECT f.path, c.line, c.text, c.target FROM calls c JOIN files f ON f.id = c.file_id "
                 f"WHERE c.target IN ({marks})", ext):
-            out.append(Use(path, line, "call", text, target.split(".", 1)[1]))
+            name = target.split(".", 1)[1]
+            if not any(u.path == path and u.name == name for u in out):  # the import already says it
+                out.append(Use(path, line, "call", text, name))
     out.sort(key=lambda u: (u.path, u.line, u.kind))
     return out

@@ -43,7 +43,7 @@ FORMAT = """Reply with a JSON array only (`[]` when nothing is wrong). Each item
 @dataclass
 class ModelOutcome:
     findings: list[Finding] = field(default_factory=list)
-    checked: set[tuple[str, int, int]] = field(default_factory=set)  # call sites seen by a completed sub-call
+    checked: set[tuple[str, str, int, int]] = field(default_factory=set)  # (symbol, call site) a sub-call saw
     reviewed: int = 0
     failed: int = 0
     dropped_no_evidence: int = 0
@@ -197,7 +197,7 @@ async def review_async(prompts: list[Prompt], head: Repo, model: str, client: An
         res.findings += found
         res.dropped_no_evidence += dropped
         res.reviewed += 1
-        res.checked |= {(c.path, c.line, c.column) for c in p.calls}
+        res.checked |= {(p.change.symbol, c.path, c.line, c.column) for c in p.calls}
 
     try:
         await asyncio.wait_for(asyncio.gather(*(one(p) for p in prompts)), timeout_s)

@@ -121,7 +121,8 @@ def _review(base_repo: Repo, head_repo: Repo, base: str, head: str, files, opts:
         entry["tests"] = impact_q.tests_reaching(head_repo, ch.symbol)
         impact.append(entry)
     removed = [c.symbol for c in diff.changed if c.change == "removed"]
-    missing = impact_q.uses_of_missing(head_repo, removed + [m.old_symbol for m in diff.moved], diff.removed_modules)
+    renamed = [m.old_symbol for m in diff.moved] + [c.old_symbol for c in diff.changed if c.old_symbol]
+    missing = impact_q.uses_of_missing(head_repo, removed + renamed, diff.removed_modules)
     findings, checked = static.check(Diff(changed, diff.moved, diff.removed_modules), base_repo, head_repo, callers, missing)
 
     stopped, usage = "no_model", {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
@@ -181,8 +182,7 @@ def _review(base_repo: Repo, head_repo: Repo, base: str, head: str, files, opts:
     dropped["over_cap"] = max(0, len(kept) - cap)
     kept = kept[:cap]
 
-    affected = {(c["path"], c["line"]) for e in impact for c in e["callers"]}
-    sites = {(c.path, c.line, c.column) for cs in callers.values() for c in cs}
+    sites = {(sym, c.path, c.line, c.column) for sym, cs in callers.items() for c in cs}
     files_out = [{"status": f.status, "path": f.path, "old_path": f.old_path, "binary": f.binary} for f in files]
     skipped = dict(diff.skipped)
     if ignored_symbols:
@@ -195,8 +195,8 @@ def _review(base_repo: Repo, head_repo: Repo, base: str, head: str, files, opts:
                      "end_line": c.end_line, "change": c.change} for c in changed],
         "impact": impact,
         "findings": [f.to_dict() for f in kept],
-        "coverage": {"changed_symbols": len(changed), "affected_callers": len(affected),
-                     "callers_checked": len({(p, ln) for p, ln, col in checked & sites})},
+        "coverage": {"changed_symbols": len(changed), "affected_callers": len(sites),
+                     "callers_checked": len(checked & sites)},
         "stopped": stopped,
         "usage": usage,
         "files": files_out,

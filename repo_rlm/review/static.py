@@ -192,10 +192,10 @@ def _value_used(call: ast.Call) -> bool:
 
 
 def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], missing: list[Use]
-          ) -> tuple[list[Finding], set[tuple[str, int, int]]]:
-    """Static findings, and the call sites they examined (path, line, column) for coverage."""
+          ) -> tuple[list[Finding], set[tuple[str, str, int, int]]]:
+    """Static findings, and the call sites they examined (symbol, path, line, column) for coverage."""
     findings: list[Finding] = []
-    checked: set[tuple[str, int, int]] = set()
+    checked: set[tuple[str, str, int, int]] = set()
     bfiles, hfiles = _Files(base), _Files(head)
     for ch in diff.changed:
         if ch.lang != "python" or ch.kind not in ("function", "method") or ch.change not in ("signature", "body"):
@@ -214,7 +214,7 @@ def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], mi
             call = hfiles.call_at(c.path, c.line, c.column)
             if call is None:
                 continue
-            checked.add((c.path, c.line, c.column))
+            checked.add((ch.symbol, c.path, c.line, c.column))
             end = getattr(call, "end_lineno", c.line) or c.line
             if ch.change == "signature":
                 bound = _is_bound(ch, new_fn, call)
@@ -234,12 +234,13 @@ def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], mi
                     ch.symbol, evidence=[{"path": ch.path, "start_line": ch.start_line, "end_line": ch.end_line},
                                          {"path": c.path, "start_line": c.line, "end_line": end}]))
     gone = {ch.symbol: ch for ch in diff.changed if ch.change == "removed"}
-    moved = {m.old_symbol: m for m in diff.moved}
+    moved = {m.old_symbol: (m.symbol, m.path, m.line) for m in diff.moved}
+    moved.update({c.old_symbol: (c.symbol, c.path, c.start_line) for c in diff.changed if c.old_symbol})
     for u in missing:
         if u.name in moved:
-            m = moved[u.name]
-            why = f"`{u.name}`, which moved to `{m.symbol}` ({m.path}:{m.line})"
-            fix = f"import it from `{m.symbol.rsplit('.', 1)[0]}`"
+            sym, path, line = moved[u.name]
+            why = f"`{u.name}`, which moved to `{sym}` ({path}:{line})"
+            fix = f"import it from `{sym.rsplit('.', 1)[0]}`"
         elif u.name in gone:
             g = gone[u.name]
             why = f"`{u.name}`, which was removed ({g.old_path}:{g.old_start_line} in base)"
