@@ -424,35 +424,54 @@ def test_model_review_batched_cited_and_counted(shop, env):
         fake.stop()
 
 
-def test_model_review_respects_the_budget(shop, env):
+def _inproc(repo: Path, env: dict, monkeypatch, **opts) -> dict:
+    """The review in this process (litellm is imported once for the tests below)."""
+    from repo_rlm.review import pipeline
+
+    for k in ("XDG_CACHE_HOME", "REPO_RLM_CACHE_DIR"):
+        monkeypatch.setenv(k, env[k])
+    return pipeline.review(str(repo), pipeline.Options(base="HEAD~1", **opts)).data
+
+
+def test_model_review_respects_the_budget(shop, env, monkeypatch):
     fake = FakeLLM(lambda req: "[]").start()
     try:
-        e = dict(env, REPO_RLM_MODEL=MODEL, REPO_RLM_API_BASE=fake.api_base)
         budget = 0.0025
-        r = review(shop, e, "--base", "HEAD~1", "--json", "--no-cache", "--budget", str(budget))
-        assert r.returncode == 0, r.stderr
-        d = json.loads(r.stdout)
+        d = _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base, use_cache=False, budget_usd=budget)
         assert d["stopped"] == "budget"
         assert 0 < len(fake.requests) < 8
         assert 0 < d["usage"]["cost_usd"] <= budget
         assert d["skipped"]["symbols_not_model_reviewed"] == 8 - len(fake.requests)
         assert d["coverage"]["callers_checked"] < d["coverage"]["affected_callers"]
-        # --max-sub-calls caps the number of calls the same way
-        r = review(shop, e, "--base", "HEAD~1", "--json", "--no-cache", "--max-sub-calls", "2")
-        d = json.loads(r.stdout)
+        # a cap on sub-calls stops it the same way
+        d = _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base, use_cache=False, max_sub_calls=2)
         assert d["stopped"] == "max_sub_calls" and d["model"]["symbols_reviewed"] == 2
     finally:
         fake.stop()
 
 
-def test_model_replies_are_cached_for_the_next_push(shop, env):
+def test_model_replies_are_cached_for_the_next_push(shop, env, monkeypatch):
     fake = FakeLLM(lambda req: "[]").start()
     try:
-        e = dict(env, REPO_RLM_MODEL=MODEL, REPO_RLM_API_BASE=fake.api_base)
-        assert review(shop, e, "--base", "HEAD~1", "--json").returncode == 0
+        _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base)
         n = len(fake.requests)
-        d = json.loads(review(shop, e, "--base", "HEAD~1", "--json").stdout)
+        assert n == 8
+        d = _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base)
         assert len(fake.requests) == n  # unchanged symbols and callers: no new call
         assert d["model"]["symbols_reviewed"] == 8
+    finally:
+        fake.stop()
+
+
+def test_failed_sub_calls_do_not_fail_the_review(shop, env, monkeypatch):
+    from fakellm import Fault
+
+    fake = FakeLLM(lambda req: Fault("500") if "shop.pricing.total" in last_user(req) else "[]").start()
+    try:
+        d = _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base, use_cache=False)
+        assert d["stopped"] == "final"
+        assert d["model"] == {"model": MODEL, "symbols_reviewed": 7, "sub_calls_failed": 1}
+        assert any("failed" in n for n in d["notes"])
+        assert len([f for f in d["findings"] if f["source"] == "static"]) == 7  # the static part stands
     finally:
         fake.stop()

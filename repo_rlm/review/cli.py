@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["md", "json", "sarif", "github"], default="md")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--out", type=Path, help="write the output to this file instead of stdout")
+    p.add_argument("--sarif-out", type=Path, help="also write the SARIF log to this file (one run, several outputs)")
+    p.add_argument("--summary-out", type=Path, help="also write the Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("--no-model", action="store_true", help="static checks only")
     p.add_argument("--fail-on", choices=["error", "warning", "note"], help="exit 4 when a finding at or above this exists")
     p.add_argument("--post", action="store_true", help="post the review to the pull request (GITHUB_TOKEN, GITHUB_REPOSITORY)")
@@ -85,13 +87,20 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(output.github(d, result.added_lines), indent=2, ensure_ascii=False) + "\n"
     else:
         text = output.markdown(d)
+    extra = [(args.sarif_out, lambda: json.dumps(output.sarif(d), indent=2, ensure_ascii=False) + "\n"),
+             (args.summary_out, lambda: output.markdown(d))]
+    target = args.out
     try:
         if args.out:
             args.out.write_text(text, encoding="utf-8")
         else:
             sys.stdout.write(text)
+        for target, make in extra:
+            if target:
+                with open(target, "a" if target == args.summary_out else "w", encoding="utf-8") as fh:
+                    fh.write(make())
     except OSError as exc:
-        return _fail(f"cannot write {args.out}: {exc.strerror}", 2)
+        return _fail(f"cannot write {target}: {exc.strerror}", 2)
     if args.post:
         try:
             url = output.post(output.github(d, result.added_lines), pr or 0)

@@ -65,10 +65,12 @@ def markdown(d: dict[str, Any]) -> str:
             out.append(f"| `{c['symbol']}` | {c['kind']} | {c['change']} | `{c['path']}:{c['start_line']}` | "
                        f"{ncallers.get(c['symbol'], '')} |")
     for e in d["impact"]:
-        if not e["callers"]:
+        if not e["callers"] and not e.get("overrides"):
             continue
-        out += ["", f"<details><summary><code>{e['symbol']}</code>: {len(e['callers'])} callers</summary>", ""]
+        n = len(e["callers"])
+        out += ["", f"<details><summary><code>{e['symbol']}</code>: {n} caller{'s' * (n != 1)}</summary>", ""]
         out += [f"- `{c['caller']}` at `{c['path']}:{c['line']}` ({c['resolution']})" for c in e["callers"]]
+        out += [f"- overridden by `{o['symbol']}` at `{o['path']}:{o['line']}`" for o in e.get("overrides", [])]
         if e.get("tests"):
             out.append(f"- tests reaching it: {', '.join('`' + t + '`' for t in e['tests'])}")
         out += ["", "</details>"]
