@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,14 +46,14 @@ def cli(repo: Path, env: dict, *args: str) -> tuple[float, subprocess.CompletedP
     return time.perf_counter() - t, r
 
 
-def static_part(repo: Path, merge: str) -> dict:
+def static_part(repo: Path, merge: str, warm: str) -> dict:
     subprocess.run(["git", "-C", str(repo), "checkout", "-q", "--detach", merge], check=True)
     base = subprocess.run(["git", "-C", str(repo), "rev-parse", merge + "^1"], check=True, capture_output=True,
                           text=True).stdout.strip()
     files = subprocess.run(["git", "-C", str(repo), "diff", "--name-only", base, merge], check=True,
                            capture_output=True, text=True).stdout.split()
     out = {"files_changed": len(files)}
-    with tempfile.TemporaryDirectory() as cold, tempfile.TemporaryDirectory() as warm:
+    with tempfile.TemporaryDirectory() as cold:
         env_cold = dict(os.environ, XDG_CACHE_HOME=cold)
         env_warm = dict(os.environ, XDG_CACHE_HOME=warm)
         args = ("review", "--base", base, "--no-model", "--json")
@@ -68,44 +69,41 @@ def static_part(repo: Path, merge: str) -> dict:
     return out
 
 
-def model_part(repo: Path, base: str) -> list[tuple[int, float, float]]:
-    """(concurrency, seconds, ideal seconds) for SYMBOLS prompts built from the change."""
+def model_part(repo: Path, base: str, warm: str) -> list[tuple[int, float, float]]:
+    """(concurrency, seconds, ideal seconds) for SYMBOLS prompts built from the change (warm indexes)."""
     from fakellm import MODEL, FakeLLM
 
     from repo_rlm.query.diff import compare
-    from repo_rlm.query.repo import Repo
+    from repo_rlm.query.repo import Repo, default_index_path
     from repo_rlm.review import model, revisions
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["XDG_CACHE_HOME"] = tmp
-        head_sha = revisions.resolve(repo, "HEAD")
-        with revisions.locked(repo) as cache:
-            head = Repo.open(repo, Path(tmp) / "head.db")
-            bdir = revisions.checkout(repo, cache, "base", base)
-            revisions.seed_index(Path(tmp) / "head.db", cache / "base.db")
-            base_repo = Repo.open(bdir, cache / "base.db")
-            diff = compare(base_repo, head, revisions.changed_files(repo, base, head_sha))
-            changes = [c for c in diff.changed if c.change in ("signature", "body", "added")] or diff.changed
-            prompts = []
-            for i in range(SYMBOLS):
-                p = model.build_prompt(changes[i % len(changes)], [], base_repo, head, [f"bench prompt {i}"])
-                prompts.append(p)
-            fake = FakeLLM(lambda req: "[]", latency=LATENCY).start()
-            rows = []
-            try:
-                model.run(prompts[:1], head, MODEL, api_base=fake.api_base, api_key=None, budget_usd=None,
-                          max_tokens=None, max_sub_calls=1, max_concurrency=1, timeout_s=60, use_cache=False)  # warm-up
-                for conc in (16, 8, 4):
-                    t = time.perf_counter()
-                    res = model.run(prompts, head, MODEL, api_base=fake.api_base, api_key=None, budget_usd=None,
-                                    max_tokens=None, max_sub_calls=100, max_concurrency=conc, timeout_s=120,
-                                    use_cache=False)
-                    assert res.reviewed == SYMBOLS, res
-                    rows.append((conc, time.perf_counter() - t, math.ceil(SYMBOLS / conc) * LATENCY))
-            finally:
-                fake.stop()
-                head.close()
-                base_repo.close()
+    os.environ["XDG_CACHE_HOME"] = warm
+    head_sha = revisions.resolve(repo, "HEAD")
+    with revisions.locked(repo) as cache:
+        head = Repo.open(repo, default_index_path(repo))
+        base_repo = Repo.open(revisions.checkout(repo, cache, "base", base), cache / "base.db")
+        diff = compare(base_repo, head, revisions.changed_files(repo, base, head_sha))
+        changes = [c for c in diff.changed if c.change in ("signature", "body", "added")] or diff.changed
+        prompts = [model.build_prompt(changes[i % len(changes)], [], base_repo, head, [f"bench prompt {i}"])
+                   for i in range(SYMBOLS)]
+        fake = FakeLLM(lambda req: "[]", latency=LATENCY).start()
+        rows = []
+
+        def run(ps, conc):
+            return model.run(ps, head, MODEL, api_base=fake.api_base, api_key=None, budget_usd=None, max_tokens=None,
+                             max_sub_calls=100, max_concurrency=conc, timeout_s=120, use_cache=False)
+
+        try:
+            run(prompts[:1], 1)  # warm-up: litellm's import and first connection
+            for conc in (16, 8, 4):
+                t = time.perf_counter()
+                res = run(prompts, conc)
+                assert res.reviewed == SYMBOLS, res
+                rows.append((conc, time.perf_counter() - t, math.ceil(SYMBOLS / conc) * LATENCY))
+        finally:
+            fake.stop()
+            head.close()
+            base_repo.close()
     return rows
 
 
@@ -117,7 +115,15 @@ def main() -> None:
     repo = Path(a.repo)
     if not (repo / ".git").exists():
         sys.exit(f"bench: no clone at {repo}; clone sympy there first")
-    s = static_part(repo, a.merge)
+    warm = tempfile.mkdtemp(prefix="bench-review-")
+    try:
+        report(repo, a.merge, warm)
+    finally:
+        shutil.rmtree(warm, ignore_errors=True)
+
+
+def report(repo: Path, merge: str, warm: str) -> None:
+    s = static_part(repo, merge, warm)
     print(f"## static report: {s['files_changed']} files changed, {s['changed_symbols']} changed symbols, "
           f"{s['affected_callers']} affected callers, {s['findings']} findings\n")
     print("| run | seconds | ratio to a full index |")
@@ -128,7 +134,7 @@ def main() -> None:
                        ("review_head_warm", "review, work-tree index warm (first review)"),
                        ("review_both_warm", "review again (both sides warm)")):
         print(f"| {label} | {s[key]:.2f} | {s[key] / base:.2f} |")
-    rows = model_part(repo, s["base"])
+    rows = model_part(repo, s["base"], warm)
     print(f"\n## model part: {SYMBOLS} sub-calls, fake server at {LATENCY} s latency\n")
     print("| concurrency | seconds | ideal ceil(30/c) x 0.5 s | ratio |")
     print("| ---: | ---: | ---: | ---: |")

@@ -109,8 +109,8 @@ def _symbols(repo: Repo, path: str) -> tuple[str, list[_Sym]] | None:
             children.setdefault(parent, []).append((s, e))
     out = []
     for sid, parent, name, qual, kind, s, e, sig in rows:
-        own = [ln for i, ln in enumerate(lines[s - 1:e], s)
-               if not any(cs <= i <= ce for cs, ce in children.get(sid, ()))]
+        covered = {i for cs, ce in children.get(sid, ()) for i in range(cs, ce + 1)}
+        own = [ln for i, ln in enumerate(lines[s - 1:e], s) if i not in covered]
         key = qual[len(prefix) + 1:] if prefix and qual.startswith(prefix + ".") else qual
         out.append(_Sym(name, qual, kind, s, e, signature_key(sig), f"{kind in CONTAINERS}:{key}",
                         hashlib.sha1("\n".join(own).encode()).hexdigest(), parent, sid))

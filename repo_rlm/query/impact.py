@@ -12,6 +12,7 @@ from .repo import Repo
 from .results import Call, Definition
 
 TEST_PATH = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]*$|_test\.[a-z]+$|(Test|Tests|Spec)\.[a-z]+$|\.(test|spec)\.[a-z]+$")
+NAME_ONLY_MAX = 5  # name-only callers are listed while at most this many definitions share the name
 TEST_DEPTH = 3  # call levels followed up from a changed symbol to the tests that reach it
 
 
@@ -31,10 +32,15 @@ class Use:
 
 
 def callers(repo: Repo, symbol: str) -> list[Call]:
-    """Call sites of exactly this qualified name (and, for a class, its constructors)."""
-    out = [c for c in repo.callers_of(symbol) if c.resolution != "resolved" or c.callee == symbol
-           or c.callee.startswith(symbol + ".")]
-    return out
+    """Call sites of exactly this qualified name (and, for a class, its constructors). Name-only
+    call sites are kept when few definitions share the name (at most NAME_ONLY_MAX, no dunders):
+    a name-only `__init__` or `get` call could reach any of hundreds of definitions."""
+    name = symbol.rsplit(".", 1)[-1]
+    ambiguous = (name.startswith("__") and name.endswith("__")) or repo.conn.execute(
+        "SELECT COUNT(*) FROM symbols WHERE name = ? AND kind IN ('function', 'method')", (name,)).fetchone()[0] > NAME_ONLY_MAX
+    return [c for c in repo.callers_of(symbol)
+            if (c.resolution == "resolved" and (c.callee == symbol or c.callee.startswith(symbol + ".")))
+            or (c.resolution == "name" and not ambiguous)]
 
 
 def overrides(repo: Repo, symbol: str) -> list[Definition]:

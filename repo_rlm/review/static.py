@@ -47,54 +47,68 @@ class Finding:
 
 
 class _Files:
-    """Parsed Python files of one side, each parsed once."""
+    """Python source of one side. Only the definitions a check needs are parsed (a function, a
+    caller), not whole files: sympy-size files take a tenth of a second each to parse."""
 
     def __init__(self, repo: Repo):
         self.repo = repo
-        self._trees: dict[str, tuple[ast.AST | None, list[str]]] = {}
+        self._lines: dict[str, list[str]] = {}
+        self._trees: dict[tuple[str, int, int], tuple[ast.Module | None, int]] = {}
 
-    def get(self, path: str) -> tuple[ast.AST | None, list[str]]:
-        if path not in self._trees:
+    def lines(self, path: str) -> list[str]:
+        if path not in self._lines:
             try:
-                text = self.repo.read(path)
+                self._lines[path] = self.repo.read(path).split("\n")
             except RepoError:
-                self._trees[path] = (None, [])
-                return self._trees[path]
+                self._lines[path] = []
+        return self._lines[path]
+
+    def snippet(self, path: str, start: int, end: int) -> tuple[ast.Module | None, int]:
+        """Lines start..end parsed on their own, with parent links: (tree, indent removed).
+        Node line numbers are shifted back to the file's."""
+        key = (path, start, end)
+        if key not in self._trees:
+            lines = self.lines(path)[start - 1:end]
+            indent = min((len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()), default=0)
+            text = "\n".join(ln[indent:] for ln in lines)
             try:
                 tree = ast.parse(text)
             except (SyntaxError, ValueError, RecursionError):
                 tree = None
             if tree is not None:
+                ast.increment_lineno(tree, start - 1)
                 for node in ast.walk(tree):
                     for child in ast.iter_child_nodes(node):
                         child.parent = node  # type: ignore[attr-defined]
-            self._trees[path] = (tree, text.split("\n"))
-        return self._trees[path]
+            self._trees[key] = (tree, indent)
+        return self._trees[key]
 
     def function(self, path: str, start: int, end: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-        tree, _ = self.get(path)
+        tree, _ = self.snippet(path, start, end)
+        if tree is None or not tree.body:
+            return None
+        node = tree.body[0]
+        return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+    def call_at(self, c: Call) -> ast.Call | None:
+        """The call whose called name starts at the call site's 1-based (line, character column)."""
+        lines = self.lines(c.path)
+        if not 0 < c.line <= len(lines):
+            return None
+        s, e = c.caller_start_line, c.caller_end_line
+        if not (c.caller_path == c.path and s and s <= c.line <= e and e > s):
+            s, e = 1, len(lines)  # module-level code: the whole file
+        tree, indent = self.snippet(c.path, s, e)
         if tree is None:
             return None
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and start <= node.lineno <= end:
-                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                if first == start or node.lineno == start:
-                    return node
-        return None
-
-    def call_at(self, path: str, line: int, column: int) -> ast.Call | None:
-        """The call whose called name starts at 1-based (line, character column)."""
-        tree, lines = self.get(path)
-        if tree is None or not 0 < line <= len(lines):
-            return None
-        byte_col = len(lines[line - 1][: column - 1].encode("utf-8"))
+        byte_col = len(lines[c.line - 1][: c.column - 1].encode("utf-8")) - indent
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             f = node.func
-            if isinstance(f, ast.Name) and f.lineno == line and f.col_offset == byte_col:
+            if isinstance(f, ast.Name) and f.lineno == c.line and f.col_offset == byte_col:
                 return node
-            if isinstance(f, ast.Attribute) and f.end_lineno == line and f.end_col_offset - len(f.attr) == byte_col:
+            if isinstance(f, ast.Attribute) and f.end_lineno == c.line and f.end_col_offset - len(f.attr) == byte_col:
                 return node
         return None
 
@@ -211,7 +225,7 @@ def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], mi
         for c in callers.get(ch.symbol, []):
             if c.resolution != "resolved" or c.path.endswith(".pyi"):
                 continue
-            call = hfiles.call_at(c.path, c.line, c.column)
+            call = hfiles.call_at(c)
             if call is None:
                 continue
             checked.add((ch.symbol, c.path, c.line, c.column))
