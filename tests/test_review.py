@@ -475,3 +475,20 @@ def test_failed_sub_calls_do_not_fail_the_review(shop, env, monkeypatch):
         assert len([f for f in d["findings"] if f["source"] == "static"]) == 7  # the static part stands
     finally:
         fake.stop()
+
+
+def test_huge_and_hostile_files_are_skipped_and_escaped(tmp_path, env):
+    """A file over the size limit is counted, not compared; an escape sequence in a path never reaches
+    the terminal."""
+    big = "def big():\n    return 1\n" + "# padding\n" * 40
+    base = dict(review_repos.BODY_BASE, **{"geo/big.py": big, "geo/\x1b[31mred.py": "def red():\n    return 1\n"})
+    head = dict(review_repos.BODY_HEAD, **{"geo/big.py": big.replace("return 1", "return 2"),
+                                           "geo/\x1b[31mred.py": "def red():\n    return 2\n"})
+    repo = review_repos.make(tmp_path / "big", base, head)
+    r = review(repo, dict(env, REPO_RLM_MAX_FILE_BYTES="300"), "--base", "HEAD~1", "--json", "--no-model")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["skipped"] == {"too_large": 1}
+    assert {c["symbol"] for c in d["changed"]} == {"geo.calc.area", "geo.\x1b[31mred.red"}
+    md = review(repo, dict(env, REPO_RLM_MAX_FILE_BYTES="300"), "--base", "HEAD~1", "--no-model")
+    assert md.returncode == 0 and "\x1b" not in md.stdout and "[31mred.py" in md.stdout

@@ -14,6 +14,7 @@ RULES = {
     "removed-still-used": "A removed, renamed or moved definition is still imported or called",
     "return-removed": "A function stopped returning a value its callers use",
 }
+MAX_BODY = 60_000
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _ICON = {"error": "🔴", "warning": "🟠", "note": "🔵"}
 
@@ -78,7 +79,7 @@ def markdown(d: dict[str, Any]) -> str:
     if skipped:
         out += ["", "Skipped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(skipped.items())) + "."]
     out += [f"\n_{_md_text(n)}_" for n in d.get("notes", [])]
-    return "\n".join(out) + "\n"
+    return _CTRL.sub("", "\n".join(out)) + "\n"  # paths and names come from the repository: no escapes reach a terminal
 
 
 def sarif(d: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +133,10 @@ def github(d: dict[str, Any], added_lines: dict[str, set[int]]) -> dict[str, Any
     if elsewhere:
         body += ["", "Findings outside the lines this pull request changes:", ""]
         body += [f"- {_finding_md(f)}" for f in elsewhere]
-    return {"commit_id": d["head"], "body": "\n".join(body), "event": "COMMENT", "comments": comments}
+    text = _CTRL.sub("", "\n".join(body))
+    if len(text) > MAX_BODY:  # GitHub refuses bodies over 65,536 characters
+        text = text[:MAX_BODY] + "\n\n(cut; the full review is in the SARIF and JSON outputs)"
+    return {"commit_id": d["head"], "body": text, "event": "COMMENT", "comments": comments}
 
 
 class PostError(Exception):

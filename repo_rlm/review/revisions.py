@@ -85,6 +85,8 @@ def default_base(root: Path, head: str) -> str:
         if is_shallow(root):
             raise RevisionError(f"no merge-base of {branch} and the head in this shallow clone; {FETCH_HINT}")
         raise RevisionError(f"{branch} and the head share no history; pass --base REF")
+    if is_shallow(root):
+        raise RevisionError(f"no default branch (origin/HEAD, main, master) in this shallow clone; pass --base REF or {FETCH_HINT}")
     raise RevisionError("no default branch found (origin/HEAD, main, master); pass --base REF")
 
 

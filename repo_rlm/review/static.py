@@ -64,7 +64,7 @@ class _Files:
         return self._lines[path]
 
     def snippet(self, path: str, start: int, end: int) -> tuple[ast.Module | None, int]:
-        """Lines start..end parsed on their own, with parent links: (tree, indent removed).
+        """Lines start..end parsed on their own: (tree, indent removed).
         Node line numbers are shifted back to the file's."""
         key = (path, start, end)
         if key not in self._trees:
@@ -77,11 +77,15 @@ class _Files:
                 tree = None
             if tree is not None:
                 ast.increment_lineno(tree, start - 1)
-                for node in ast.walk(tree):
-                    for child in ast.iter_child_nodes(node):
-                        child.parent = node  # type: ignore[attr-defined]
             self._trees[key] = (tree, indent)
         return self._trees[key]
+
+    def _link(self, tree: ast.AST) -> None:
+        if not getattr(tree, "linked", False):
+            for node in ast.walk(tree):
+                for child in ast.iter_child_nodes(node):
+                    child.parent = node  # type: ignore[attr-defined]
+            tree.linked = True  # type: ignore[attr-defined]
 
     def function(self, path: str, start: int, end: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         tree, _ = self.snippet(path, start, end)
@@ -101,6 +105,7 @@ class _Files:
         tree, indent = self.snippet(c.path, s, e)
         if tree is None:
             return None
+        self._link(tree)  # _value_used looks at the call's parent
         byte_col = len(lines[c.line - 1][: c.column - 1].encode("utf-8")) - indent
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -212,7 +217,8 @@ def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], mi
     checked: set[tuple[str, str, int, int]] = set()
     bfiles, hfiles = _Files(base), _Files(head)
     for ch in diff.changed:
-        if ch.lang != "python" or ch.kind not in ("function", "method") or ch.change not in ("signature", "body"):
+        if ch.lang != "python" or ch.kind not in ("function", "method") or ch.change not in ("signature", "body") \
+                or not callers.get(ch.symbol):
             continue
         new_fn = hfiles.function(ch.path, ch.start_line, ch.end_line)
         old_fn = bfiles.function(ch.old_path, ch.old_start_line, ch.old_end_line) if ch.old_path else None
