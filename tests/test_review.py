@@ -405,7 +405,7 @@ def test_model_review_batched_cited_and_counted(shop, env):
         assert len(fake.requests) == 8
         assert fake.max_in_flight > 1
         assert d["stopped"] == "final"
-        assert d["model"] == {"model": MODEL, "symbols_reviewed": 8, "sub_calls_failed": 0}
+        assert d["model"] == {"model": MODEL, "symbols_reviewed": 8, "sub_calls_failed": 0, "verdicts_reused": 0}
         model_findings = [f for f in d["findings"] if f["source"] == "model"]
         assert model_findings == [{
             "rule": "currency-default", "severity": "warning", "path": "shop/pricing.py", "line": 4, "end_line": 6,
@@ -424,13 +424,13 @@ def test_model_review_batched_cited_and_counted(shop, env):
         fake.stop()
 
 
-def _inproc(repo: Path, env: dict, monkeypatch, **opts) -> dict:
+def _inproc(repo: Path, env: dict, monkeypatch, base: str = "HEAD~1", **opts) -> dict:
     """The review in this process (litellm is imported once for the tests below)."""
     from repo_rlm.review import pipeline
 
     for k in ("XDG_CACHE_HOME", "REPO_RLM_CACHE_DIR"):
         monkeypatch.setenv(k, env[k])
-    return pipeline.review(str(repo), pipeline.Options(base="HEAD~1", **opts)).data
+    return pipeline.review(str(repo), pipeline.Options(base=base, **opts)).data
 
 
 def test_model_review_respects_the_budget(shop, env, monkeypatch):
@@ -450,15 +450,31 @@ def test_model_review_respects_the_budget(shop, env, monkeypatch):
         fake.stop()
 
 
-def test_model_replies_are_cached_for_the_next_push(shop, env, monkeypatch):
-    fake = FakeLLM(lambda req: "[]").start()
+def test_next_push_reviews_only_what_changed(tmp_path, env, monkeypatch):
+    """Verdicts are keyed by the code a prompt shows, not by line numbers: after a push that only
+    shifts lines, nothing is sent again and the model's finding moves with the code; after a push
+    that changes one symbol, only that symbol is sent."""
+    repo = review_repos.shop(tmp_path / "shop")
+    base = sha(repo, "HEAD~1")
+    fake = FakeLLM(lambda req: _model_reply(last_user(req))).start()
     try:
-        _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base)
-        n = len(fake.requests)
-        assert n == 8
-        d = _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base)
-        assert len(fake.requests) == n  # unchanged symbols and callers: no new call
-        assert d["model"]["symbols_reviewed"] == 8
+        d = _inproc(repo, env, monkeypatch, base=base, model=MODEL, api_base=fake.api_base)
+        assert len(fake.requests) == 8 and d["model"]["verdicts_reused"] == 0
+        assert [(f["path"], f["line"]) for f in d["findings"] if f["source"] == "model"] == [("shop/pricing.py", 4)]
+        pricing = (repo / "shop/pricing.py").read_text()
+        review_repos.write(repo, {"shop/pricing.py": "# prices\n\n" + pricing})
+        review_repos.git(repo, "commit", "-qam", "shift")
+        d = _inproc(repo, env, monkeypatch, base=base, model=MODEL, api_base=fake.api_base)
+        assert len(fake.requests) == 8  # nothing sent again
+        assert d["model"] == {"model": MODEL, "symbols_reviewed": 8, "sub_calls_failed": 0, "verdicts_reused": 8}
+        model_findings = [f for f in d["findings"] if f["source"] == "model"]
+        assert [(f["path"], f["line"], f["end_line"]) for f in model_findings] == [("shop/pricing.py", 6, 8)]
+        assert model_findings[0]["evidence"] == [{"path": "shop/pricing.py", "start_line": 6, "end_line": 8}]
+        review_repos.write(repo, {"shop/shipping.py": "def cost(weight):\n    return weight * 4\n"})
+        review_repos.git(repo, "commit", "-qam", "cost")
+        d = _inproc(repo, env, monkeypatch, base=base, model=MODEL, api_base=fake.api_base)
+        assert len(fake.requests) == 9 and "shop.shipping.cost" in last_user(fake.requests[-1])
+        assert d["model"]["verdicts_reused"] == 7
     finally:
         fake.stop()
 
@@ -470,7 +486,7 @@ def test_failed_sub_calls_do_not_fail_the_review(shop, env, monkeypatch):
     try:
         d = _inproc(shop, env, monkeypatch, model=MODEL, api_base=fake.api_base, use_cache=False)
         assert d["stopped"] == "final"
-        assert d["model"] == {"model": MODEL, "symbols_reviewed": 7, "sub_calls_failed": 1}
+        assert d["model"] == {"model": MODEL, "symbols_reviewed": 7, "sub_calls_failed": 1, "verdicts_reused": 0}
         assert any("failed" in n for n in d["notes"])
         assert len([f for f in d["findings"] if f["source"] == "static"]) == 7  # the static part stands
     finally:

@@ -9,6 +9,7 @@ prompt showed; others are dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class ModelOutcome:
     findings: list[Finding] = field(default_factory=list)
     checked: set[tuple[str, str, int, int]] = field(default_factory=set)  # (symbol, call site) a sub-call saw
     reviewed: int = 0
+    cached: int = 0   # of reviewed: verdicts reused from an earlier review of the same code
     failed: int = 0
     dropped_no_evidence: int = 0
     not_sent: int = 0
@@ -57,11 +59,14 @@ def _clean(text: str) -> str:
     return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _numbered(repo: Repo, path: str, start: int, end: int) -> str:
+def _span(repo: Repo, path: str, start: int, end: int) -> str:
     try:
-        text = repo.read_span(path, start, end)
+        return repo.read_span(path, start, end)
     except RepoError:
         return ""
+
+
+def _numbered(text: str, start: int) -> str:
     return "\n".join(f"{i:>5} | {_clean(ln)}" for i, ln in enumerate(text.split("\n"), start))
 
 
@@ -71,6 +76,7 @@ class Prompt:
     text: str
     spans: list[tuple[str, int, int]]  # head spans shown: findings must lie in one
     calls: list[Call]
+    key: str = ""  # hash of what the prompt shows, without line numbers: the verdict cache's key
 
 
 def build_prompt(change: SymbolChange, callers: list[Call], base: Repo, head: Repo, rules: list[str]) -> Prompt:
@@ -78,14 +84,18 @@ def build_prompt(change: SymbolChange, callers: list[Call], base: Repo, head: Re
     if rules:
         parts.append("Rules of this repository (report violations with the rule's words as `rule`):\n"
                      + "\n".join(f"- {_clean(r)}" for r in rules))
+    content: list[str] = [SYSTEM, FORMAT, *rules, change.symbol, change.change]
     spans: list[tuple[str, int, int]] = []
     if change.old_path and change.change != "added":
         e = min(change.old_end_line, change.old_start_line + SYMBOL_LINES)
+        text = _span(base, change.old_path, change.old_start_line, e)
         parts.append(f"Before (base, {change.old_path}:{change.old_start_line}-{e}):\n```\n"
-                     f"{_numbered(base, change.old_path, change.old_start_line, e)}\n```")
+                     f"{_numbered(text, change.old_start_line)}\n```")
+        content += [change.old_path, text]
     e = min(change.end_line, change.start_line + SYMBOL_LINES)
-    parts.append(f"After (head, {change.path}:{change.start_line}-{e}):\n```\n"
-                 f"{_numbered(head, change.path, change.start_line, e)}\n```")
+    text = _span(head, change.path, change.start_line, e)
+    parts.append(f"After (head, {change.path}:{change.start_line}-{e}):\n```\n{_numbered(text, change.start_line)}\n```")
+    content += [change.path, text]
     spans.append((change.path, change.start_line, e))
     shown: list[Call] = []
     if callers:
@@ -93,15 +103,49 @@ def build_prompt(change: SymbolChange, callers: list[Call], base: Repo, head: Re
     for i, c in enumerate(callers[:MAX_CALLERS], 1):
         s = max(c.caller_start_line or c.line, c.line - CALLER_LINES // 2)
         e = min(max(c.caller_end_line, c.line), s + CALLER_LINES)
+        text = _span(head, c.path, s, e)
         block = (f"{i}. `{c.caller}` calls it at {c.path}:{c.line} ({c.resolution})\n```\n"
-                 f"{_numbered(head, c.path, s, e)}\n```")
+                 f"{_numbered(text, s)}\n```")
         if sum(map(len, parts)) + len(block) > MAX_PROMPT_CHARS:
             break
         parts.append(block)
+        content += [c.caller, c.path, c.resolution, str(c.line - s), text]
         spans.append((c.path, s, e))
         shown.append(c)
     parts.append(FORMAT)
-    return Prompt(change, "\n\n".join(parts), spans, shown)
+    key = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+    return Prompt(change, "\n\n".join(parts), spans, shown, key)
+
+
+def remap(items: list[dict[str, Any]], old: list[list[Any]], new: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    """A cached verdict's findings moved to where the same code is now (it may have shifted)."""
+    def shift(path: str, line: int) -> int | None:
+        for (op, os_, oe), (_np, ns, _ne) in zip(old, new):
+            if op == path and os_ <= line <= oe:
+                return line + ns - os_
+        return None
+
+    out = []
+    for it in items:
+        try:
+            line, end = int(it.get("line")), int(it.get("end_line") or it.get("line"))
+        except (TypeError, ValueError):
+            continue
+        nl, ne = shift(str(it.get("path", "")), line), shift(str(it.get("path", "")), end)
+        if nl is None:
+            continue
+        evidence = []
+        for ev in it.get("evidence") or []:
+            m = CITE_RE.search(ev) if isinstance(ev, str) else None
+            if not m:
+                continue
+            a = int(m.group(2))
+            b = int(m.group(3)) if m.group(3) else a
+            sa, sb = shift(m.group(1), a), shift(m.group(1), b)
+            if sa is not None and sb is not None:
+                evidence.append(f"{m.group(1)}:{sa}-{sb}")
+        out.append(dict(it, line=nl, end_line=ne if ne is not None else nl, evidence=evidence))
+    return out
 
 
 def _items(reply: str) -> list[dict[str, Any]]:
@@ -136,10 +180,10 @@ def _evidence(head: Repo, items: Any) -> list[dict[str, Any]]:
     return out
 
 
-def to_findings(prompt: Prompt, reply: str, head: Repo) -> tuple[list[Finding], int]:
+def to_findings(prompt: Prompt, items: list[dict[str, Any]], head: Repo) -> tuple[list[Finding], int]:
     """Findings of one reply that hold up, and how many were dropped for want of evidence."""
     out, dropped = [], 0
-    for it in _items(reply):
+    for it in items:
         try:
             path, line = str(it.get("path", "")), int(it.get("line"))
             end = int(it.get("end_line") or line)
@@ -162,10 +206,36 @@ def to_findings(prompt: Prompt, reply: str, head: Repo) -> tuple[list[Finding], 
 
 async def review_async(prompts: list[Prompt], head: Repo, model: str, client: Any, max_sub_calls: int,
                        timeout_s: float) -> ModelOutcome:
-    """Send every prompt concurrently (the client caps concurrency); stop sending at the budget."""
+    """Send every prompt concurrently (the client caps concurrency); stop sending at the budget.
+
+    A verdict is cached by the content of what its prompt showed (symbol before and after, each
+    caller's code), not by line numbers: on the next push, symbols whose code and callers did not
+    change are not sent again, and their findings move with the code."""
     from ..agent.models import BudgetExceeded, ModelError, price
 
     res = ModelOutcome()
+    cache = client.cache
+
+    def done(p: Prompt, items: list[dict[str, Any]]) -> None:
+        found, dropped = to_findings(p, items, head)
+        res.findings.extend(found)
+        res.dropped_no_evidence += dropped
+        res.reviewed += 1
+        res.checked.update((p.change.symbol, c.path, c.line, c.column) for c in p.calls)
+
+    todo = []
+    for p in prompts:
+        hit = cache.get(f"review-verdict:{model}:{p.key}") if cache is not None else None
+        try:
+            data = json.loads(hit) if hit else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and len(data.get("spans", [])) == len(p.spans):
+            res.cached += 1
+            done(p, remap(data.get("items", []), data["spans"], p.spans))
+        else:
+            todo.append(p)
+    prompts = todo
     reserved = [0.0]
     if len(prompts) > max_sub_calls:
         res.not_sent += len(prompts) - max_sub_calls
@@ -193,11 +263,10 @@ async def review_async(prompts: list[Prompt], head: Repo, model: str, client: An
             return
         finally:
             reserved[0] -= est
-        found, dropped = to_findings(p, reply.text, head)
-        res.findings += found
-        res.dropped_no_evidence += dropped
-        res.reviewed += 1
-        res.checked |= {(p.change.symbol, c.path, c.line, c.column) for c in p.calls}
+        items = _items(reply.text)
+        if cache is not None:
+            cache.put(f"review-verdict:{model}:{p.key}", json.dumps({"spans": p.spans, "items": items}))
+        done(p, items)
 
     try:
         await asyncio.wait_for(asyncio.gather(*(one(p) for p in prompts)), timeout_s)

@@ -155,7 +155,8 @@ def _review(base_repo: Repo, head_repo: Repo, base: str, head: str, files, opts:
         dropped_evidence = out.dropped_no_evidence
         not_reviewed += out.not_sent
         notes += out.notes
-        model_info = {"model": model, "symbols_reviewed": out.reviewed, "sub_calls_failed": out.failed}
+        model_info = {"model": model, "symbols_reviewed": out.reviewed, "sub_calls_failed": out.failed,
+                      "verdicts_reused": out.cached}
         if not_reviewed:
             notes.append(f"{not_reviewed} changed symbols were not model-reviewed (limits: max_symbols "
                          f"{cfg.max_symbols}, --max-sub-calls, budget); the most impactful went first")
