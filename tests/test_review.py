@@ -112,6 +112,8 @@ def shop_expected(repo: Path) -> dict:
         "coverage": {"changed_symbols": 10, "affected_callers": 9, "callers_checked": 7},
         "stopped": "no_model",
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0},
+        "moved": [{"symbol": "shop.util.title", "old_symbol": "shop.util_old.title", "kind": "function",
+                   "path": "shop/util.py", "line": 6}],
         "files": [
             {"status": "modified", "path": "assets/logo.png", "old_path": "assets/logo.png", "binary": True},
             {"status": "modified", "path": "shop/catalog.py", "old_path": "shop/catalog.py", "binary": False},
@@ -508,3 +510,15 @@ def test_huge_and_hostile_files_are_skipped_and_escaped(tmp_path, env):
     assert {c["symbol"] for c in d["changed"]} == {"geo.calc.area", "geo.\x1b[31mred.red"}
     md = review(repo, dict(env, REPO_RLM_MAX_FILE_BYTES="300"), "--base", "HEAD~1", "--no-model")
     assert md.returncode == 0 and "\x1b" not in md.stdout and "[31mred.py" in md.stdout
+
+
+def test_base_from_git_archive_when_no_worktree_can_be_added(tmp_path, env):
+    """A repository whose git directory takes no new worktree (read-only, here: blocked) is still
+    reviewed, from a `git archive` copy of the base."""
+    repo = review_repos.body_only(tmp_path / "geo")
+    (repo / ".git" / "worktrees").write_text("not a directory")
+    r = review(repo, env, "--base", "HEAD~1", "--json", "--no-model")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert [(c["symbol"], c["change"]) for c in d["changed"]] == [("geo.calc.area", "body")]
+    assert d["impact"][0]["callers"] == [_caller("geo.main.run", "geo/main.py", 5)]

@@ -57,7 +57,7 @@ def empty(base: str, head: str, stopped: str) -> dict[str, Any]:
     return {"base": base, "head": head, "changed": [], "impact": [], "findings": [],
             "coverage": {"changed_symbols": 0, "affected_callers": 0, "callers_checked": 0},
             "stopped": stopped, "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0},
-            "files": [], "skipped": {}, "dropped": {}, "notes": []}
+            "moved": [], "files": [], "skipped": {}, "dropped": {}, "notes": []}
 
 
 def review(repo_path: str | None, opts: Options) -> Review:
@@ -200,6 +200,8 @@ def _review(base_repo: Repo, head_repo: Repo, base: str, head: str, files, opts:
                      "callers_checked": len(checked & sites)},
         "stopped": stopped,
         "usage": usage,
+        "moved": [{"symbol": m.symbol, "old_symbol": m.old_symbol, "kind": m.kind, "path": m.path, "line": m.line}
+                  for m in diff.moved],
         "files": files_out,
         "skipped": skipped,
         "dropped": {k: v for k, v in dropped.items() if v},

@@ -35,7 +35,7 @@ def git(root: Path, *args: str, check: bool = True) -> str:
     # TODO(sec-input): use index.git.run
     cmd = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false",
            "-C", str(root), *args]
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C", GIT_LFS_SKIP_SMUDGE="1")
     try:
         out = subprocess.run(cmd, capture_output=True, env=env, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -187,9 +187,31 @@ def checkout(root: Path, cache: Path, slot: str, commit: str) -> Path:
         return wt
     if wt.exists():
         shutil.rmtree(wt)
-    git(root, "worktree", "prune")
-    git(root, "worktree", "add", "--quiet", "--detach", "--force", str(wt), commit)
+    try:
+        git(root, "worktree", "prune")
+        git(root, "worktree", "add", "--quiet", "--detach", "--force", str(wt), commit)
+    except RevisionError:  # a read-only repository: a plain copy of the tree (indexed in full)
+        if wt.exists():
+            shutil.rmtree(wt)
+        _archive(root, commit, wt)
     return wt
+
+
+def _archive(root: Path, commit: str, dest: Path) -> None:
+    """Extract `commit`'s tree into dest with `git archive` (no symlinks or special files kept)."""
+    import io
+    import tarfile
+
+    # TODO(sec-input): use index.git.run
+    out = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "-C", str(root), "archive", "--format=tar", commit],
+                         capture_output=True, env=dict(os.environ, GIT_TERMINAL_PROMPT="0"), timeout=600)
+    if out.returncode != 0:
+        raise RevisionError(f"cannot extract {commit[:12]}: {out.stderr.decode('utf-8', 'replace').strip()[:200]}")
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+        members = [m for m in tar.getmembers() if (m.isfile() or m.isdir()) and not m.name.startswith(("/", "..")) and
+                   ".." not in m.name.split("/")]
+        tar.extractall(dest, members=members)
 
 
 def seed_index(source: Path | None, target: Path) -> None:
