@@ -522,3 +522,9 @@ def test_base_from_git_archive_when_no_worktree_can_be_added(tmp_path, env):
     d = json.loads(r.stdout)
     assert [(c["symbol"], c["change"]) for c in d["changed"]] == [("geo.calc.area", "body")]
     assert d["impact"][0]["callers"] == [_caller("geo.main.run", "geo/main.py", 5)]
+
+
+def test_repo_given_as_a_subdirectory(shop, env):
+    r = review(shop / "shop", env, "--base", "HEAD~1", "--json", "--no-model")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == shop_expected(shop)

@@ -42,9 +42,9 @@ def _finding_md(f: dict[str, Any], with_location: bool = True) -> str:
     loc = f"`{f['path']}:{f['line']}`" + (f"-{f['end_line']}" if f["end_line"] != f["line"] else "")
     head = f"{_ICON.get(f['severity'], '')} **{f['severity']}** `{f['rule']}`" + (f" {loc}" if with_location else "")
     text = f"{head} ({f['source']}): {_md_text(f['message'])}"
-    if f.get("suggestion"):
+    if f.get("suggestion"):  # shown, never a GitHub "suggestion" block: its lines may not be the commented ones
         text += f"\n\n  Suggestion: {_md_text(f['suggestion'])}" if "\n" not in f["suggestion"] else \
-            f"\n\n```suggestion\n{_md_text(f['suggestion'])}\n```"
+            f"\n\n  Suggestion:\n\n```\n{_md_text(f['suggestion'])}\n```"
     return text
 
 

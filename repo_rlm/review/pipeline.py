@@ -14,6 +14,7 @@ from . import revisions, settings as settings_mod, static
 from .static import Finding
 
 CHANGE_RANK = {"signature": 0, "removed": 1, "body": 2, "added": 3}
+MAX_IMPACT_SYMBOLS = 2000  # changed symbols whose callers, overrides and tests are looked up
 
 
 @dataclass
@@ -62,8 +63,10 @@ def empty(base: str, head: str, stopped: str) -> dict[str, Any]:
 
 def review(repo_path: str | None, opts: Options) -> Review:
     root = find_root(repo_path)
-    if revisions.git(root, "rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
+    top = revisions.git(root, "rev-parse", "--show-toplevel", check=False).strip()
+    if not top:
         raise revisions.RevisionError(f"not a git repository: {root}")
+    root = Path(top)  # git's paths are relative to the top level
     head = revisions.resolve(root, opts.head)
     base = revisions.resolve(root, opts.base) if opts.base else revisions.default_base(root, head)
     model_on = opts.use_model and bool(opts.model)
@@ -108,8 +111,14 @@ def _review(base_repo: Repo, head_repo: Repo, base: str, head: str, files, opts:
     # impact: every caller in head of what changed (signature or body), its overrides and tests
     callers: dict[str, list] = {}
     impact = []
+    wanted = sorted((c for c in changed if c.change in ("signature", "body")),
+                    key=lambda c: (CHANGE_RANK[c.change], c.path, c.start_line))
+    if len(wanted) > MAX_IMPACT_SYMBOLS:  # a diff of thousands of files: signature changes first
+        notes.append(f"{len(wanted) - MAX_IMPACT_SYMBOLS} changed symbols had no impact analysis (over "
+                     f"{MAX_IMPACT_SYMBOLS}; signature changes went first)")
+    wanted_set = {id(c) for c in wanted[:MAX_IMPACT_SYMBOLS]}
     for ch in changed:
-        if ch.change not in ("signature", "body"):
+        if id(ch) not in wanted_set:
             continue
         cs = impact_q.callers(head_repo, ch.symbol)
         callers[ch.symbol] = cs
@@ -190,6 +199,8 @@ def _review(base_repo: Repo, head_repo: Repo, base: str, head: str, files, opts:
         skipped["ignored_symbols"] = ignored_symbols
     if not_reviewed:
         skipped["symbols_not_model_reviewed"] = not_reviewed
+    if len(wanted) > MAX_IMPACT_SYMBOLS:
+        skipped["symbols_without_impact"] = len(wanted) - MAX_IMPACT_SYMBOLS
     data = {
         "base": base, "head": head,
         "changed": [{"symbol": c.symbol, "kind": c.kind, "path": c.path, "start_line": c.start_line,

@@ -182,9 +182,12 @@ def checkout(root: Path, cache: Path, slot: str, commit: str) -> Path:
     """A detached worktree of `commit` at cache/slot, created or moved there; untracked files removed."""
     wt = cache / slot
     if wt.exists() and _ok(wt, "rev-parse", "--is-inside-work-tree") == "true" and (wt / ".git").is_file():
-        git(wt, "checkout", "--quiet", "--detach", "--force", commit)
-        git(wt, "clean", "-q", "-f", "-d", "-x")
-        return wt
+        try:
+            git(wt, "checkout", "--quiet", "--detach", "--force", commit)
+            git(wt, "clean", "-q", "-f", "-d", "-x")
+            return wt
+        except RevisionError:
+            pass  # a broken checkout (an interrupted run, a stale lock): start it again
     if wt.exists():
         shutil.rmtree(wt)
     try:
