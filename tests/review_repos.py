@@ -218,6 +218,30 @@ BODY_BASE = {
 BODY_HEAD = {"geo/calc.py": "def area(w, h):\n    # float results everywhere\n    return float(w * h)\n"}
 
 
+POLY_BASE = {
+    "web/math.ts": "export function add(a: number, b: number): number {\n  return a + b;\n}\n\n"
+                   "export function scale(x: number): number {\n  return x * 2;\n}\n",
+    "web/app.ts": "import { add as plus, scale } from './math';\n\nexport function main() {\n"
+                  "  return plus(1, 2) + scale(3);\n}\n",
+    "svc/calc.go": "package svc\n\nfunc Mul(a int, b int) int {\n\treturn a * b\n}\n",
+    "svc/use.go": "package svc\n\nfunc Use() int {\n\treturn Mul(2, 3)\n}\n",
+    "geom/src/lib.rs": "pub struct Sq { pub s: f64 }\n\nimpl Sq {\n    pub fn area(&self) -> f64 {\n"
+                       "        self.s * self.s\n    }\n}\n\npub fn total(q: &Sq) -> f64 {\n    q.area()\n}\n",
+}
+POLY_HEAD = {
+    # a required third parameter: the aliased call breaks
+    "web/math.ts": "export function add(a: number, b: number, c: number): number {\n  return a + b + c;\n}\n\n"
+                   "export function scale(x: number, by?: number): number {\n  return x * (by ?? 2);\n}\n",
+    "svc/calc.go": "package svc\n\nfunc Mul(a int, b int, c int) int {\n\treturn a * b * c\n}\n",
+    "geom/src/lib.rs": "pub struct Sq { pub s: f64 }\n\nimpl Sq {\n    pub fn area(&self, k: f64) -> f64 {\n"
+                       "        self.s * self.s * k\n    }\n}\n\npub fn total(q: &Sq) -> f64 {\n    q.area()\n}\n",
+}
+
+
+def polyglot(root: Path) -> Path:
+    return make(root, POLY_BASE, POLY_HEAD)
+
+
 def shop(root: Path) -> Path:
     return make(root, SHOP_BASE, SHOP_HEAD, renames={"shop/util_old.py": "shop/util.py"})
 

@@ -528,3 +528,25 @@ def test_repo_given_as_a_subdirectory(shop, env):
     r = review(shop / "shop", env, "--base", "HEAD~1", "--json", "--no-model")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == shop_expected(shop)
+
+
+def test_argument_counts_in_other_languages(tmp_path, env):
+    """TypeScript (through an import alias), Go and a Rust method (`&self` not counted): a required
+    parameter added breaks the call; an optional one (`by?`) does not."""
+    repo = review_repos.polyglot(tmp_path / "poly")
+    r = review(repo, env, "--base", "HEAD~1", "--json", "--no-model")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert [(c["symbol"], c["change"]) for c in d["changed"]] == [
+        ("geom.src.lib.Sq.area", "signature"), ("svc.Mul", "signature"), ("web.math.add", "signature"),
+        ("web.math.scale", "signature")]
+    assert [(f["rule"], f["path"], f["line"], f["message"]) for f in d["findings"]] == [
+        ("call-signature", "geom/src/lib.rs", 10, "`area()` now takes 1 argument but this call in `geom.src.lib.total` "
+         "passes 0: its signature changed to `pub fn area(&self, k: f64) -> f64` (was `pub fn area(&self) -> f64`)."),
+        ("call-signature", "svc/use.go", 4, "`Mul()` now takes 3 arguments but this call in `svc.Use` passes 2: its "
+         "signature changed to `func Mul(a int, b int, c int) int` (was `func Mul(a int, b int) int`)."),
+        ("call-signature", "web/app.ts", 4, "`add()` now takes 3 arguments but this call in `web.app.main` passes 2: its "
+         "signature changed to `function add(a: number, b: number, c: number): number` (was `function add(a: number, "
+         "b: number): number`)."),
+    ]
+    assert d["coverage"] == {"changed_symbols": 4, "affected_callers": 4, "callers_checked": 4}

@@ -2,7 +2,9 @@
 
 - `call-signature`: a call (resolved to a definition whose signature changed) whose arguments no
   longer fit the new signature but did fit the old one: too many positional arguments, a keyword
-  the function no longer takes, a required argument missing. Python, checked with `ast`.
+  the function no longer takes, a required argument missing. Python, checked with `ast`; in
+  ARITY_LANGS, the number of arguments against the parameters' (defaults, optional and rest
+  parameters counted as such; overloaded names are left alone).
 - `removed-still-used`: an import or call in head of a definition (or module) that head no
   longer has: removed, renamed, or moved with its file.
 - `return-removed`: a function that returned a value in base and returns none in head, whose
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,6 +220,8 @@ def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], mi
     checked: set[tuple[str, str, int, int]] = set()
     bfiles, hfiles = _Files(base), _Files(head)
     for ch in diff.changed:
+        if ch.lang in ARITY_LANGS and ch.change == "signature" and callers.get(ch.symbol):
+            _arity(ch, head, hfiles, callers[ch.symbol], findings, checked)
         if ch.lang != "python" or ch.kind not in ("function", "method") or ch.change not in ("signature", "body") \
                 or not callers.get(ch.symbol):
             continue
@@ -273,3 +278,147 @@ def check(diff: Diff, base: Repo, head: Repo, callers: dict[str, list[Call]], mi
                                 f"This line {what} {why}; it will fail at run time.", u.name, suggestion=fix,
                                 evidence=[{"path": u.path, "start_line": u.line, "end_line": u.line}]))
     return findings, checked
+
+
+# -- argument counts in other languages ----------------------------------------------------------
+
+# Languages whose calls always carry parentheses and whose signatures list parameters in them.
+ARITY_LANGS = {"go", "typescript", "tsx", "javascript", "java", "rust", "c", "cpp"}
+_OPEN, _CLOSE = "([{<", ")]}>"
+
+
+def _split_top(text: str) -> list[str] | None:
+    """Comma-separated items at nesting depth 0 (strings and brackets respected); None when unbalanced."""
+    items, depth, cur, quote, i = [], 0, [], "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                cur.append(text[i:i + 2])
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "<" and depth >= 0 and (i + 1 < len(text) and (text[i + 1].isalpha() or text[i + 1] in "'&[(")):
+            depth += 1  # a generic parameter list, `Map<K, V>`
+        elif ch == ">" and depth > 0 and text[i - 1] != "=":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append("".join(cur).strip())
+            cur = []
+            i += 1
+            continue
+        cur.append(ch)
+        i += 1
+    if quote or depth != 0:
+        return None
+    last = "".join(cur).strip()
+    if last or items:
+        items.append(last)
+    return [x for x in items if x] if items else []
+
+
+def _paren_body(text: str, start: int) -> tuple[str, int] | None:
+    """The text inside the parenthesis opening at `start`, and the index after its close."""
+    depth, quote = 0, ""
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:i], i + 1
+    return None
+
+
+def _param_range(signature: str, name: str, lang: str, bound: bool) -> tuple[int, float] | None:
+    """(required, maximum) number of arguments of a signature; None when it cannot be told."""
+    m = re.search(r"(?<![\w$])" + re.escape(name) + r"\s*[<(]", signature)
+    if m is None:
+        return None
+    p = signature.find("(", m.start() + len(name))
+    got = _paren_body(signature, p) if p >= 0 else None
+    if got is None:
+        return None
+    params = _split_top(got[0])
+    if params is None:
+        return None
+    if lang in ("c", "cpp") and params == ["void"]:
+        params = []
+    if lang == "rust" and params and re.match(r"^(&\s*(mut\s+)?|mut\s+)?self\b", params[0]):
+        params = params[1:] if bound else params
+    required, maximum = 0, 0.0
+    for prm in params:
+        if "..." in prm or prm.startswith(("params ",)):
+            return required, float("inf")
+        maximum += 1
+        optional = "=" in prm.replace("=>", "").replace("==", "") or re.match(r"^[\w$]+\s*\?", prm)
+        if not optional:
+            required += 1
+    return required, maximum
+
+
+def _call_args(lines: list[str], line: int, column: int, name: str) -> int | None:
+    """How many arguments the call of `name` at (line, column) passes; None when it cannot be told."""
+    text = "\n".join(lines[line - 1:line + 40])
+    i = len(lines[line - 1][: column - 1]) + len(name)
+    j = i
+    while j < len(text) and text[j] in " \t\n":
+        j += 1
+    if j < len(text) and (text[j] == "<" or text[j:j + 3] == "::<"):  # explicit type arguments
+        j = text.find("(", j)
+    if j < 0 or j >= len(text) or text[j] != "(":
+        return None
+    got = _paren_body(text, j)
+    if got is None:
+        return None
+    args = _split_top(got[0])
+    if args is None or any(a.startswith(("...", "*")) and not a.startswith("**") for a in args):
+        return None
+    return len(args)
+
+
+def _arity(ch: SymbolChange, head: Repo, files: _Files, calls: list[Call], findings: list[Finding],
+           checked: set[tuple[str, str, int, int]]) -> None:
+    overloads = head.conn.execute("SELECT COUNT(*) FROM symbols WHERE qualname = ?", (ch.symbol,)).fetchone()[0]
+    if overloads != 1 or ch.kind not in ("function", "method"):
+        return
+    for c in calls:
+        if c.resolution != "resolved":
+            continue
+        lines = files.lines(c.path)
+        if not 0 < c.line <= len(lines):
+            continue
+        text = lines[c.line - 1]
+        bound = text[: c.column - 1].rstrip().endswith(".")
+        new = _param_range(ch.signature, ch.name, ch.lang, bound)
+        old = _param_range(ch.old_signature, ch.name, ch.lang, bound)
+        called = re.match(r"[\w$]+", text[c.column - 1:])  # the name as called: an import alias, maybe
+        n = _call_args(lines, c.line, c.column, called.group()) if called else None
+        if new is None or old is None or n is None:
+            continue
+        checked.add((ch.symbol, c.path, c.line, c.column))
+        fits_new = new[0] <= n <= new[1]
+        if fits_new or not old[0] <= n <= old[1]:
+            continue
+        want = f"{new[0]}" if new[0] == new[1] else f"{new[0]} to {new[1]:g}" if new[1] != float("inf") else f"at least {new[0]}"
+        findings.append(Finding(
+            "call-signature", "error", c.path, c.line, c.line,
+            f"`{ch.name}()` now takes {want} argument{'s' * (want != '1')} but this call in `{c.caller}` passes {n}: "
+            f"its signature changed to `{ch.signature}` (was `{ch.old_signature}`).",
+            ch.symbol, evidence=[{"path": ch.path, "start_line": ch.start_line, "end_line": ch.start_line},
+                                 {"path": c.path, "start_line": c.line, "end_line": c.line}]))
