@@ -11,7 +11,6 @@ from ..query import impact as impact_q
 from ..query.diff import Diff, compare
 from ..query.repo import Repo, default_index_path, find_root
 from . import revisions, settings as settings_mod, static
-from .static import Finding
 
 CHANGE_RANK = {"signature": 0, "removed": 1, "body": 2, "added": 3}
 MAX_IMPACT_SYMBOLS = 2000  # changed symbols whose callers, overrides and tests are looked up
