@@ -550,3 +550,25 @@ def test_argument_counts_in_other_languages(tmp_path, env):
          "b: number): number`)."),
     ]
     assert d["coverage"] == {"changed_symbols": 4, "affected_callers": 4, "callers_checked": 4}
+
+
+def test_action_script_reviews_posts_and_writes_sarif(shop, env, tmp_path):
+    """The composite action's review step, run as GitHub would run it (bash, inputs in the environment)."""
+    import yaml
+
+    step = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"][-1]
+    gh = _FakeGitHub()
+    try:
+        e = dict(env, INPUT_BASE="", INPUT_FAIL_ON="error", INPUT_POST="true", INPUT_SARIF=str(tmp_path / "r.sarif"),
+                 INPUT_BUDGET="1.0", PR_BASE_SHA=sha(shop, "HEAD~1"), PR_NUMBER="7", REPO_RLM_MODEL="",
+                 REPO_RLM_API_BASE="", GITHUB_TOKEN="t", GITHUB_REPOSITORY="octo/shop", GITHUB_API_URL=gh.url,
+                 GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), RUNNER_TEMP=str(tmp_path),
+                 PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
+        r = subprocess.run(["bash", "-c", step["run"]], cwd=shop, env=e, capture_output=True, text=True, timeout=240)
+        assert r.returncode == 4, r.stderr  # --fail-on error, and there are errors
+        assert len(json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]) == 7
+        assert "**Coverage:** 10 changed symbols; 7 of 9 affected callers checked." in (tmp_path / "summary.md").read_text()
+        assert [q["path"] for q in gh.requests] == ["/repos/octo/shop/pulls/7/reviews"]
+        assert gh.requests[0]["body"] == json.loads((tmp_path / "repo-rlm-review.json").read_text())
+    finally:
+        gh.stop()
