@@ -572,3 +572,16 @@ def test_action_script_reviews_posts_and_writes_sarif(shop, env, tmp_path):
         assert gh.requests[0]["body"] == json.loads((tmp_path / "repo-rlm-review.json").read_text())
     finally:
         gh.stop()
+
+
+def test_settings_values_and_bad_values(tmp_path):
+    from repo_rlm.review.settings import load
+
+    (tmp_path / ".repo-rlm.toml").write_text('[review]\nmax_findings = 0\nmax_symbols = 0\nmin_severity = "fatal"\n'
+                                             'rules = ["keep names", 3]\nbudget = 0.25\n')
+    s = load(tmp_path)
+    assert (s.max_findings, s.max_symbols, s.min_severity, s.rules, s.budget_usd) == (0, 0, "note", [], 0.25)
+    assert sorted(s.notes) == [".repo-rlm.toml: [review] min_severity ignored (bad value)",
+                               ".repo-rlm.toml: [review] rules ignored (bad value)"]
+    (tmp_path / ".repo-rlm.toml").write_text("[review\n")
+    assert load(tmp_path).notes[0].startswith(".repo-rlm.toml: ignored (")

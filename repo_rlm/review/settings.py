@@ -65,11 +65,14 @@ def load(checkout: Path) -> ReviewSettings:
     strs = lambda v: all(isinstance(x, str) for x in v)  # noqa: E731
     s.rules = [r[:500] for r in (take("rules", list, strs) or [])][:50]
     s.ignore = (take("ignore", list, strs) or [])[:200]
-    s.max_findings = take("max_findings", int, lambda v: 0 <= v <= 1000) or s.max_findings
-    s.min_severity = take("min_severity", str, lambda v: v in SEVERITY_RANK) or s.min_severity
+    def keep(v, default):  # 0 is a value, not "unset"
+        return default if v is None else v
+
+    s.max_findings = keep(take("max_findings", int, lambda v: 0 <= v <= 1000), s.max_findings)
+    s.min_severity = keep(take("min_severity", str, lambda v: v in SEVERITY_RANK), s.min_severity)
     s.model = take("model", str)
     s.budget_usd = take("budget", float, lambda v: v >= 0)
-    s.max_symbols = take("max_symbols", int, lambda v: 0 <= v <= 10_000) or s.max_symbols
+    s.max_symbols = keep(take("max_symbols", int, lambda v: 0 <= v <= 10_000), s.max_symbols)
     return s
 
 
