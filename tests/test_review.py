@@ -585,3 +585,19 @@ def test_settings_values_and_bad_values(tmp_path):
                                ".repo-rlm.toml: [review] rules ignored (bad value)"]
     (tmp_path / ".repo-rlm.toml").write_text("[review\n")
     assert load(tmp_path).notes[0].startswith(".repo-rlm.toml: ignored (")
+
+
+def test_model_reviews_the_most_impactful_symbols_first(tmp_path, env, monkeypatch):
+    """With `max_symbols = 2`, the two signature changes with the most callers are reviewed, and the
+    rest is counted as not model-reviewed."""
+    base = dict(review_repos.SHOP_BASE, **{".repo-rlm.toml": "[review]\nmax_symbols = 2\n"})
+    repo = review_repos.make(tmp_path / "top", base, review_repos.SHOP_HEAD, renames={"shop/util_old.py": "shop/util.py"})
+    fake = FakeLLM(lambda req: "[]").start()
+    try:
+        d = _inproc(repo, env, monkeypatch, model=MODEL, api_base=fake.api_base, use_cache=False)
+        sent = sorted(re.search(r"Changed symbol `([^`]+)`", last_user(q)).group(1) for q in fake.requests)
+        assert sent == ["shop.pricing.discount", "shop.pricing.total"]
+        assert d["skipped"]["symbols_not_model_reviewed"] == 6
+        assert any("6 changed symbols were not model-reviewed" in n for n in d["notes"])
+    finally:
+        fake.stop()
