@@ -74,6 +74,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         from . import ask
 
         ask.add_arguments(sp)
+    sp = cmd("review", "review a change: every caller of what changed, static checks, a model", json_flag=False)
+    if "review" in (sys.argv[1:] if argv is None else argv):
+        from ..review import cli as review_cli
+
+        review_cli.add_arguments(sp)
     sp = cmd("lsp", "start the language server on stdio", json_flag=False)
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     cmd("mcp", "serve the helpers and ask over the Model Context Protocol on stdio", json_flag=False)
@@ -175,6 +180,10 @@ def _run(args: argparse.Namespace) -> int:
         from . import ask
 
         return ask.run(args)
+    if args.command == "review":
+        from ..review.cli import run as review_run
+
+        return review_run(args)
     if args.command == "lsp":
         from ..lsp.server import main as lsp_main
 

@@ -1,0 +1,1 @@
+"""`repo-rlm review`: a pull-request review that checks every caller of what changed."""
