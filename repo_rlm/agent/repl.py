@@ -318,11 +318,9 @@ class Repl:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-            kill_all(tree)
+            # Not self.proc.kill(): Popen.send_signal() polls first, reaping the child behind asyncio's
+            # child watcher's back ("Unknown child process pid N" on stderr, and a wrong exit status).
+            kill_all(tree | {self.proc.pid})
         if self._cgroup is not None:
             self._cgroup.destroy()
             self._cgroup = None
