@@ -337,5 +337,8 @@ class Repl:
     async def close(self) -> None:
         self.kill()
         await self.wait()
+        if self.proc is not None and self.proc.stdin is not None:
+            self.proc.stdin.close()  # lets asyncio close the transport while the loop still runs
+            await asyncio.sleep(0)
         self.sandbox.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
