@@ -423,6 +423,9 @@ async def test_traces_and_the_reply_cache_are_private(fake_llm, tmp_path):
         assert f.stat().st_mode & 0o077 == 0, oct(f.stat().st_mode)
     for d in (trace.parent, tmp_path / "cache"):
         assert d.stat().st_mode & 0o777 == 0o700, oct(d.stat().st_mode)
+    ip = tmp_path / "indexes" / "repo.db"
+    Repo.open(make_repo(tmp_path / "repo"), index_path=ip).close()
+    assert ip.stat().st_mode & 0o077 == 0 and ip.parent.stat().st_mode & 0o777 == 0o700
 
 
 async def test_ask_refuses_to_mount_a_home_directory(fake_llm, tmp_path, monkeypatch):

@@ -53,7 +53,12 @@ def _remove_stale_scratch() -> None:
 def _refuse_home(root: Path) -> None:
     """A folder that holds the user's home (no git work tree was found) is not a repository to
     mount: it would show ~/.ssh, ~/.aws and every other project to model-written code."""
-    home = Path.home().resolve()
+    try:
+        home = Path.home().resolve()
+    except (RuntimeError, KeyError):
+        home = None
+    if home is None:
+        return
     if root == Path(root.anchor) or root == home or home.is_relative_to(root):
         raise ReplError(f"refusing to run model-written code over {root}: it holds your home directory "
                         "(no git work tree was found there); run `ask` inside a project or pass --repo PATH")

@@ -41,6 +41,20 @@ def default_index_path(root: Path) -> Path:
     return Path(platformdirs.user_cache_dir("repo-rlm")) / "indexes" / f"{root.resolve().name}-{key}.db"
 
 
+def _create_private(ipath: Path) -> None:
+    """A new index (it holds the code) is created 0600, its folder 0700 when we create it; SQLite
+    gives the -wal and -shm files the database's mode."""
+    if ipath.exists():
+        return
+    try:
+        missing = [p for p in [ipath.parent, *ipath.parent.parents] if not p.exists()]
+        for p in reversed(missing):
+            p.mkdir(mode=0o700, exist_ok=True)
+        os.close(os.open(ipath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # store.connect reports the real problem
+
+
 def find_root(path: str | Path | None) -> Path:
     """--repo as given, or the git top level containing the current directory."""
     from ..index.discovery import git_toplevel
@@ -75,6 +89,7 @@ class Repo:
                 raise RepoError(f"no index at {ipath}; run `repo-rlm index` first")
             conn = store.connect(ipath, readonly=True)
         else:
+            _create_private(ipath)
             try:
                 conn = store.connect(ipath)
                 store.init(conn)
