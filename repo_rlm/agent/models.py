@@ -189,6 +189,7 @@ class ModelClient:
 
     def __post_init__(self) -> None:
         self._sem = asyncio.Semaphore(self.max_concurrency)
+        self._needed: dict[str, list[str]] = {}   # model -> the env names its provider reads
 
     def budget_left(self) -> bool:
         if self.budget_usd is not None and self.usage.cost_usd >= self.budget_usd:
@@ -234,11 +235,13 @@ class ModelClient:
         """The keys taken from the environment that this model's provider needs, as litellm kwargs."""
         if not self.secrets:
             return {}
-        import litellm
-        try:
-            needed = litellm.validate_environment(model=model).get("missing_keys") or []
-        except Exception:  # noqa: BLE001 - an unknown provider: fall back on the usual name
-            needed = []
+        if model not in self._needed:
+            import litellm
+            try:
+                self._needed[model] = list(litellm.validate_environment(model=model).get("missing_keys") or [])
+            except Exception:  # noqa: BLE001 - an unknown provider: nothing to pass
+                self._needed[model] = []
+        needed = self._needed[model]
         out: dict[str, str] = {}
         for name in needed:
             if name in self.secrets:
