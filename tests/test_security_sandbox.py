@@ -207,8 +207,10 @@ async def test_processes_a_cell_leaves_behind_are_killed(tmp_path):
              "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
              "        open('/scratch/daemon.pid', 'w').write(str(os.getpid())); time.sleep(300)\n    os._exit(0)\n"
              "time.sleep(0.5)\nspawned = [p.pid, int(open('/scratch/daemon.pid').read())]\nprint(spawned)")
-    check = ("import os\nfor pid in spawned:\n    try:\n        os.kill(pid, 0); print(pid, 'alive')\n"
-             "    except ProcessLookupError:\n        print(pid, 'gone')")
+    check = ("import os, time\ntime.sleep(0.2)\nfor pid in spawned:\n    try:\n"
+             "        state = open(f'/proc/{pid}/stat').read().rsplit(') ', 1)[1][0]\n"
+             "    except OSError:\n        state = 'gone'\n"
+             "    print(pid, 'gone' if state in 'ZX' or state == 'gone' else 'alive')")  # a zombie is dead
     res = await run_cells([spawn, check], context="x")
     assert res[0].error and "2 process(es) the cell left running were killed" in res[0].error
     assert res[1].output.count("gone") == 2 and "alive" not in res[1].output, res[1].output

@@ -261,7 +261,8 @@ class Repl:
     def _leftovers(self) -> set[int]:
         if self.proc is None:
             return set()
-        pids = process_tree(self.proc.pid, session=self.proc.pid)
+        rlimits = isinstance(self.sandbox, RlimitSandbox)
+        pids = process_tree(self.proc.pid, session=self.proc.pid if rlimits else None)
         if self._cgroup is not None:
             pids |= self._cgroup.pids()
         return pids - self._keep - {self.proc.pid, os.getpid()}

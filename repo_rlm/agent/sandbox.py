@@ -239,20 +239,52 @@ def _proc_table() -> dict[int, tuple[int, int]]:
     return out
 
 
+def _children(pid: int) -> list[int] | None:
+    """pid's children from /proc/<pid>/task/*/children; None where the kernel lacks that file."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/children") as f:
+                out += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            return None if t == tasks[0] and not out else out
+        except OSError:
+            pass
+    return out
+
+
 def process_tree(root_pid: int, session: int | None = None) -> set[int]:
-    """root_pid's descendants, plus every process in `session` (orphans re-parented elsewhere)."""
-    table = _proc_table()
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
+    """root_pid's live descendants (in bubblewrap's pid namespace orphans stay below its init),
+    plus every process in `session` (the rlimits mode, where orphans leave the tree)."""
+    table: dict[int, tuple[int, int]] | None = None
     out, todo = set(), [root_pid]
     while todo:
-        for c in children.get(todo.pop(), []):
+        kids = _children(todo.pop())
+        if kids is None:  # no children files: one scan of /proc instead
+            table = _proc_table()
+            by_parent: dict[int, list[int]] = {}
+            for pid, (ppid, _) in table.items():
+                by_parent.setdefault(ppid, []).append(pid)
+            out, todo = set(), [root_pid]
+            while todo:
+                for c in by_parent.get(todo.pop(), []):
+                    if c not in out:
+                        out.add(c)
+                        todo.append(c)
+            break
+        for c in kids:
             if c not in out:
                 out.add(c)
                 todo.append(c)
     if session is not None:
+        table = table if table is not None else _proc_table()
         out |= {pid for pid, (_, sid) in table.items() if sid == session and pid != os.getpid()}
+    elif table is None:
+        out = {p for p in out if not _read(Path(f"/proc/{p}/stat")).split(") ")[-1].startswith(("Z", "X"))}
     return out
 
 
