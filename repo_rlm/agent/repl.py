@@ -186,19 +186,24 @@ class Repl:
     async def _line(self) -> bytes | None:
         """One protocol line; an over-long line is skipped to its end and returned as b"\\0" + its head."""
         assert self.proc and self.proc.stdout
-        head, skipping = b"", False
+        parts: list[bytes] = []
+        size, head = 0, None
         while True:
             nl = self._buf.find(b"\n")
             if nl >= 0:
-                line, self._buf = self._buf[:nl], self._buf[nl + 1:]
-                return b"\0" + head if skipping else line
-            if len(self._buf) > PROTOCOL_LINE_MAX:
-                head, skipping = head or self._buf[:200], True
-                self._buf = b""
-            chunk = await self.proc.stdout.read(1 << 16)
-            if not chunk:
+                piece, self._buf = self._buf[:nl], self._buf[nl + 1:]
+                if head is not None:
+                    return b"\0" + head
+                parts.append(piece)
+                return b"".join(parts)
+            if head is None:
+                parts.append(self._buf)
+                size += len(self._buf)
+                if size > PROTOCOL_LINE_MAX:
+                    head, parts = b"".join(parts)[:200], []
+            self._buf = await self.proc.stdout.read(1 << 16)
+            if not self._buf:
                 return None
-            self._buf += chunk
 
     async def _read(self, timeout: float) -> dict[str, Any] | None:
         line = await asyncio.wait_for(self._line(), timeout)
