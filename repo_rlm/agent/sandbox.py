@@ -29,7 +29,7 @@ SCRATCH_MOUNT = "/scratch"
 CONTEXT_MOUNT = "/opt/repo-rlm-context"   # where a `--context` text's folder is mounted
 CGROUP_PREFIX = "repo-rlm-"
 INSTALL_HELP = ("bubblewrap (bwrap) is not usable here, so model-written code cannot run isolated and `ask` "
-                "will not run it. Install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; "
+                "will not run it. Install bubblewrap 0.6 or newer (Debian/Ubuntu: `sudo apt-get install bubblewrap`; "
                 "Fedora: `sudo dnf install bubblewrap`; Arch: `sudo pacman -S bubblewrap`) and make sure "
                 "unprivileged user namespaces are allowed, or set REPO_RLM_SANDBOX=rlimits (`--sandbox "
                 "rlimits`) to run it with resource limits only: that code can then read your files and use "
@@ -565,8 +565,9 @@ def bwrap_works() -> bool:
         return False
     try:
         r = subprocess.run([exe, "--unshare-all", "--unshare-user-try", "--die-with-parent",
-                            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
-                           capture_output=True, timeout=10)
+                            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                            "--size", "65536", "--tmpfs", "/tmp", "--remount-ro", "/tmp", "true"],
+                           capture_output=True, timeout=10)   # --size needs bubblewrap 0.6
         return r.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
