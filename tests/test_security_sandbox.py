@@ -105,6 +105,21 @@ async def test_git_config_is_never_visible_but_history_works(tmp_path):
     assert "first def handler(event):" in res.output
 
 
+async def test_history_of_a_sha256_repository_works_without_its_config(tmp_path):
+    repo = tmp_path / "sha"
+    repo.mkdir()
+    _git(repo, "init", "-q", "--object-format=sha256", "-b", "main")
+    make_repo(repo, git=False)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "first")
+    _git(repo, "config", "http.extraheader", "AUTHORIZATION: basic hidden-token")
+    ip = index(repo, tmp_path)
+    [res] = await run_cells([f"print(len(git_log('app.py', n=1)[0].sha), open({str(repo / '.git' / 'config')!r}).read())"],
+                            repo, ip)
+    assert res.error is None, res.error
+    assert res.output.startswith("64 ") and "objectformat = sha256" in res.output and "hidden-token" not in res.output
+
+
 async def test_a_dot_git_symlink_to_another_repository_is_refused(tmp_path):
     other = make_repo(tmp_path / "other")
     repo = make_repo(tmp_path / "hostile", git=False)

@@ -444,11 +444,26 @@ def git_dirs(root: Path, _depth: int = 0) -> list[Path]:
     return out
 
 
-def git_view_args(dirs: list[Path]) -> list[str]:
+def _object_format(gitdir: Path) -> str | None:
+    """The repository's object format when it is not SHA-1: git must know it to read objects."""
+    if not (gitdir / "config").is_file():
+        return None
+    # TODO(sec-input): use index.git.run (`--file` reads that one file; includes are off)
+    try:
+        out = subprocess.run(["git", "config", "--file", str(gitdir / "config"), "--get", "extensions.objectformat"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    value = out.stdout.strip().lower()
+    return value if out.returncode == 0 and value in ("sha256",) else None
+
+
+def git_view_args(dirs: list[Path], spare: Path) -> list[str]:
     """bwrap arguments showing only GIT_PARTS of each git dir, read-only; never `config` (it can
-    hold tokens in http.extraheader or remote URLs), hooks or logs."""
+    hold tokens in http.extraheader or remote URLs), hooks or logs. A SHA-256 repository gets a
+    config of our own that says only that (written into `spare`, a private folder)."""
     args: list[str] = []
-    for d in sorted(dirs, key=lambda p: len(str(p))):
+    for i, d in enumerate(sorted(dirs, key=lambda p: len(str(p)))):
         if d.is_file():  # a `.git` file: only a pointer to its git dir
             args += ["--ro-bind", str(d), str(d)]
             continue
@@ -457,6 +472,11 @@ def git_view_args(dirs: list[Path]) -> list[str]:
             p = d / part
             if p.exists() and not p.is_symlink():
                 args += ["--ro-bind", str(p), str(p)]
+        fmt = _object_format(d)
+        if fmt is not None:
+            own = spare / f"git-config-{i}"
+            own.write_text(f"[core]\n\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = {fmt}\n")
+            args += ["--ro-bind", str(own), str(d / "config")]
     return args
 
 
@@ -516,7 +536,7 @@ class BwrapSandbox(Sandbox):
         in_git = {p for p in mounts if any(_inside(p, g) for g in self.git)}  # an --index inside .git
         for p in sorted(set(mounts) - in_git, key=lambda q: len(str(q))):
             args += ["--ro-bind", str(p), str(p)]
-        args += git_view_args(self.git)
+        args += git_view_args(self.git, self.scratch.parent)
         for p in sorted(in_git, key=lambda q: len(str(q))):
             args += ["--ro-bind", str(p), str(p)]
         if self.context_dir is not None:
