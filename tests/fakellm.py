@@ -43,6 +43,7 @@ class FakeLLM:
         self.handler: Handler = handler or (lambda req: "ok")
         self.latency = latency
         self.requests: list[dict[str, Any]] = []
+        self.auth: list[str] = []   # the Authorization header of each request
         self._lock = threading.Lock()
         self._release = threading.Event()
         self.in_flight = 0
@@ -60,6 +61,7 @@ class FakeLLM:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with fake._lock:
                     fake.requests.append(body)
+                    fake.auth.append(self.headers.get("Authorization", ""))
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:

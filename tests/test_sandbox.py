@@ -12,7 +12,7 @@ import pytest
 from repo_rlm.agent import sandbox as sandbox_mod
 from repo_rlm.agent.repl import Repl
 from repo_rlm.query.repo import Repo
-from repo_rlm.agent.sandbox import Limits, PidsCgroup, bwrap_works
+from repo_rlm.agent.sandbox import Limits, WorkerCgroup, bwrap_works
 
 PYAPP = Path(__file__).resolve().parent.parent / "fixtures" / "pyapp"
 
@@ -121,7 +121,7 @@ async def test_huge_allocation_fails_and_the_namespace_survives(pyapp_index):
 
 def _storm_guard() -> None:
     if os.geteuid() == 0:  # the kernel ignores RLIMIT_NPROC for root: the pids cgroup must work
-        cg = PidsCgroup(8)
+        cg = WorkerCgroup(8, 1024 ** 3)
         assert cg.path is not None, "no pids cgroup: a process storm would not be contained"
         cg.destroy()
 
@@ -153,7 +153,7 @@ async def test_file_size_limit(pyapp_index):
 
 
 async def test_weaker_fallback_says_so_and_still_scrubs(pyapp_index, monkeypatch, capfd):
-    monkeypatch.setattr(sandbox_mod, "_warned", False)
+    monkeypatch.setattr(sandbox_mod, "_said", set())
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fallback-secret")
     r = Repl(root=PYAPP, index_path=pyapp_index, limits=Limits(memory_bytes=2 * 1024 ** 3), sandbox="rlimits")
     try:

@@ -23,7 +23,7 @@ class AskConfig:
     model: str | None = None
     sub_model: str | None = None
     api_base: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     max_iterations: int = 30
     max_depth: int = 1
     max_sub_calls: int = 100
@@ -38,12 +38,17 @@ class AskConfig:
     max_concurrency: int = 16
     retries: int = 3
     output_chars: int = 20_000
-    sandbox: str | None = None  # None: bubblewrap when usable; "rlimits" forces the fallback
+    sandbox: str | None = None  # None: REPO_RLM_SANDBOX, else bubblewrap (fails closed); "rlimits" opts in
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)  # provider keys taken from the env
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "AskConfig":
+        from repo_rlm.agent.models import take_api_keys
+
+        secrets = take_api_keys()  # out of os.environ in every mode: no child inherits them
         env = {"model": os.environ.get("REPO_RLM_MODEL"), "sub_model": os.environ.get("REPO_RLM_SUB_MODEL"),
-               "api_base": os.environ.get("REPO_RLM_API_BASE"), "api_key": os.environ.get("REPO_RLM_API_KEY")}
+               "api_base": os.environ.get("REPO_RLM_API_BASE"), "api_key": secrets.get("REPO_RLM_API_KEY"),
+               "secrets": secrets}
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None and k in known})
@@ -94,7 +99,7 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
     cache = ResponseCache() if config.use_cache else None
     client = ModelClient(api_base=config.api_base, api_key=config.api_key, max_concurrency=config.max_concurrency,
                          call_timeout_s=config.call_timeout_s, retries=config.retries, budget_usd=config.budget_usd,
-                         max_tokens_total=config.max_tokens, cache=cache)
+                         max_tokens_total=config.max_tokens, cache=cache, secrets=config.secrets)
     trace_path = Path(config.trace_path) if config.trace_path else default_trace_path()
     trace = Trace(trace_path)
     shared = Shared(client, config, trace, time.monotonic() + config.timeout_s, on_progress)
@@ -116,7 +121,8 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
         notes += [e for e in shared.errors if e not in notes]
         citations: list[dict[str, Any]] = []
         if repo is not None:
-            answer, citations = check_citations(answer, Path(repo.root), repo.files)
+            answer, citations = check_citations(answer, Path(repo.root), repo.files,
+                                                deadline=max(shared.deadline, time.monotonic() + 2.0))
         result = AskResult(answer, citations, stopped, iterations, shared.sub_calls, shared.depth_reached,
                            client.usage.to_dict(), str(trace_path), notes)
         trace.event("run_end", **{k: v for k, v in result.to_dict().items() if k != "trace"})

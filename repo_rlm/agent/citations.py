@@ -6,6 +6,7 @@ the unique suffix of one file is mended to that file; anything else is dropped f
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,19 +16,30 @@ CITE_RE = re.compile(
 
 
 def _line_count(path: Path) -> int:
+    n, last = 0, b""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            while chunk := f.read(1 << 20):
+                n += chunk.count(b"\n")
+                last = chunk
     except OSError:
         return 0
-    return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+    return n + (0 if not last or last.endswith(b"\n") else 1)
 
 
-def check_citations(answer: str, root: Path, files: Callable[[], list[str]] | None = None
-                    ) -> tuple[str, list[dict[str, Any]]]:
-    """Returns the answer with mended citations rewritten, and the valid citations in order."""
+MAX_CITATIONS = 500   # citations checked in one answer; later ones stay as plain text
+
+
+def check_citations(answer: str, root: Path, files: Callable[[], list[str]] | None = None,
+                    deadline: float | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """Returns the answer with mended citations rewritten, and the valid citations in order.
+    Each file's lines are counted once; at most MAX_CITATIONS are checked, none after `deadline`
+    (time.monotonic()), so a hostile answer cannot stretch the run past its timeout."""
     root = Path(root)
     cache: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    resolved: dict[str, str | None] = {}
+    checked = [0]
 
     def all_files() -> list[str]:
         if "f" not in cache:
@@ -38,16 +50,30 @@ def check_citations(answer: str, root: Path, files: Callable[[], list[str]] | No
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, int, int]] = set()
 
-    def fix(m: re.Match[str]) -> str:
-        raw, start = m.group(1), int(m.group(2))
-        end = int(m.group(3)) if m.group(3) else start
+    def resolve(raw: str) -> str | None:
         path = raw.lstrip("./")
         if not _inside(root, path) or not (root / path).is_file():
             matches = [f for f in all_files() if f == path or f.endswith("/" + path)]
-            if len(matches) != 1:
-                return m.group(0)
+            if len(matches) != 1 or not _inside(root, matches[0]):
+                return None
             path = matches[0]
-        n = _line_count(root / path)
+        return path
+
+    def fix(m: re.Match[str]) -> str:
+        checked[0] += 1
+        if checked[0] > MAX_CITATIONS or (deadline is not None and time.monotonic() > deadline):
+            return m.group(0)
+        raw = m.group(1)
+        start = int(m.group(2)[:9])
+        end = int(m.group(3)[:9]) if m.group(3) else start
+        if raw not in resolved:
+            resolved[raw] = resolve(raw)
+        path = resolved[raw]
+        if path is None:
+            return m.group(0)
+        if path not in counts:
+            counts[path] = _line_count(root / path)
+        n = counts[path]
         if n == 0:
             return m.group(0)
         start, end = min(start, end), max(start, end)

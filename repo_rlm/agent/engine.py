@@ -19,10 +19,14 @@ from repo_rlm.agent.metadata import context_metadata, prompt, repo_metadata
 from repo_rlm.agent.models import BudgetExceeded, ModelClient, ModelError
 from repo_rlm.agent.repl import Repl
 from repo_rlm.agent.sandbox import Limits
-from repo_rlm.agent.trace import Trace
+from repo_rlm.agent.trace import Trace, valid_text
 
-BLOCK_RE = re.compile(r"```(?:repl|python|py)[ \t]*\r?\n(.*?)```", re.S)
-FINAL_RE = re.compile(r"^[ \t]*FINAL(_VAR)?\(", re.M)
+BLOCK_RE = re.compile(r"```repl[ \t]*\r?\n(.*?)```", re.S)          # only `repl` blocks run
+FENCE_RE = re.compile(r"```[^\n]*\n.*?(?:```|\Z)", re.S)           # any fenced block: not prose
+FINAL_START_RE = re.compile(r"^[ \t]*FINAL(?:_VAR)?\(", re.M)
+MAX_FINAL_CHARS = 100_000   # a prose FINAL(...) longer than this is not parsed
+
+
 @dataclass
 class Shared:
     """State of one run, shared by the root engine and every child."""
@@ -52,18 +56,49 @@ class Shared:
 
 
 def parse_final_line(text: str) -> tuple[bool, str] | None:
-    """A `FINAL(...)` / `FINAL_VAR(...)` line outside code: (is_var, argument)."""
-    m = FINAL_RE.search(text)
-    if not m:
+    """A `FINAL(...)` / `FINAL_VAR(...)` written outside code blocks: (is_var, argument), only when
+    the whole line (or lines, for a multi-line string) parses as exactly that call. FINAL's
+    argument is a literal, or else its source text; FINAL_VAR's a name or a string."""
+    prose = FENCE_RE.sub("", text)
+    for n, m in enumerate(FINAL_START_RE.finditer(prose)):
+        if n == 5:
+            break
+        seg, tries = "", 0
+        for line in prose[m.start():m.start() + MAX_FINAL_CHARS + 1].split("\n"):
+            seg = f"{seg}\n{line}" if seg else line
+            if len(seg) > MAX_FINAL_CHARS or tries == 40:
+                break
+            if not line.rstrip().endswith(")"):
+                continue
+            tries += 1
+            found = _final_call(seg.strip())
+            if found is not None:
+                return found
+    return None
+
+
+def _final_call(src: str) -> tuple[bool, str] | None:
+    try:
+        tree = ast.parse(src, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    arg = text[m.end():].strip()
-    arg = arg[:-1].strip() if arg.endswith(")") else arg
+    call = tree.body
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ("FINAL", "FINAL_VAR")
+            and len(call.args) == 1 and not call.keywords):
+        return None
+    arg = call.args[0]
+    is_var = call.func.id == "FINAL_VAR"
+    if is_var:
+        if isinstance(arg, ast.Name):
+            return True, arg.id
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            return True, arg.value
+        return None
     try:
         value = ast.literal_eval(arg)
-        arg = value if isinstance(value, str) else str(value)
-    except (ValueError, SyntaxError):
-        pass
-    return bool(m.group(1)), arg
+        return False, value if isinstance(value, str) else str(value)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return False, ast.get_source_segment(src, arg) or ""
 
 
 class Engine:
@@ -87,6 +122,7 @@ class Engine:
 
     async def run(self, question: str) -> tuple[str, str, int]:
         """Returns (answer, stopped, iterations)."""
+        question = valid_text(question)
         self.question, self.iterations = question, 0
         repl = Repl(root=None if self.repo is None else Path(self.repo.root),
                     index_path=None if self.repo is None else Path(self.repo.index_path),
@@ -101,7 +137,7 @@ class Engine:
                 pass
         try:
             await repl.start()
-            meta = repo_metadata(self.repo) if self.context is None else context_metadata(self.context)
+            meta = valid_text(repo_metadata(self.repo) if self.context is None else context_metadata(self.context))
             short = "the repository" if self.context is None else "the input"
             self.messages = [{"role": "system", "content": self._system()},
                              {"role": "user", "content": prompt("first_turn", metadata=meta, question=question,
@@ -195,19 +231,42 @@ class Engine:
         return take
 
     async def _on_call(self, op: str, msg: dict[str, Any]) -> Any:
+        """Serve a sub-call from the worker. The worker runs model-written code, so nothing it sends
+        is trusted: prompts must be strings (a content-part list could make litellm or the provider
+        fetch URLs), and a batch is checked against the sub-calls left before anything is built."""
         limit_msg = (f"sub-call limit reached ({self.cfg.max_sub_calls} used); no more sub-calls in this run: "
                      "call FINAL with what you have")
         if op == "llm_query_batched":
-            prompts = list(msg.get("prompts", []))
+            prompts = msg.get("prompts")
+            if not isinstance(prompts, list):
+                raise TypeError(f"llm_query_batched takes a list of str, not {type(prompts).__name__}")
+            left = max(0, self.cfg.max_sub_calls - self.s.sub_calls)
+            if len(prompts) > left:
+                if left == 0:
+                    self.s.stop = self.s.stop or "max_sub_calls"
+                    raise RuntimeError(limit_msg)
+                raise RuntimeError(f"llm_query_batched got {len(prompts)} prompts but only {left} sub-calls are "
+                                   f"left in this run (limit {self.cfg.max_sub_calls}); nothing was sent: send "
+                                   "fewer, or finish with what you have")
+            bad = next((p for p in prompts if not isinstance(p, str)), None)
+            if bad is not None:
+                raise TypeError(f"every prompt of llm_query_batched must be a str, not {type(bad).__name__}")
             take = self._reserve(len(prompts))
-            results = await asyncio.gather(*(self._sub(p) for p in prompts[:take]), return_exceptions=True)
-            out = [r if isinstance(r, str) else f"ERROR: {' '.join(str(r).split())}" for r in results]
-            return out + [f"ERROR: {limit_msg}"] * (len(prompts) - take)
+            results = await asyncio.gather(*(self._sub(valid_text(p)) for p in prompts[:take]),
+                                           return_exceptions=True)
+            return [r if isinstance(r, str) else f"ERROR: {' '.join(str(r).split())}" for r in results]
+        if op not in ("llm_query", "rlm_query"):
+            raise ValueError(f"unknown sub-call {op[:40]!r}")
+        prompt_text, context = msg.get("prompt"), msg.get("context")
+        if not isinstance(prompt_text, str):
+            raise TypeError(f"{op}'s prompt must be a str, not {type(prompt_text).__name__}")
+        if context is not None and not isinstance(context, str):
+            raise TypeError(f"rlm_query's context must be a str or None, not {type(context).__name__}")
         if not self._reserve(1):
             raise RuntimeError(limit_msg)
         if op == "rlm_query" and self.depth + 1 < self.cfg.max_depth:
-            return await self._child(str(msg.get("prompt", "")), msg.get("context"))
-        return await self._sub(str(msg.get("prompt", "")))
+            return await self._child(valid_text(prompt_text), None if context is None else valid_text(context))
+        return await self._sub(valid_text(prompt_text))
 
     async def _sub(self, text: str) -> str:
         depth = self.depth + 1

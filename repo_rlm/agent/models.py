@@ -7,14 +7,18 @@ litellm is imported lazily, so navigation commands never pay its ~3 s import.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from repo_rlm.agent.trace import private_dir, valid_text
 
 # Must be set before litellm is imported anywhere: the remote price map is unreachable offline.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -56,12 +60,60 @@ def cache_dir() -> Path:
     return Path(os.environ.get("REPO_RLM_CACHE_DIR") or platformdirs.user_cache_dir("repo-rlm"))
 
 
+# Environment variables that hold model-provider credentials: taken out of the environment.
+SECRET_ENV_RE = re.compile(r"^(?:[A-Z0-9]+_)*API_KEY$|^AWS_SECRET_ACCESS_KEY$|^AWS_SESSION_TOKEN$|^AZURE_AD_TOKEN$")
+_SECRET_KWARGS = {"AWS_SECRET_ACCESS_KEY": "aws_secret_access_key", "AWS_SESSION_TOKEN": "aws_session_token",
+                  "AZURE_AD_TOKEN": "azure_ad_token"}
+
+
+def take_api_keys() -> dict[str, str]:
+    """Move every model-provider key out of this process's environment into the returned dict.
+
+    Children (git, the REPL worker, anything a library starts) then never inherit them, and the
+    process's original environment block, which /proc/<pid>/environ shows to any process of the
+    same user, is overwritten in place so a REPL in the rlimits mode cannot read the keys there."""
+    keys = {k: v for k, v in os.environ.items() if SECRET_ENV_RE.match(k) and v}
+    for k in keys:
+        del os.environ[k]
+    if keys:
+        _scrub_environ_block(set(keys))
+    _TAKEN.update(keys)
+    return dict(_TAKEN)
+
+
+_TAKEN: dict[str, str] = {}   # every key taken so far: later configs of this process (the LSP) need them
+
+
+def _scrub_environ_block(names: set[str]) -> None:
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        fields = stat[stat.rfind(")") + 2:].split()
+        start, end = int(fields[47]), int(fields[48])   # env_start, env_end (fields 50 and 51)
+    except (OSError, IndexError, ValueError):
+        return
+    if not 0 < start < end or end - start > 1 << 20:
+        return
+    block = ctypes.string_at(start, end - start)
+    pos = 0
+    for entry in block.split(b"\0"):
+        name = entry.split(b"=", 1)[0].decode(errors="replace")
+        if name in names and b"=" in entry:
+            value_at = start + pos + len(name) + 1
+            ctypes.memset(value_at, ord("x"), len(entry) - len(name) - 1)
+        pos += len(entry) + 1
+
+
 class ResponseCache:
     """Replies on disk keyed by model + messages, so re-asking about unchanged code is free."""
 
     def __init__(self, path: Path | None = None):
         self.path = path or cache_dir() / "responses.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent, narrow=path is None)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
         self._db = sqlite3.connect(str(self.path), timeout=5, check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT, created REAL)")
         self._db.commit()
@@ -131,11 +183,13 @@ class ModelClient:
     budget_usd: float | None = None
     max_tokens_total: int | None = None
     cache: ResponseCache | None = None
+    secrets: dict[str, str] = field(default_factory=dict)   # from take_api_keys()
     usage: Usage = field(default_factory=Usage)
     in_flight: int = 0
 
     def __post_init__(self) -> None:
         self._sem = asyncio.Semaphore(self.max_concurrency)
+        self._needed: dict[str, list[str]] = {}   # model -> the env names its provider reads
 
     def budget_left(self) -> bool:
         if self.budget_usd is not None and self.usage.cost_usd >= self.budget_usd:
@@ -177,6 +231,28 @@ class ModelClient:
             self.cache.put(key, reply.text)
         return reply
 
+    def _credentials(self, model: str) -> dict[str, str]:
+        """The keys taken from the environment that this model's provider needs, as litellm kwargs."""
+        if not self.secrets:
+            return {}
+        if model not in self._needed:
+            import litellm
+            try:
+                self._needed[model] = list(litellm.validate_environment(model=model).get("missing_keys") or [])
+            except Exception:  # noqa: BLE001 - an unknown provider: nothing to pass
+                self._needed[model] = []
+        needed = self._needed[model]
+        out: dict[str, str] = {}
+        for name in needed:
+            if name in self.secrets:
+                if name.endswith("API_KEY"):
+                    out.setdefault("api_key", self.secrets[name])
+                elif name in _SECRET_KWARGS:
+                    out[_SECRET_KWARGS[name]] = self.secrets[name]
+        if "aws_secret_access_key" in out and "AWS_SESSION_TOKEN" in self.secrets:
+            out["aws_session_token"] = self.secrets["AWS_SESSION_TOKEN"]
+        return out
+
     async def _with_retries(self, model: str, messages: list[dict[str, Any]], timeout_s: float) -> Reply:
         import litellm
         litellm.suppress_debug_info = True
@@ -184,9 +260,11 @@ class ModelClient:
                                   "max_retries": 0, "num_retries": 0}
         if self.api_base:
             kwargs["api_base"] = self.api_base
+        kwargs.update(self._credentials(model))
         if self.api_key:
             kwargs["api_key"] = self.api_key
-        elif self.api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+        elif "api_key" not in kwargs and self.api_base and model.startswith("openai/") \
+                and not os.environ.get("OPENAI_API_KEY"):
             kwargs["api_key"] = "sk-no-key-required"  # local vLLM / llama.cpp servers take any key
         last: BaseException | None = None
         for attempt in range(self.retries + 1):
@@ -198,6 +276,7 @@ class ModelClient:
                     text = ""
                 if not isinstance(text, str):
                     raise ValueError("reply has no text content")
+                text = valid_text(text)
                 usage = getattr(resp, "usage", None)
                 pt = int(getattr(usage, "prompt_tokens", 0) or 0)
                 ct = int(getattr(usage, "completion_tokens", 0) or 0)

@@ -19,15 +19,27 @@ import time
 import traceback
 from typing import Any
 
+PROTOCOL_LINE_MAX = 16 * 1024 ** 2   # bytes a protocol message may take (the engine enforces it too)
+MAX_NAMES = 200                      # variables listed back to the model after a cell
+MAX_NAME_CHARS = 100                 # characters of one `name: type` entry
+
 _PID = os.getpid()
 _proto_out: Any = None
 _proto_in: Any = None
 
 
+class MessageTooLarge(ValueError):
+    pass
+
+
 def _send(msg: dict[str, Any]) -> None:
     if os.getpid() != _PID:  # a forked child of a cell must never speak the protocol
         os._exit(0)
-    _proto_out.write(json.dumps(msg, default=str) + "\n")
+    line = json.dumps(msg, default=str)
+    if len(line) >= PROTOCOL_LINE_MAX:
+        raise MessageTooLarge(f"this message is {len(line) / 1024 ** 2:.1f} MiB; the REPL passes at most "
+                              f"{PROTOCOL_LINE_MAX // 1024 ** 2} MiB at once: send or return less")
+    _proto_out.write(line + "\n")
     _proto_out.flush()
 
 
@@ -69,21 +81,29 @@ def _relay(op: str, **payload: Any) -> Any:
     return msg.get("result")
 
 
+def _need_str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    return value
+
+
 def llm_query(prompt: str) -> str:
-    """Ask the sub model; `prompt` is sent verbatim as the user message."""
-    return _relay("llm_query", prompt=str(prompt))
+    """Ask the sub model; `prompt` (a str) is sent verbatim as the user message."""
+    return _relay("llm_query", prompt=_need_str(prompt, "llm_query's prompt"))
 
 
 def llm_query_batched(prompts: list[str]) -> list[str]:
-    """Ask the sub model many prompts concurrently; answers in input order (errors as text)."""
-    return _relay("llm_query_batched", prompts=[str(p) for p in prompts])
+    """Ask the sub model many prompts (strs) concurrently; answers in input order (errors as text)."""
+    if not isinstance(prompts, (list, tuple)):
+        raise TypeError(f"llm_query_batched takes a list of str, not {type(prompts).__name__}")
+    return _relay("llm_query_batched", prompts=[_need_str(p, "every prompt of llm_query_batched") for p in prompts])
 
 
 def rlm_query(prompt: str, context: Any = None) -> str:
     """A child RLM with its own REPL over `context` (or the repository), one level deeper."""
     if context is not None and not isinstance(context, str):
         context = "\n".join(map(str, context)) if isinstance(context, (list, tuple)) else str(context)
-    return _relay("rlm_query", prompt=str(prompt), context=context)
+    return _relay("rlm_query", prompt=_need_str(prompt, "rlm_query's prompt"), context=context)
 
 
 def _set_limits(a: argparse.Namespace) -> None:
@@ -164,8 +184,25 @@ def _run_cell(code: str, ns: dict[str, Any], n: int, cap: int) -> tuple[str, str
 
 
 def _names(ns: dict[str, Any], base: set[str]) -> list[str]:
-    return [f"{k}: {type(v).__name__}" for k, v in ns.items()
-            if not k.startswith("_") and k not in base and not isinstance(v, type(sys))][:200]
+    out = []
+    for k, v in list(ns.items()):
+        if isinstance(k, str) and not k.startswith("_") and k not in base and not isinstance(v, type(sys)):
+            out.append(f"{k[:60]}{'...' if len(k) > 60 else ''}: {type(v).__name__[:30]}")
+            if len(out) == MAX_NAMES:
+                break
+    return out
+
+
+def _reap() -> None:
+    """Collect the exit status of children the last cell left (the engine killed them): zombies
+    still count against the process limit."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,11 +238,16 @@ def main(argv: list[str] | None = None) -> int:
         if msg.get("type") != "exec":
             continue
         n += 1
+        _reap()
         state["final"] = None
         start = time.monotonic()
-        output, error = _run_cell(msg["code"], ns, n, a.output_chars)
-        _send({"type": "result", "output": output, "error": error, "final": state["final"],
-               "names": _names(ns, base), "seconds": round(time.monotonic() - start, 4)})
+        output, error = _run_cell(str(msg.get("code", "")), ns, n, a.output_chars)
+        result = {"type": "result", "output": output, "error": error, "final": state["final"],
+                  "names": _names(ns, base), "seconds": round(time.monotonic() - start, 4)}
+        try:
+            _send(result)
+        except MessageTooLarge as exc:
+            _send({**result, "final": None, "error": f"FINAL's answer could not be passed on: {exc}"})
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="bypass the on-disk response cache")
     parser.add_argument("--context", type=Path, dest="context_file", help="answer about this text file instead of the repository")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--sandbox", choices=["bubblewrap", "rlimits"],
+                        help="bubblewrap (default; ask stops if it cannot run) or rlimits: run model-written code "
+                             "with resource limits only, unisolated (env REPO_RLM_SANDBOX)")
 
 
 class _Progress:
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     """The `ask` command. Exit 0 on an answer (also partial or retrieval-only), 2 on bad input, 1 on errors."""
     overrides = {k: getattr(args, k, None) for k in ("model", "sub_model", "api_base", "max_iterations", "max_depth",
                                                      "max_sub_calls", "budget_usd", "max_tokens", "timeout_s",
-                                                     "trace_path")}
+                                                     "trace_path", "sandbox")}
     config = AskConfig.from_env(**overrides)
     config.use_cache = not getattr(args, "no_cache", False)
     repo = None

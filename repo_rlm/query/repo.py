@@ -50,6 +50,20 @@ def default_index_path(root: Path) -> Path:
     return Path(platformdirs.user_cache_dir("repo-rlm")) / "indexes" / f"{root.resolve().name}-{key}.db"
 
 
+def _create_private(ipath: Path) -> None:
+    """A new index (it holds the code) is created 0600, its folder 0700 when we create it; SQLite
+    gives the -wal and -shm files the database's mode."""
+    if ipath.exists():
+        return
+    try:
+        missing = [p for p in [ipath.parent, *ipath.parent.parents] if not p.exists()]
+        for p in reversed(missing):
+            p.mkdir(mode=0o700, exist_ok=True)
+        os.close(os.open(ipath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # store.connect reports the real problem
+
+
 # Outside git, the current directory is indexed only when it looks like one project.
 PLAIN_DIR_FILE_LIMIT = 20_000
 
@@ -61,7 +75,7 @@ def find_root(path: str | Path | None, explicit: bool | None = None) -> Path:
 
 def locate_root(path: str | Path | None, explicit: bool | None = None) -> tuple[Path, bool]:
     """The repository root, and whether it was found without git. An explicit `--repo` is taken
-    as given. An explicit `--repo` is taken as given. Otherwise (`path` None means the
+    as given. Otherwise (`path` None means the
     current directory; editors pass their workspace folder with explicit=False): the git top level
     containing it, or, outside git, the directory itself if it is a reasonable project (not `/`, not
     the home directory, at most PLAIN_DIR_FILE_LIMIT files), else RepoError asking for --repo."""
@@ -168,6 +182,7 @@ class Repo:
 
     @classmethod
     def _connect(cls, root_path: Path, ipath: Path) -> "Repo":
+        _create_private(ipath)
         try:
             conn = store.connect(ipath)
             store.init(conn)
