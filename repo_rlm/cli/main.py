@@ -61,6 +61,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         from ..agent import ask
 
         ask.add_arguments(sp)
+    sp = sub.add_parser("report", help="an architecture report: dependencies, cycles, entry points, churn, summaries")
+    from ..report.command import add_arguments as report_arguments
+
+    report_arguments(sp)
     sp = sub.add_parser("lsp", help="start the language server on stdio")
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     return p
@@ -123,6 +127,10 @@ def _run(args: argparse.Namespace) -> int:
         from ..agent import ask
 
         return ask.run(args)
+    if args.command == "report":
+        from ..report.command import run as report_run
+
+        return report_run(args, lambda: Repo.open(args.repo, index_path=args.index))
     if args.command == "lsp":
         from ..lsp.server import main as lsp_main
 
