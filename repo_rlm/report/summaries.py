@@ -122,7 +122,7 @@ def _map_prompt(batch: list[tuple[str, str]]) -> str:
     names = ", ".join(n for n, _ in batch)
     return ("For each module below, write 2-5 sentences of Markdown: its role in the system, its main pieces and "
             "how it is used, citing path:start-end from the outline. Start each module's part with a line "
-            f"`## MODULE <name>` exactly as given. Modules: {names}\n\n" + "\n\n".join(b for _, b in batch))
+            f"`## MODULE <name>` exactly as given.\nModules: {names}\n\n" + "\n\n".join(b for _, b in batch))
 
 
 def split_reply(reply: str, names: list[str]) -> dict[str, str]:
