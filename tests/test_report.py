@@ -201,7 +201,8 @@ def test_rollup_to_top_modules(archapp: Path, env: dict, tmp_path: Path) -> None
     dom = chromium.dump_dom(page)
     assert 'id="rollup-note"' in dom and "top 3 of 10 modules" in dom
     assert len(re.findall(r'<g id="mod-\d+" class="node module', dom)) == 3
-    assert '<g id="mod-other" class="node module other"' in dom
+    drawn = {tuple(map(int, e)) for e in re.findall(r'<g id="edge-(\d+)-(\d+)" class="edge', dom)}
+    assert drawn == {(MODULES.index("app"), MODULES.index("app.services")), (MODULES.index("app.services"), MODULES.index("app"))}
 
 
 # -- diff -----------------------------------------------------------------------------------------

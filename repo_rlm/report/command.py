@@ -18,7 +18,7 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--out", type=Path, help="write the report to this file (default: stdout)")
     sp.add_argument("--diff", type=Path, metavar="OLD.json", help="compare with an earlier JSON report")
     sp.add_argument("--no-model", action="store_true", help="static facts only: no module summaries")
-    sp.add_argument("--top", type=int, default=None, help="modules drawn in the diagrams (default 40)")
+    sp.add_argument("--top", type=int, default=None, help="modules drawn in the diagrams (default 25)")
     sp.add_argument("--no-history", action="store_true", help="skip churn and ownership from git")
     sp.add_argument("--model", help="root model for the narrative, litellm name (env REPO_RLM_MODEL)")
     sp.add_argument("--sub-model", help="model for module summaries (env REPO_RLM_SUB_MODEL; default: the root model)")

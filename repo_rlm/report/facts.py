@@ -17,7 +17,7 @@ from ..query.entrypoints import find_entry_points
 from ..query.history import NoHistory, head_commit, read_history
 
 REPORT_VERSION = 1
-TOP_MODULES = 40      # modules drawn in a diagram; the rest are rolled up and the page says so
+TOP_MODULES = 25      # modules drawn in a diagram; the rest are rolled up and the page says so
 TOP_HUBS = 10
 TOP_HOTSPOTS = 20
 MAX_SITES = 30        # import statements listed per module edge in the page

@@ -20,8 +20,8 @@ from .facts import Facts, module_sites
 MAX_PAGE_MODULES = 1000     # rows of the module table / entries of the embedded data
 MAX_FILES_PER_MODULE = 200
 MAX_LIST = 200              # entry points, dependencies listed in the page
+MAX_DIAGRAM_EDGES = 60      # the strongest edges drawn (dot's layout time grows fast with edges); the matrix has all
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-OTHER = "(other modules)"
 
 
 class LayoutError(Exception):
@@ -38,15 +38,18 @@ def _dot_text(s: str) -> str:
     return graphviz.escape(" " + s if s.startswith("<") else s)
 
 
-def module_diagram_svg(data: dict[str, Any], index: dict[str, int]) -> str:
-    """The module graph of the shown modules (plus one node for the rest), laid out by `dot`."""
+def module_diagram_svg(data: dict[str, Any], index: dict[str, int]) -> tuple[str, int, int]:
+    """The module graph of the shown modules (plus one node for the rest), laid out by `dot`;
+    with the number of edges drawn and of edges there are between those nodes."""
     import graphviz
     shown = data["rollup"]["top"]
     shown_set = set(shown)
     mods = {m["name"]: m for m in data["modules"]}
     in_cycle = {m for c in data["cycles"] for m in c}
+    # nslimit/mclimit bound dot's network-simplex and crossing-minimisation passes on dense graphs
     g = graphviz.Digraph("modules", graph_attr={"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.25",
-                                                "ranksep": "0.6", "fontname": "Helvetica"},
+                                                "ranksep": "0.6", "fontname": "Helvetica", "nslimit": "4",
+                                                "nslimit1": "4", "mclimit": "0.5"},
                          node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica", "fontsize": "11",
                                     "fillcolor": "#eef3fb", "color": "#5b7bb3"},
                          edge_attr={"color": "#7a869a", "arrowsize": "0.6", "fontname": "Helvetica", "fontsize": "9"})
@@ -58,21 +61,15 @@ def module_diagram_svg(data: dict[str, Any], index: dict[str, int]) -> str:
             attrs.update(fillcolor="#fde2e2", color="#c0392b")
         plural = "" if info["files"] == 1 else "s"
         g.node(f"n{index[m]}", _dot_text(f"{m}\n{info['files']} file{plural} · {info['lines']} lines"), **attrs)
-    rest = len(data["modules"]) - len(shown)
     agg: dict[tuple[str, str], int] = {}
     for e in data["module_dependencies"]:
-        a = e["from"] if e["from"] in shown_set else OTHER
-        b = e["to"] if e["to"] in shown_set else OTHER
-        if a != b:
-            agg[(a, b)] = agg.get((a, b), 0) + e["count"]
-    if rest > 0 and any(OTHER in k for k in agg):
-        g.node("other", _dot_text(f"{rest} other modules"), id="mod-other", **{"class": "module other"},
-               style="dashed,rounded", fillcolor="#ffffff")
-    for (a, b), n in sorted(agg.items()):
-        na = "other" if a == OTHER else f"n{index[a]}"
-        nb = "other" if b == OTHER else f"n{index[b]}"
+        if e["from"] in shown_set and e["to"] in shown_set:
+            agg[(e["from"], e["to"])] = e["count"]
+    strongest = sorted(agg.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_DIAGRAM_EDGES]
+    for (a, b), n in sorted(strongest):
+        na, nb = f"n{index[a]}", f"n{index[b]}"
         cyc = a in in_cycle and b in in_cycle and any(a in c and b in c for c in data["cycles"])
-        eid = f"edge-{index.get(a, 'other')}-{index.get(b, 'other')}"
+        eid = f"edge-{index[a]}-{index[b]}"
         g.edge(na, nb, label=str(n), id=eid, penwidth=f"{1 + math.log10(n):.2f}",
                **{"class": "dep" + (" cycle" if cyc else ""), "tooltip": _dot_text(f"{a} → {b}: {n} imports")},
                **({"color": "#c0392b"} if cyc else {}))
@@ -82,7 +79,11 @@ def module_diagram_svg(data: dict[str, Any], index: dict[str, int]) -> str:
         raise LayoutError("Graphviz's `dot` is not installed (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)") from None
     except graphviz.CalledProcessError as exc:
         raise LayoutError(f"Graphviz failed: {str(exc.stderr or exc).strip().splitlines()[-1:]}") from None
-    return svg[svg.find("<svg"):]
+    svg = svg[svg.find("<svg"):]
+    # fit the container; the zoom button restores dot's own size
+    svg = re.sub(r'^<svg width="([\d.]+)pt" height="([\d.]+)pt"',
+                 lambda m: f'<svg data-width="{m.group(1)}pt" data-height="{m.group(2)}pt" class="fit"', svg, count=1)
+    return svg, len(strongest), len(agg)
 
 
 def matrix_svg(data: dict[str, Any], index: dict[str, int]) -> str:
@@ -157,7 +158,8 @@ section{margin-bottom:24px}h2{font-size:16px;border-bottom:1px solid #d0d7de;pad
 #panel{position:sticky;top:8px;align-self:start;max-height:95vh;overflow:auto;border:1px solid #d0d7de;border-radius:6px;padding:12px;background:#f6f8fa}
 #search{width:100%;box-sizing:border-box;padding:6px 8px;font-size:14px;border:1px solid #d0d7de;border-radius:6px;margin-bottom:8px}
 .diagram{overflow:auto;border:1px solid #d0d7de;border-radius:6px;padding:8px;max-height:80vh}
-.diagram svg{max-width:none}g.node,g.edge,rect.cell{cursor:pointer}
+.diagram svg.fit{width:100%;height:auto}.diagram svg{max-width:none}
+button{font:inherit;font-size:12px;padding:2px 8px;border:1px solid #d0d7de;border-radius:6px;background:#f6f8fa;cursor:pointer}g.node,g.edge,rect.cell{cursor:pointer}
 g.node.hit polygon,g.node.hit path{stroke:#d4a72c;stroke-width:3}g.node.dim{opacity:.25}g.edge.dim{opacity:.15}
 g.node.sel polygon,g.node.sel path{stroke:#1a7f37;stroke-width:3}g.edge.sel path{stroke:#1a7f37;stroke-width:3}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eaeef2;padding:3px 6px;text-align:left;vertical-align:top}
@@ -197,6 +199,9 @@ box.addEventListener('input',()=>{const q=box.value.trim().toLowerCase();
  document.querySelectorAll('g.edge').forEach(g=>g.classList.toggle('dim',!!q));
  document.querySelectorAll('[data-search]').forEach(r=>r.classList.toggle('hidden',!!q&&!r.dataset.search.toLowerCase().includes(q)));
  const c=document.getElementById('search-count');c.textContent=q?hit.size+' modules match':'';});
+const zoom=document.getElementById('zoom');if(zoom)zoom.addEventListener('click',()=>{const s=document.querySelector('#diagram svg');
+ const fit=s.classList.toggle('fit');s.setAttribute('width',fit?'':s.dataset.width);s.setAttribute('height',fit?'':s.dataset.height);
+ if(fit){s.removeAttribute('width');s.removeAttribute('height');}zoom.textContent=fit?'actual size':'fit to width';});
 function fromHash(){const h=decodeURIComponent(location.hash.slice(1));
  if(h.startsWith('module=')){const m=D.modules.find(x=>x.name===h.slice(7));if(m)showModule(m.i);}
  else if(h.startsWith('edge='))showEdge(h.slice(5));
@@ -210,7 +215,7 @@ def render_html(facts: Facts, title: str) -> str:
     data = facts.data
     names = sorted(m["name"] for m in data["modules"])
     index = {m: i for i, m in enumerate(names)}
-    diagram = module_diagram_svg(data, index) if data["modules"] else ""
+    diagram, drawn, edges = module_diagram_svg(data, index) if data["modules"] else ("", 0, 0)
     matrix = matrix_svg(data, index)
     pdata = _page_data(facts, index)
     commit = data.get("commit")
@@ -234,6 +239,10 @@ def render_html(facts: Facts, title: str) -> str:
             out.append("<p class=\"note\">No imports between modules were found.</p>")
         out.append("<p class=\"muted\">Click a module for its files, an edge for the imports behind it. "
                    "Red: modules in a dependency cycle.</p>")
+        if drawn < edges:
+            out.append(f"<p class=\"note\" id=\"edge-note\">The diagram draws the {drawn} strongest of {edges} module "
+                       "dependencies; the matrix below has every dependency between the modules shown.</p>")
+        out.append("<button id=\"zoom\" type=\"button\">actual size</button>")
         out.append(f"<div class=\"diagram\" id=\"diagram\">{diagram}</div>")
     out.append("</section>")
     if matrix:
