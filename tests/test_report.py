@@ -361,3 +361,32 @@ def test_graph_algorithms() -> None:
     chain = deps.adjacency([(str(i), str(i + 1)) for i in range(5000)] + [("5000", "0")])
     assert len(deps.cycles(chain, chain)[0]) == 5001
     assert deps.is_test_path("tests/test_x.py") and deps.is_test_path("pkg/x_test.go") and not deps.is_test_path("app/x.py")
+
+
+def test_deferred_imports_break_no_import_time_cycle(tmp_path: Path, env: dict) -> None:
+    repo = tmp_path / "lazy"
+    (repo / "one").mkdir(parents=True)
+    (repo / "two").mkdir()
+    (repo / "one" / "a.py").write_text("from two import b\n\n\ndef use():\n    return b.f()\n")
+    (repo / "two" / "b.py").write_text("def f():\n    from one import a  # deferred: breaks the load-order cycle\n    return a\n")
+    data = report_json(repo, env, "--no-model")
+    assert {(d["from"], d["to"]) for d in data["dependencies"]} == {("one/a.py", "two/b.py"), ("two/b.py", "one/a.py")}
+    assert data["cycles"] == [["one", "two"]] and data["import_time_cycles"] == []
+
+
+def test_hostile_names_are_escaped(tmp_path: Path, env: dict) -> None:
+    """Repository text reaches the page only as text: a directory named like markup stays text."""
+    repo = tmp_path / "hostile"
+    evil = 'x<img src=x onerror="document.title=1">'
+    (repo / evil).mkdir(parents=True)
+    (repo / evil / "m.py").write_text("import lib.util\n")
+    (repo / "lib").mkdir()
+    (repo / "lib" / "util.py").write_text("X = 1\n")
+    page = tmp_path / "hostile.html"
+    report(repo, env, "--format", "html", "--no-model", "--out", str(page))
+    dom = chromium.dump_dom(page, "module=" + evil)
+    assert "<img" not in dom and "x&lt;img src=x" in dom
+    assert "<title>Architecture: hostile</title>" in dom
+    md = report(repo, env, "--format", "md", "--no-model").stdout
+    assert 'm1["x#lt;img src=x onerror=#quot;document.title=1#quot;#gt;"]' in md or \
+        'm0["x#lt;img src=x onerror=#quot;document.title=1#quot;#gt;"]' in md

@@ -52,9 +52,10 @@ class ImportSite:
     path: str
     line: int
     text: str
+    deferred: bool = False   # inside a function: runs when called, not when the module is imported
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "line": self.line, "text": self.text}
+        return {"path": self.path, "line": self.line, "text": self.text} | ({"deferred": True} if self.deferred else {})
 
 
 @dataclass
@@ -64,10 +65,13 @@ class DepGraph:
     module_of: dict[str, str] = field(default_factory=dict)   # path -> module name
     module_dir: dict[str, str] = field(default_factory=dict)  # module name -> directory
 
-    def module_edges(self) -> dict[tuple[str, str], int]:
-        """(from module, to module) -> number of file-level edges between them (self-loops dropped)."""
+    def module_edges(self, import_time: bool = False) -> dict[tuple[str, str], int]:
+        """(from module, to module) -> number of file-level edges between them (self-loops dropped).
+        `import_time`: only edges with an import at module level (deferred imports break no load-order cycle)."""
         out: dict[tuple[str, str], int] = defaultdict(int)
-        for a, b in self.edges:
+        for (a, b), sites in self.edges.items():
+            if import_time and all(s.deferred for s in sites):
+                continue
             ma, mb = self.module_of[a], self.module_of[b]
             if ma != mb:
                 out[(ma, mb)] += 1
@@ -119,7 +123,8 @@ def build_graph(conn: sqlite3.Connection, read_text=None) -> DepGraph:
             pkg_files[f.package].append(f.path)
     go_mods = _go_modules(conn, read_text or (lambda p: None)) if any(f.lang == "go" for f in files.values()) else []
 
-    rows = conn.execute("SELECT file_id, module, name, alias, line, level, target FROM imports ORDER BY file_id, line, id").fetchall()
+    rows = conn.execute("SELECT file_id, module, name, alias, line, level, target, scope_id FROM imports "
+                        "ORDER BY file_id, line, id").fetchall()
     sym_targets = {r[6] for r in rows if r[6]} - set(other_mods) - set(py_mods)
     sym_file: dict[str, str] = {}
     sym_list = list(sym_targets)
@@ -188,7 +193,7 @@ def build_graph(conn: sqlite3.Connection, read_text=None) -> DepGraph:
         return [p for p in pkg_files.get(mod, ()) if posixpath.basename(p).rsplit(".", 1)[0] == name]
 
     edges = graph.edges
-    for fid, module, name, alias, line, level, target in rows:
+    for fid, module, name, alias, line, level, target, scope in rows:
         src_path = by_id.get(fid)
         if src_path is None:
             continue
@@ -205,7 +210,7 @@ def build_graph(conn: sqlite3.Connection, read_text=None) -> DepGraph:
                 dests = jvm_targets(src, module, name)
         if not dests:
             continue
-        site = ImportSite(src_path, line, _import_text(src.lang, module, name, alias, level))
+        site = ImportSite(src_path, line, _import_text(src.lang, module, name, alias, level), scope is not None)
         for d in dests:
             if d != src_path:
                 lst = edges.setdefault((src_path, d), [])

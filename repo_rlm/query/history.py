@@ -87,7 +87,7 @@ def read_history(root: Path, window: int = WINDOW) -> History:
     """Commits and authors per file over the last `window` commits of HEAD."""
     if head_commit(root) is None:
         raise NoHistory("no git history (not a git work tree, or no commits yet)")
-    text = _git(root, "log", f"-n{int(window)}", "--no-merges", "--no-renames", "--relative", "--format=%x1e%an%x1f%aI", "--name-only")
+    text = _git(root, "log", f"-n{int(window)}", "--no-show-signature", "--no-merges", "--no-renames", "--relative", "--format=%x1e%an%x1f%aI", "--name-only")
     files: dict[str, FileHistory] = defaultdict(FileHistory)
     commits, since = 0, ""
     for chunk in text.split("\x1e"):

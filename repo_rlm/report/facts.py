@@ -92,6 +92,7 @@ def build_facts(repo, top_n: int = TOP_MODULES, history: bool = True) -> Facts:
         "dependencies": [{"from": a, "to": b, "count": len(sites)} for (a, b), sites in sorted(graph.edges.items())],
         "module_dependencies": [{"from": a, "to": b, "count": n} for (a, b), n in sorted(medges.items())],
         "cycles": deps.cycles(names, adj),
+        "import_time_cycles": deps.cycles(names, deps.adjacency(graph.module_edges(import_time=True))),
         "file_cycles": deps.cycles(graph.files, file_adj),
         "layers": deps.layers(names, adj),
         "hubs": [{"module": m, "fan_in": fan_in[m], "rank": round(rank[m], 6)} for m in hubs],

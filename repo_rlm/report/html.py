@@ -253,6 +253,10 @@ def render_html(facts: Facts, title: str) -> str:
     out.append("<section id=\"cycles\"><h2>Cycles</h2>")
     if data["cycles"]:
         out.append("<ul>" + "".join("<li>" + " ↔ ".join(f"<code>{_e(m)}</code>" for m in c) + "</li>" for c in data["cycles"]) + "</ul>")
+        n = len(data["import_time_cycles"])
+        out.append(f"<p>{n} of them remain when imports inside functions (deferred, run on call) are ignored"
+                   + (":</p><ul>" + "".join("<li>" + " ↔ ".join(f"<code>{_e(m)}</code>" for m in c) + "</li>"
+                                            for c in data["import_time_cycles"]) + "</ul>" if n else ".</p>"))
     else:
         out.append("<p>No dependency cycles between modules.</p>")
     out.append("</section><section id=\"layers\"><h2>Layers</h2><p class=\"muted\">Layer 0 depends on nothing else in the "

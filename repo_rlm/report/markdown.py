@@ -71,6 +71,10 @@ def render_markdown(data: dict[str, Any], title: str) -> str:
     out += ["", "## Cycles", ""]
     if data["cycles"]:
         out += [f"- {' ↔ '.join(_code(m) for m in c)}" for c in data["cycles"]]
+        n = len(data["import_time_cycles"])
+        out += ["", f"{n} of them remain when imports inside functions (deferred, run on call) are ignored"
+                + (":" if n else ".")]
+        out += [f"- {' ↔ '.join(_code(m) for m in c)}" for c in data["import_time_cycles"]]
         if data.get("file_cycles"):
             out += ["", "File-level cycles:", ""] + [f"- {' ↔ '.join(_code(p) for p in c)}" for c in data["file_cycles"][:20]]
     else:
