@@ -19,8 +19,9 @@ from typing import Callable
 MAIN_LANGS = {"go": "main", "java": "main", "kotlin": "main", "rust": "main", "c": "main", "cpp": "main", "csharp": "Main"}
 
 _PY_MAIN = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.M)
-_PY_ROUTE = re.compile(r"^\s*@\s*\w+(?:\.\w+)*\.(route|get|post|put|delete|patch|websocket|api_route)\(\s*[rfb]?['\"]([^'\"]*)['\"]"
+_PY_ROUTE = re.compile(r"^\s*@\s*\w+(?:\.\w+)*\.(route|get|post|put|delete|patch|websocket|api_route)\(\s*[rfb]?['\"](/[^'\"]*|)['\"]"
                        r"(?P<rest>[^\n]*)", re.M)
+_PATH_HINT = re.compile(r"\((?: ?r?['\"]/|['\"]{2}\))")  # `("/` or `("")`: cheap to search (a literal first)
 _PY_METHODS = re.compile(r"methods\s*=\s*[\[(]([^\])]*)")
 _DJANGO = re.compile(r"\b(path|re_path|url)\(\s*r?['\"]([^'\"]*)['\"]")
 _JS_ROUTE = re.compile(r"\b(app|router|server|api|routes|\w+Router)\s*\.\s*(get|post|put|delete|patch|all|head|options)"
@@ -135,7 +136,7 @@ def find_entry_points(conn: sqlite3.Connection, read: Callable[[str], str | None
             if "__main__" in text and base != "__main__.py":
                 for m in _PY_MAIN.finditer(text):
                     out.append(EntryPoint("main", module, path, _line_at(text, m.start())))
-            if "@" in text:
+            if _PATH_HINT.search(text):  # a cheap test first: the route pattern is slow on every file
                 for m in _PY_ROUTE.finditer(text):
                     verb = m.group(1)
                     if verb in ("route", "api_route"):

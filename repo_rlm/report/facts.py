@@ -7,6 +7,8 @@ sorted, so two reports of the same commit are byte-identical and reports diff cl
 """
 from __future__ import annotations
 
+import os
+import stat
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +32,29 @@ class Facts:
 
 
 def _reader(root: Path):
+    """read(path) -> text, or None for a path that is missing, not a regular file, or (through a
+    symlink) outside the repository. Directories are resolved once each: resolving every file is
+    most of the cost of scanning a large repository."""
+    root_real = os.path.realpath(root)
+    dir_ok: dict[str, bool] = {}
+
+    def inside(p: str) -> bool:
+        return p == root_real or p.startswith(root_real + os.sep)
+
     def read(path: str) -> str | None:
-        p = root / path
+        full = os.path.join(root_real, path)
+        d = os.path.dirname(full)
+        ok = dir_ok.get(d)
+        if ok is None:
+            ok = dir_ok[d] = inside(os.path.realpath(d))
         try:
-            if not p.resolve().is_relative_to(root.resolve()) or not p.is_file():
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode) and ok and inside(os.path.realpath(full)):
+                st = os.stat(full)
+            if not ok or not stat.S_ISREG(st.st_mode):  # outside, a FIFO, a device: never opened
                 return None
-            return p.read_bytes().decode("utf-8", "replace")
+            with open(full, "rb") as f:
+                return f.read().decode("utf-8", "replace")
         except OSError:
             return None
     return read
