@@ -2,6 +2,7 @@
 """Benchmark `repo-rlm report` on real repositories (sympy, a Django-size project).
 
     python bench/bench_report.py PATH [PATH ...] [--runs N] [--no-model-part] [--json]
+    python bench/bench_report.py --synthetic 16000      # bench_index.py's generated polyglot monorepo
 
 For every tree, in the same run:
 
@@ -173,12 +174,23 @@ def table(results: list[dict]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("paths", nargs="+", type=Path)
+    ap.add_argument("paths", nargs="*", type=Path)
+    ap.add_argument("--synthetic", help="comma-separated file counts of generated monorepos (bench_index.py's generator)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-model-part", action="store_true")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON on stdout (tables on stderr)")
     args = ap.parse_args()
-    results = [bench(p.resolve(), args.runs, not args.no_model_part) for p in args.paths]
+    paths = [p.resolve() for p in args.paths]
+    if args.synthetic:
+        sys.path.insert(0, str(HERE))
+        from bench_index import generate_synthetic
+
+        for n in args.synthetic.split(","):
+            log(f"generating a synthetic monorepo of {n} files")
+            paths.append(generate_synthetic(int(n), Path(tempfile.mkdtemp(prefix="bench-report-synth-")) / f"synthetic-{n}"))
+    if not paths:
+        ap.error("give a PATH or --synthetic N")
+    results = [bench(p, args.runs, not args.no_model_part) for p in paths]
     text = table(results)
     if args.json:
         print(text, file=sys.stderr)

@@ -140,24 +140,35 @@ def build_graph(conn: sqlite3.Connection, read_text=None) -> DepGraph:
             return cands[0]
         return max(sorted(cands), key=lambda p: len(posixpath.commonprefix([p, src])))
 
+    py_memo: dict[tuple, str | None] = {}
+
     def python_targets(src: SourceFile, module: str, name: str, level: int) -> list[str]:
+        key = (module, name, level, src.module if level else "", src.path.endswith(("__init__.py", "__init__.pyi")))
+        if key not in py_memo:
+            py_memo[key] = _python_module(src, module, name, level)
+        hit = py_memo[key]
+        return [nearest(py_mods[hit], src.path)] if hit else []
+
+    def _python_module(src: SourceFile, module: str, name: str, level: int) -> str | None:
+        """The most specific module of the repository that an import names."""
         if level:
             parts = src.module.split(".")
-            if not src.path.endswith("__init__.py") and not src.path.endswith("__init__.pyi"):
+            if not src.path.endswith(("__init__.py", "__init__.pyi")):
                 parts = parts[:-1]
             parts = parts[: max(0, len(parts) - (level - 1))]
             base = ".".join(parts + ([module] if module else []))
         else:
             base = module
         if not base:
-            return []
-        cands = ([f"{base}.{name}"] if name and name != "*" else []) + [base]
+            return None
+        if name and name != "*" and f"{base}.{name}" in py_mods:
+            return f"{base}.{name}"
         head = base.split(".")
-        cands += [".".join(head[:i]) for i in range(len(head) - 1, 0, -1)]
-        for c in cands:
+        for i in range(len(head), 0, -1):
+            c = ".".join(head[:i])
             if c in py_mods:
-                return [nearest(py_mods[c], src.path)]
-        return []
+                return c
+        return None
 
     def go_targets(src: SourceFile, module: str, target: str | None) -> list[str]:
         for mod, d in go_mods:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-PROMPT_VERSION = "report-1"
+PROMPT_VERSION = "report-2"
 BATCH_CHARS = 24_000      # prompt characters per batched sub-call
 BATCH_MODULES = 8
 MODULE_CHARS = 12_000     # the most one module contributes to a prompt
@@ -73,11 +73,22 @@ def module_key(conn, paths: list[str], model: str) -> str:
     return "module:" + h.hexdigest()
 
 
-def module_brief(repo, name: str, paths: list[str], entry_points: list[dict], imports: list[str]) -> str:
-    """What the model sees of one module: files, outlines, docstrings, entry points, imports.
-    Built from the module's own files only, so the cache key (their contents) covers it."""
+KEY_SPAN_LINES = 40
+
+
+def module_brief(repo, name: str, paths: list[str], entry_points: list[dict], imports: list[str],
+                 key_file: str | None = None) -> str:
+    """What the model sees of one module: files, outlines, docstrings, entry points, imports, and a
+    key span (the head of the file its other files import most). Built from the module's own files only, so
+    the cache key (their contents) covers it."""
     conn = repo.conn
     out = [f"## MODULE {name}", f"files: {len(paths)}"]
+    if key_file:
+        try:
+            lines = repo.read(key_file).split("\n")[:KEY_SPAN_LINES]
+            out.append(f"key span {key_file}:1-{len(lines)}:\n" + "\n".join(f"{i:>4} {ln[:160]}" for i, ln in enumerate(lines, 1)))
+        except Exception:  # noqa: BLE001 - an unreadable file only loses the excerpt
+            pass
     for path in sorted(paths):
         row = conn.execute("SELECT id, lines FROM files WHERE path = ?", (path,)).fetchone()
         if row is None:
@@ -174,10 +185,16 @@ async def summarise(repo, data: dict[str, Any], graph, settings: ModelSettings, 
     for p, m in graph.module_of.items():
         files_of.setdefault(m, []).append(p)
     deps_of: dict[str, set[str]] = {}
+    fan_in: dict[str, int] = {}
     for a, b in graph.edges:
         ma, mb = graph.module_of[a], graph.module_of[b]
-        if ma != mb:
+        if ma == mb:  # imports inside the module only: the choice depends on the module's own files
+            fan_in[b] = fan_in.get(b, 0) + 1
+        else:
             deps_of.setdefault(ma, set()).add(mb)
+
+    def key_file(paths: list[str]) -> str | None:
+        return min(paths, key=lambda p: (-fan_in.get(p, 0), p)) if paths else None
     order = sorted(data["modules"], key=lambda m: (-m["rank"], m["name"]))
     keys: dict[str, str] = {}
     todo: list[tuple[str, str]] = []
@@ -189,7 +206,8 @@ async def summarise(repo, data: dict[str, Any], graph, settings: ModelSettings, 
             res.summaries[name] = hit
             res.cached_modules += 1
         else:
-            todo.append((name, module_brief(repo, name, files_of.get(name, []), data["entry_points"], sorted(deps_of.get(name, ())))))
+            paths = files_of.get(name, [])
+            todo.append((name, module_brief(repo, name, paths, data["entry_points"], sorted(deps_of.get(name, ())), key_file(paths))))
     batches = _batches(todo)
     allowed, skipped = batches[:max(0, settings.max_sub_calls)], batches[max(0, settings.max_sub_calls):]
     for batch in skipped:
