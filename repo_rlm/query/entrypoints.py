@@ -18,10 +18,12 @@ from typing import Callable
 # main functions by language: (name, kinds)
 MAIN_LANGS = {"go": "main", "java": "main", "kotlin": "main", "rust": "main", "c": "main", "cpp": "main", "csharp": "Main"}
 
-_PY_MAIN = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.M)
+_PY_MAIN = re.compile(r"if\s+__name__\s*==\s*['\"]__main__['\"]\s*:")   # at the start of a line
+_PY_MAIN_HINT = re.compile(r"__name__\s*==\s*['\"]__main__")
 _PY_ROUTE = re.compile(r"^\s*@\s*\w+(?:\.\w+)*\.(route|get|post|put|delete|patch|websocket|api_route)\(\s*[rfb]?['\"](/[^'\"]*|)['\"]"
                        r"(?P<rest>[^\n]*)", re.M)
 _PATH_HINT = re.compile(r"\((?: ?r?['\"]/|['\"]{2}\))")  # `("/` or `("")`: cheap to search (a literal first)
+_JS_HINT = re.compile(r"\(\s*['\"`]/")
 _PY_METHODS = re.compile(r"methods\s*=\s*[\[(]([^\])]*)")
 _DJANGO = re.compile(r"\b(path|re_path|url)\(\s*r?['\"]([^'\"]*)['\"]")
 _JS_ROUTE = re.compile(r"\b(app|router|server|api|routes|\w+Router)\s*\.\s*(get|post|put|delete|patch|all|head|options)"
@@ -43,6 +45,19 @@ class EntryPoint:
 
 def _line_at(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
+
+
+def _hinted_lines(text: str, hint: re.Pattern):
+    """(line number, line) of each line where `hint` matches: the slow patterns run on those only."""
+    last, line_no, seen = 0, 1, -1
+    for m in hint.finditer(text):
+        start = text.rfind("\n", 0, m.start()) + 1
+        if start == seen:
+            continue
+        line_no += text.count("\n", last, start)
+        last, seen = start, start
+        end = text.find("\n", m.start())
+        yield line_no, text[start:end if end >= 0 else len(text)]
 
 
 def _scripts(conn: sqlite3.Connection, read: Callable[[str], str | None]) -> list[EntryPoint]:
@@ -133,25 +148,26 @@ def find_entry_points(conn: sqlite3.Connection, read: Callable[[str], str | None
             text = read(path)
             if not text:
                 continue
-            if "__main__" in text and base != "__main__.py":
-                for m in _PY_MAIN.finditer(text):
-                    out.append(EntryPoint("main", module, path, _line_at(text, m.start())))
-            if _PATH_HINT.search(text):  # a cheap test first: the route pattern is slow on every file
-                for m in _PY_ROUTE.finditer(text):
+            if base != "__main__.py":
+                for line_no, line in _hinted_lines(text, _PY_MAIN_HINT):
+                    if _PY_MAIN.match(line):
+                        out.append(EntryPoint("main", module, path, line_no))
+            for line_no, line in _hinted_lines(text, _PATH_HINT):  # the route pattern only where a path is
+                for m in _PY_ROUTE.finditer(line):
                     verb = m.group(1)
                     if verb in ("route", "api_route"):
                         ms = _PY_METHODS.search(m.group("rest"))
                         methods = re.findall(r"['\"](\w+)['\"]", ms.group(1)) if ms else []
                         verb = ",".join(x.upper() for x in methods) or ("ANY" if verb == "api_route" else "GET")
-                    out.append(EntryPoint("route", f"{verb.upper()} {m.group(2)}", path, _line_at(text, m.start(1))))
+                    out.append(EntryPoint("route", f"{verb.upper()} {m.group(2)}", path, line_no))
             if base == "urls.py" and "urlpatterns" in text:
                 for m in _DJANGO.finditer(text):
                     out.append(EntryPoint("route", f"ANY {m.group(2) or '/'}", path, _line_at(text, m.start())))
         elif lang in ("javascript", "typescript", "tsx"):
             text = read(path)
-            if text and ("get(" in text or "post(" in text or "put(" in text or "delete(" in text or "all(" in text):
-                for m in _JS_ROUTE.finditer(text):
-                    out.append(EntryPoint("route", f"{m.group(2).upper()} {m.group(3)}", path, _line_at(text, m.start())))
+            for line_no, line in _hinted_lines(text or "", _JS_HINT):
+                for m in _JS_ROUTE.finditer(line):
+                    out.append(EntryPoint("route", f"{m.group(2).upper()} {m.group(3)}", path, line_no))
         elif lang == "go":
             text = read(path)
             if text and ("Handle" in text or "GET(" in text or "POST(" in text):

@@ -82,8 +82,9 @@ def build_facts(repo, top_n: int = TOP_MODULES, history: bool = True) -> Facts:
         fan_in[b] += 1
 
     tests_of: dict[str, set[str]] = defaultdict(set)
+    is_test = {p for p in graph.files if deps.is_test_path(p)}
     for (a, b) in graph.edges:
-        if deps.is_test_path(a) and not deps.is_test_path(b):
+        if a in is_test and b not in is_test:
             tests_of[graph.module_of[b]].add(a)
 
     modules = []
