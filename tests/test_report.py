@@ -222,6 +222,7 @@ def test_json_diff_between_two_commits(archapp: Path, env: dict, tmp_path: Path)
     assert d["removed_dependencies"] == [{"from": "app/services/billing.py", "to": "app/models.py"}]
     assert d["resolved_cycles"] == [["app", "app.services"]] and d["new_cycles"] == []
     assert d["removed_module_dependencies"] == [{"from": "app.services", "to": "app"}] and d["added_module_dependencies"] == []
+    assert d["new_hubs"] == [] and d["added_modules"] == [] and d["removed_modules"] == []
     assert data["cycles"] == []
     md = report(archapp, env, "--format", "md", "--no-model", "--diff", str(old)).stdout
     assert "**Resolved cycles** (1):" in md and "- `app/admin.py` → `app/web.py`" in md
@@ -283,6 +284,16 @@ def test_bad_flags(archapp: Path, env: dict) -> None:
     out = subprocess.run([sys.executable, "-m", "repo_rlm.cli", "--repo", str(archapp / "nope"), "report"],
                          capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_html_without_graphviz_says_how_to_install(archapp: Path, env: dict, tmp_path: Path) -> None:
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    out = report(archapp, env | {"PATH": str(empty_bin)}, "--format", "html", "--no-model", "--no-history", check=False)
+    assert out.returncode == 1 and out.stdout == "" and "Traceback" not in out.stderr
+    assert "apt-get install graphviz" in out.stderr and out.stderr.count("\n") == 1
+    # the other formats need no Graphviz
+    assert report(archapp, env | {"PATH": str(empty_bin)}, "--format", "md", "--no-model", "--no-history").stdout
 
 
 # -- the model part -------------------------------------------------------------------------------
