@@ -22,17 +22,22 @@ def _mermaid_label(s: str) -> str:
     return _CTRL.sub("?", s).replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
+MAX_EDGES = 60  # the strongest edges drawn: Mermaid's layout becomes unreadable (and GitHub refuses) beyond
+
+
 def mermaid_modules(data: dict[str, Any]) -> str:
     shown = data["rollup"]["top"]
     ids = {m: f"m{i}" for i, m in enumerate(shown)}
+    edges = [e for e in data["module_dependencies"] if e["from"] in ids and e["to"] in ids]
+    keep = {(e["from"], e["to"]) for e in sorted(edges, key=lambda e: (-e["count"], e["from"], e["to"]))[:MAX_EDGES]}
     in_cycle = {m for c in data["cycles"] for m in c}
     lines = ["```mermaid", "graph LR"]
     for m in shown:
         lines.append(f'  {ids[m]}["{_mermaid_label(m)}"]')
     cyc_edges = []
     n = 0
-    for e in data["module_dependencies"]:
-        if e["from"] in ids and e["to"] in ids:
+    for e in edges:
+        if (e["from"], e["to"]) in keep:
             lines.append(f'  {ids[e["from"]]} -->|{e["count"]}| {ids[e["to"]]}')
             if e["from"] in in_cycle and e["to"] in in_cycle:
                 cyc_edges.append(n)
@@ -44,6 +49,8 @@ def mermaid_modules(data: dict[str, Any]) -> str:
     if cyc_edges:
         lines.append(f"  linkStyle {','.join(map(str, cyc_edges))} stroke:#c0392b")
     lines.append("```")
+    if len(keep) < len(edges):
+        lines.append(f"\n_The diagram draws the {len(keep)} strongest of {len(edges)} dependencies between these modules._")
     return "\n".join(lines)
 
 
