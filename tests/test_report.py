@@ -281,6 +281,9 @@ def test_bad_flags(archapp: Path, env: dict) -> None:
     assert out.returncode == 2 and "invalid choice" in out.stderr and "Traceback" not in out.stderr
     out = report(archapp, env, "--top", "0", check=False)
     assert out.returncode == 2 and "--top" in out.stderr
+    for bad in (archapp, archapp / "no" / "such" / "dir" / "r.html"):
+        out = report(archapp, env, "--no-model", "--out", str(bad), check=False)
+        assert out.returncode == 2 and out.stderr.startswith("repo-rlm report: error: --out") and out.stderr.count("\n") == 1
     out = subprocess.run([sys.executable, "-m", "repo_rlm.cli", "--repo", str(archapp / "nope"), "report"],
                          capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "does not exist" in out.stderr

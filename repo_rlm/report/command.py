@@ -61,6 +61,8 @@ def run(args: argparse.Namespace, repo_opener) -> int:
 
     if args.top is not None and args.top < 1:
         return _fail("--top must be at least 1", 2)
+    if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
+        return _fail(f"--out {args.out}: " + ("is a directory" if args.out.is_dir() else "its directory does not exist"), 2)
     old = None
     if args.diff is not None:
         try:
@@ -109,6 +111,6 @@ def run(args: argparse.Namespace, repo_opener) -> int:
     try:
         args.out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        return _fail(f"cannot write {args.out}: {exc.strerror or exc}", 1 if args.out.parent.is_dir() else 2)
+        return _fail(f"cannot write {args.out}: {exc.strerror or exc}", 1)
     _say(f"wrote {args.out} ({len(text.encode()) // 1024} KB)")
     return 0
