@@ -80,9 +80,7 @@ def module_diagram_svg(data: dict[str, Any], index: dict[str, int]) -> tuple[str
     except graphviz.CalledProcessError as exc:
         raise LayoutError(f"Graphviz failed: {str(exc.stderr or exc).strip().splitlines()[-1:]}") from None
     svg = svg[svg.find("<svg"):]
-    # fit the container; the zoom button restores dot's own size
-    svg = re.sub(r'^<svg width="([\d.]+)pt" height="([\d.]+)pt"',
-                 lambda m: f'<svg data-width="{m.group(1)}pt" data-height="{m.group(2)}pt" class="fit"', svg, count=1)
+    svg = svg.replace("<svg ", '<svg class="fit" ', 1)  # shrunk to the container; the zoom button shows dot's own size
     return svg, len(strongest), len(agg)
 
 
@@ -158,7 +156,7 @@ section{margin-bottom:24px}h2{font-size:16px;border-bottom:1px solid #d0d7de;pad
 #panel{position:sticky;top:8px;align-self:start;max-height:95vh;overflow:auto;border:1px solid #d0d7de;border-radius:6px;padding:12px;background:#f6f8fa}
 #search{width:100%;box-sizing:border-box;padding:6px 8px;font-size:14px;border:1px solid #d0d7de;border-radius:6px;margin-bottom:8px}
 .diagram{overflow:auto;border:1px solid #d0d7de;border-radius:6px;padding:8px;max-height:80vh}
-.diagram svg.fit{width:100%;height:auto}.diagram svg{max-width:none}
+.diagram svg.fit{max-width:100%;height:auto}.diagram svg{max-width:none}
 button{font:inherit;font-size:12px;padding:2px 8px;border:1px solid #d0d7de;border-radius:6px;background:#f6f8fa;cursor:pointer}g.node,g.edge,rect.cell{cursor:pointer}
 g.node.hit polygon,g.node.hit path{stroke:#d4a72c;stroke-width:3}g.node.dim{opacity:.25}g.edge.dim{opacity:.15}
 g.node.sel polygon,g.node.sel path{stroke:#1a7f37;stroke-width:3}g.edge.sel path{stroke:#1a7f37;stroke-width:3}
@@ -199,9 +197,8 @@ box.addEventListener('input',()=>{const q=box.value.trim().toLowerCase();
  document.querySelectorAll('g.edge').forEach(g=>g.classList.toggle('dim',!!q));
  document.querySelectorAll('[data-search]').forEach(r=>r.classList.toggle('hidden',!!q&&!r.dataset.search.toLowerCase().includes(q)));
  const c=document.getElementById('search-count');c.textContent=q?hit.size+' modules match':'';});
-const zoom=document.getElementById('zoom');if(zoom)zoom.addEventListener('click',()=>{const s=document.querySelector('#diagram svg');
- const fit=s.classList.toggle('fit');s.setAttribute('width',fit?'':s.dataset.width);s.setAttribute('height',fit?'':s.dataset.height);
- if(fit){s.removeAttribute('width');s.removeAttribute('height');}zoom.textContent=fit?'actual size':'fit to width';});
+const zoom=document.getElementById('zoom');if(zoom)zoom.addEventListener('click',()=>{
+ const fit=document.querySelector('#diagram svg').classList.toggle('fit');zoom.textContent=fit?'actual size':'fit to width';});
 function fromHash(){const h=decodeURIComponent(location.hash.slice(1));
  if(h.startsWith('module=')){const m=D.modules.find(x=>x.name===h.slice(7));if(m)showModule(m.i);}
  else if(h.startsWith('edge='))showEdge(h.slice(5));
