@@ -79,6 +79,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         from ..review import cli as review_cli
 
         review_cli.add_arguments(sp)
+    sp = cmd("report", "an architecture report: dependencies, cycles, entry points, churn, summaries", json_flag=False)
+    from ..report.command import add_arguments as report_arguments
+
+    report_arguments(sp)
     sp = cmd("lsp", "start the language server on stdio", json_flag=False)
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     cmd("mcp", "serve the helpers and ask over the Model Context Protocol on stdio", json_flag=False)
@@ -184,6 +188,10 @@ def _run(args: argparse.Namespace) -> int:
         from ..review.cli import run as review_run
 
         return review_run(args)
+    if args.command == "report":
+        from ..report.command import run as report_run
+
+        return report_run(args, lambda: Repo.open(args.repo, index_path=args.index, notify=_notice))
     if args.command == "lsp":
         from ..lsp.server import main as lsp_main
 

@@ -1,0 +1,1 @@
+"""`repo-rlm report`: an architecture report from the index (static facts) with optional model summaries."""
