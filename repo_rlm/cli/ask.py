@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.ask import AskConfig, AskResult, ask
+from ..index.discovery import looks_binary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,8 +61,30 @@ def _fail(msg: str, code: int) -> int:
     return code
 
 
+# flag -> (attribute, smallest allowed value, whether the smallest value itself is allowed)
+LIMITS = {"--max-iterations": ("max_iterations", 1, True), "--max-depth": ("max_depth", 1, True),
+          "--max-sub-calls": ("max_sub_calls", 0, True), "--budget": ("budget_usd", 0, False),
+          "--max-tokens": ("max_tokens", 1, True), "--timeout": ("timeout_s", 0, False)}
+
+
+def _bad_input(args: argparse.Namespace) -> str | None:
+    """One line about the first flag or question that cannot start a run, else None."""
+    if not str(getattr(args, "question", "") or "").strip():
+        return "the question is empty"
+    for flag, (attr, low, inclusive) in LIMITS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if value != value or (value < low if inclusive else value <= low):  # NaN too
+            return f"{flag} must be {'at least' if inclusive else 'more than'} {low}, got {value:g}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """The `ask` command. Exit 0 on an answer (also partial or retrieval-only), 2 on bad input, 1 on errors."""
+    bad = _bad_input(args)
+    if bad:
+        return _fail(bad, 2)
     overrides = {k: getattr(args, k, None) for k in ("model", "sub_model", "api_base", "max_iterations", "max_depth",
                                                      "max_sub_calls", "budget_usd", "max_tokens", "timeout_s",
                                                      "trace_path")}
@@ -71,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     context_file = getattr(args, "context_file", None)
     try:
         if context_file is not None:
-            config.context_text = Path(context_file).read_text(encoding="utf-8", errors="replace")
+            data = Path(context_file).read_bytes()
+            if looks_binary(data):
+                return _fail(f"{context_file} is a binary file, not text", 2)
+            config.context_text = data.decode("utf-8", "replace")
         else:
             from repo_rlm.query.repo import Repo
             repo = Repo.open(getattr(args, "repo", None), index_path=getattr(args, "index", None))
@@ -93,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             progress.stop()
     if getattr(args, "json", False):
         print(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
+    elif result.stopped != "error":  # an error is said once, below
         _render(result)
     if result.stopped == "error":
         print(f"repo-rlm ask: {result.notes[0] if result.notes else result.answer}", file=sys.stderr)

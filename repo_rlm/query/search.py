@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 
 from ..index.names import split_words
 from .results import ResultList, SearchHit
@@ -98,3 +99,37 @@ def search(conn: sqlite3.Connection, query: str, k: int = 20) -> ResultList[Sear
         if len(out) >= k:
             break
     return ResultList(out)
+
+
+PASSAGE_LINES = 12  # a passage is this many lines; passages overlap by half
+
+
+def passages(text: str, query: str, k: int = 5) -> list[tuple[int, int, float]]:
+    """The best matching passages of a plain text for a question, as (start_line, end_line, score),
+    1-based, best first: `ask --context` without a model answers with these."""
+    import math
+
+    words = [_stem(t) for t in terms(query)]
+    lines = text.split("\n")
+    if not words or not lines:
+        return []
+    step = PASSAGE_LINES // 2
+    windows = []
+    for start in range(0, max(len(lines) - step, 1), step):
+        chunk = [_stem(w.lower()) for w in _WORD.findall("\n".join(lines[start:start + PASSAGE_LINES]))]
+        windows.append((start + 1, min(start + PASSAGE_LINES, len(lines)), Counter(chunk)))
+    df = {w: sum(1 for *_, c in windows if c[w]) for w in words}
+    n = len(windows)
+    scored = []
+    for s, e, counts in windows:
+        score = sum((1 + math.log(counts[w])) * math.log(1 + n / df[w]) for w in words if counts[w])
+        if score > 0:
+            scored.append((s, e, round(score, 3)))
+    scored.sort(key=lambda x: (-x[2], x[0]))
+    best: list[tuple[int, int, float]] = []
+    for s, e, score in scored:  # no two overlapping passages
+        if all(e < bs or s > be for bs, be, _ in best):
+            best.append((s, e, score))
+        if len(best) == k:
+            break
+    return best
