@@ -31,18 +31,13 @@ from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from repo_rlm import __version__
 from repo_rlm.query import editor
 
 from .positions import UTF16, column_to_units, line_length, split_lines, units_to_column, word_end, word_start
 
 log = logging.getLogger("repo_rlm.lsp")
 
-try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("repo-rlm")
-except Exception:  # pragma: no cover - running from a plain checkout
-    __version__ = "0.0.0"
 
 ASK_METHOD = "repoRlm/ask"
 ASK_COMMAND = "repoRlm.ask"
@@ -690,8 +685,10 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             root = to_fs_path(params.workspace_folders[0].uri)
         elif params.root_path:
             root = params.root_path
-        ls.start_index(Path(root) if root else None)
-        ls.warm_up_ask()
+        # after the response is written: the index thread's imports would hold the GIL first
+        loop = asyncio.get_running_loop()
+        loop.call_soon(ls.start_index, Path(root) if root else None)
+        loop.call_soon(ls.warm_up_ask)
 
     @server.feature(T.INITIALIZED)
     async def initialized(ls: RepoRlmServer, params: T.InitializedParams) -> None:

@@ -9,7 +9,6 @@ about one of them.
 from __future__ import annotations
 
 import bisect
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -57,6 +56,8 @@ class LineMap:
     are 1-based; lines only one side has map to the nearest line of the other side's block."""
 
     def __init__(self, saved: list[str], edited: list[str]) -> None:
+        import difflib  # only once a document is edited: not on the server's start-up path
+
         head = 0
         while head < min(len(saved), len(edited)) and saved[head] == edited[head]:
             head += 1
