@@ -127,11 +127,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+UNWRAPPED_WIDTH = 100_000  # "no wrapping": wider than any line of an answer
+
+
+def _print_markdown(text: str) -> None:
+    """Rendered Markdown on stdout: wrapped to a terminal, never wrapped when piped (a name
+    or path broken across lines cannot be searched or copied)."""
+    from rich.console import Console
+    from rich.markdown import Heading, HorizontalRule, Markdown
+    from rich.text import Text
+
+    out = Console()
+    if out.is_terminal:
+        out.print(Markdown(text))
+        return
+
+    class LeftHeading(Heading):
+        def __rich_console__(self, console, options):
+            yield Text(self.text.plain, style=self.text.style, justify="left")
+
+    class ShortRule(HorizontalRule):
+        def __rich_console__(self, console, options):
+            yield Text("-" * 40)
+
+    class Unwrapped(Markdown):
+        elements = {**Markdown.elements, "heading_open": LeftHeading, "hr": ShortRule}
+
+    wide = Console(width=UNWRAPPED_WIDTH, no_color=True, highlight=False)
+    with wide.capture() as captured:
+        wide.print(Unwrapped(text))
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+
+
 def _render(result: AskResult) -> None:
     from rich.console import Console
-    from rich.markdown import Markdown
-    out, err = Console(), Console(stderr=True)
-    out.print(Markdown(result.answer))
+    out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+    _print_markdown(result.answer)
     if result.citations:
         out.print()
         out.print("Sources: " + ", ".join(f"{c['path']}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")
