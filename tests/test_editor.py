@@ -65,3 +65,18 @@ def test_workspace_symbols_rank_exact_then_prefix_case_insensitively(repo: Repo)
     assert {d.qualname for d in editor.workspace_symbols(repo, "Sess")} == \
         {d.qualname for d in repo.find_defs("*") if "sess" in d.name.lower()} != set()
     assert editor.workspace_symbols(repo, "   ") == []
+
+
+def test_line_map_between_saved_and_unsaved_lines():
+    from repo_rlm.query.editor import LineMap
+
+    saved = ["a", "b", "c", "d", "e"]
+    edited = ["x", "y", "a", "b", "c", "NEW", "d", "e"]  # two lines on top, one inserted after c
+    m = LineMap(saved, edited)
+    assert [m.to_edited(i) for i in range(1, 6)] == [3, 4, 5, 7, 8]
+    assert [m.to_saved(i) for i in (3, 4, 5, 7, 8)] == [1, 2, 3, 4, 5]
+    assert m.to_saved(1) == 1 and m.to_saved(6) == 4  # new lines: the nearest saved line
+    deleted = LineMap(saved, ["a", "c", "d", "e"])
+    assert [deleted.to_edited(i) for i in range(1, 6)] == [1, 2, 2, 3, 4]
+    same = LineMap(saved, list(saved))
+    assert same.identity and same.to_edited(4) == 4 and same.to_saved(9) == 9

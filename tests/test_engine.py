@@ -243,9 +243,8 @@ def test_citations_are_checked_mended_or_dropped(tmp_path):
     text, cites = check_citations(answer, tmp_path)
     assert cites == [{"path": "pkg/auth.py", "start_line": 2, "end_line": 3},
                      {"path": "pkg/auth.py", "start_line": 3, "end_line": 4},
-                     {"path": "pkg/auth.py", "start_line": 4, "end_line": 4},
-                     {"path": "README.md", "start_line": 1, "end_line": 1}]
-    assert "pkg/auth.py:3-4" in text and "nope.py:1-2" in text
+                     {"path": "README.md", "start_line": 1, "end_line": 1}]  # pkg/auth.py:9 is past the end
+    assert "pkg/auth.py:3-4" in text and "nope.py:1-2" in text and "pkg/auth.py:9" in text
 
 
 # --- over a real repository (the pyapp fixture, indexed into tmp) -----------------------------

@@ -72,10 +72,11 @@ class AskResult:
         return asdict(self)
 
 
-def retrieval_only(repo: Any, question: str) -> AskResult:
-    """SPEC's fallback without a model: the best search hits, labelled as retrieval only."""
+def retrieval_only(repo: Any, question: str, context: str | None = None) -> AskResult:
+    """SPEC's fallback without a model: the best search hits (or passages of the context text),
+    labelled as retrieval only."""
     if repo is None:
-        return AskResult(f"**Retrieval only (no model configured).**\n\n{NO_MODEL_HELP}", stopped="no_model")
+        return _context_passages(context or "", question)
     hits = list(repo.search(question, 10))
     lines = [f"{i}. `{h.path}:{h.start_line}-{h.end_line}` {h.kind} {h.symbol}".rstrip() + f" (score {h.score:.2f})"
              for i, h in enumerate(hits, 1)]
@@ -85,11 +86,23 @@ def retrieval_only(repo: Any, question: str) -> AskResult:
     return AskResult(text, cites, stopped="no_model")
 
 
+def _context_passages(text: str, question: str) -> AskResult:
+    from repo_rlm.query.search import passages
+
+    lines = text.split("\n")
+    found = passages(text, question)
+    blocks = [f"Lines {s}-{e} (score {score:.2f}):\n\n" + "\n".join("    " + ln for ln in lines[s - 1:e])
+              for s, e, score in found]
+    body = "\n\n".join(blocks) or "No matching passage found."
+    return AskResult("**Retrieval only (no model configured): these are the best matching passages of the "
+                     f"context file, not an answer.**\n\n{body}\n\n{NO_MODEL_HELP}", stopped="no_model")
+
+
 async def ask_async(repo: Any, question: str, config: AskConfig,
                     on_progress: Callable[[dict[str, Any]], None] | None = None) -> AskResult:
     """Run the RLM on `question` over `repo` (or over config.context_text when repo is None)."""
     if not config.model:
-        return retrieval_only(repo, question)
+        return retrieval_only(repo, question, config.context_text)
     from repo_rlm.agent.citations import check_citations
     from repo_rlm.agent.engine import Engine, Shared
     from repo_rlm.agent.models import ModelClient, ModelError, ResponseCache
@@ -115,7 +128,8 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
         except (ModelError, ReplError) as exc:
             answer, stopped, iterations = f"Error: {exc}", "error", getattr(engine, "iterations", 0)
             notes.append(str(exc))
-        if shared.code_turns == 0 and stopped != "error":
+        replied = client.usage.calls + client.usage.cached_calls > 0
+        if shared.code_turns == 0 and stopped != "error" and replied:  # blame the model only if it answered
             notes.append("The model never produced code: it did not use the REPL, so this answer is not grounded "
                          "in the repository. Try a stronger root model.")
         notes += [e for e in shared.errors if e not in notes]

@@ -1,7 +1,8 @@
 """Citations in an answer (`path:start-end`), checked against the repository.
 
-A citation that names a real file is kept, with its lines clamped to the file; a path that is
-the unique suffix of one file is mended to that file; anything else is dropped from the list.
+A citation that names a real file is kept, its end clamped to the file; one that starts past
+the end of the file is dropped (a clamped line is not evidence); a path that is the unique
+suffix of one file is mended to that file; anything else is dropped from the list.
 """
 from __future__ import annotations
 
@@ -77,7 +78,9 @@ def check_citations(answer: str, root: Path, files: Callable[[], list[str]] | No
         if n == 0:
             return m.group(0)
         start, end = min(start, end), max(start, end)
-        start, end = max(1, min(start, n)), max(1, min(end, n))
+        if start > n:  # past the end of the file: nothing there to cite
+            return m.group(0)
+        start, end = max(1, start), max(1, min(end, n))
         key = (path, start, end)
         if key not in seen:
             seen.add(key)

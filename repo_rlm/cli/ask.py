@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.ask import AskConfig, AskResult, ask
+from ..index.discovery import looks_binary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +64,30 @@ def _fail(msg: str, code: int) -> int:
     return code
 
 
+# flag -> (attribute, smallest allowed value, whether the smallest value itself is allowed)
+LIMITS = {"--max-iterations": ("max_iterations", 1, True), "--max-depth": ("max_depth", 1, True),
+          "--max-sub-calls": ("max_sub_calls", 0, True), "--budget": ("budget_usd", 0, False),
+          "--max-tokens": ("max_tokens", 1, True), "--timeout": ("timeout_s", 0, False)}
+
+
+def _bad_input(args: argparse.Namespace) -> str | None:
+    """One line about the first flag or question that cannot start a run, else None."""
+    if not str(getattr(args, "question", "") or "").strip():
+        return "the question is empty"
+    for flag, (attr, low, inclusive) in LIMITS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if value != value or (value < low if inclusive else value <= low):  # NaN too
+            return f"{flag} must be {'at least' if inclusive else 'more than'} {low}, got {value:g}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """The `ask` command. Exit 0 on an answer (also partial or retrieval-only), 2 on bad input, 1 on errors."""
+    bad = _bad_input(args)
+    if bad:
+        return _fail(bad, 2)
     overrides = {k: getattr(args, k, None) for k in ("model", "sub_model", "api_base", "max_iterations", "max_depth",
                                                      "max_sub_calls", "budget_usd", "max_tokens", "timeout_s",
                                                      "trace_path", "sandbox")}
@@ -74,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
     context_file = getattr(args, "context_file", None)
     try:
         if context_file is not None:
-            config.context_text = Path(context_file).read_text(encoding="utf-8", errors="replace")
+            data = Path(context_file).read_bytes()
+            if looks_binary(data):
+                return _fail(f"{context_file} is a binary file, not text", 2)
+            config.context_text = data.decode("utf-8", "replace")
         else:
             from repo_rlm.query.repo import Repo
             repo = Repo.open(getattr(args, "repo", None), index_path=getattr(args, "index", None))
@@ -96,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             progress.stop()
     if getattr(args, "json", False):
         print(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
+    elif result.stopped != "error":  # an error is said once, below
         _render(result)
     if result.stopped == "error":
         print(f"repo-rlm ask: {result.notes[0] if result.notes else result.answer}", file=sys.stderr)
@@ -104,11 +130,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+UNWRAPPED_WIDTH = 100_000  # "no wrapping": wider than any line of an answer
+
+
+def _print_markdown(text: str) -> None:
+    """Rendered Markdown on stdout: wrapped to a terminal, never wrapped when piped (a name
+    or path broken across lines cannot be searched or copied)."""
+    from rich.console import Console
+    from rich.markdown import Heading, HorizontalRule, Markdown
+    from rich.text import Text
+
+    out = Console()
+    if out.is_terminal:
+        out.print(Markdown(text))
+        return
+
+    class LeftHeading(Heading):
+        def __rich_console__(self, console, options):
+            yield Text(self.text.plain, style=self.text.style, justify="left")
+
+    class ShortRule(HorizontalRule):
+        def __rich_console__(self, console, options):
+            yield Text("-" * 40)
+
+    class Unwrapped(Markdown):
+        elements = {**Markdown.elements, "heading_open": LeftHeading, "hr": ShortRule}
+
+    wide = Console(width=UNWRAPPED_WIDTH, no_color=True, highlight=False)
+    with wide.capture() as captured:
+        wide.print(Unwrapped(text))
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+
+
 def _render(result: AskResult) -> None:
     from rich.console import Console
-    from rich.markdown import Markdown
-    out, err = Console(), Console(stderr=True)
-    out.print(Markdown(result.answer))
+    out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+    _print_markdown(result.answer)
     if result.citations:
         out.print()
         out.print("Sources: " + ", ".join(f"{c['path']}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")

@@ -41,7 +41,7 @@ def _examine(job: tuple) -> tuple:
     except OSError:
         return ("skip", path, "unreadable", "", 0, 0)
     blob = git_blob_id(data)
-    if b"\0" in data[:8192]:
+    if discovery.looks_binary(data):
         return ("skip", path, "binary", blob, st.st_size, st.st_mtime_ns)
     nl = data.count(b"\n") + 1
     if len(data) > 20_000 and len(data) / nl > 400:
@@ -123,7 +123,10 @@ class Indexer:
 
     # -- the update -------------------------------------------------------------------------
 
-    def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
+    def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None,
+               first: Callable[[], Iterable[str]] | None = None) -> dict:
+        """`first`, polled during the build, names files wanted now (an editor's open documents):
+        they are parsed and written ahead of their turn, so queries about them answer early."""
         t0 = time.perf_counter()
         stored = self._stored()  # the one read of the files table
         todo, gone, skipped, seen = self._plan(paths, stored)
@@ -153,19 +156,42 @@ class Indexer:
         batch: list[tuple] = []
         touched: list[tuple] = []  # same content, new stat: (size, mtime_ns, path)
         t_plan = time.perf_counter()
-        for result in self._run(jobs):
-            done += 1
+        pending = {j[1]: j for j in jobs} if first is not None else {}
+        early: set[str] = set()
+        next_poll = 0.0
+
+        def take(result: tuple) -> bool:
+            """Queue one result for writing; False when it needs no write (touched only)."""
+            nonlocal changed
             if result[0] == "ok":
                 f = result[1]
                 if f.path in stored and stored[f.path].blob == f.blob:  # touched, not changed: remember the stat
                     touched.append((f.size, f.mtime_ns, f.path))
-                    continue
+                    return False
                 if changed is not None:
                     new = {(d[1], d[2]) for d in f.defs} | {(f.defs[i][1] + "<", b) for i, b in f.bases}
                     changed |= {q.rsplit(".", 1)[-1].rstrip("<") for q, _k in new ^ self._shape(f.path)}
             batch.append(result)
-            updated += result[0] == "ok"
-            if len(batch) >= BATCH:
+            return True
+
+        for result in self._run(jobs):
+            done += 1
+            path = result[1].path if result[0] == "ok" else result[1]
+            pending.pop(path, None)
+            if path in early:
+                continue
+            if take(result):
+                updated += result[0] == "ok"
+            wanted: list[str] = []
+            if pending and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + 0.05
+                wanted = [p for p in first() if p in pending]  # type: ignore[misc]
+                for p in wanted:  # written now; their turn in the stream is skipped
+                    early.add(p)
+                    result = _examine(pending.pop(p))
+                    if take(result):
+                        updated += result[0] == "ok"
+            if len(batch) >= BATCH or wanted:
                 self._write(batch)
                 batch = []
             if progress:

@@ -154,3 +154,11 @@ def _discover_walk(root: Path) -> Discovered:
             else:
                 out.files[rel] = None
     return out
+
+
+BINARY_PROBE_BYTES = 8192
+
+
+def looks_binary(data: bytes) -> bool:
+    """A NUL byte near the start, git's test: such files are neither indexed nor shown as text."""
+    return b"\0" in data[:BINARY_PROBE_BYTES]

@@ -31,18 +31,13 @@ from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from repo_rlm import __version__
 from repo_rlm.query import editor
 
 from .positions import UTF16, column_to_units, line_length, split_lines, units_to_column, word_end, word_start
 
 log = logging.getLogger("repo_rlm.lsp")
 
-try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("repo-rlm")
-except Exception:  # pragma: no cover - running from a plain checkout
-    __version__ = "0.0.0"
 
 ASK_METHOD = "repoRlm/ask"
 ASK_COMMAND = "repoRlm.ask"
@@ -140,6 +135,10 @@ class RepoRlmServer(LanguageServer):
         self._lines: OrderedDict[str, tuple[tuple[int, int], list[str]]] = OrderedDict()
         self._ascii: dict[str, tuple[tuple[int, int], bool]] = {}
         self._uris: dict[str, str] = {}
+        self._open_docs: dict[str, str] = {}  # path -> unsaved text of each open document (query thread)
+        self._doc_paths: dict[str, str | None] = {}  # open document uri -> path (query thread)
+        self._maps: dict[str, tuple[str, list[str], editor.LineMap, list[str]]] = {}
+        self._open_uris: frozenset[str] = frozenset()  # replaced, never mutated: the index thread reads it
         self._asks: set[asyncio.Task] = set()
         self.stopping = False  # after `shutdown`: nothing more goes to the client
 
@@ -169,7 +168,7 @@ class RepoRlmServer(LanguageServer):
             return
         self._opened.set()
         try:
-            self._write_repo.update(progress=self._on_index_progress)
+            self._write_repo.update(progress=self._on_index_progress, first=self.open_paths)
             self.index_stats = self._write_repo.stats
         except Exception as exc:  # noqa: BLE001
             self.index_error = f"indexing failed: {_one_line(exc)}"
@@ -267,11 +266,13 @@ class RepoRlmServer(LanguageServer):
         """Run fn(repo, *args) on the query thread; None when there is no index."""
         if self._pending_updates and self._index_done:  # after a save: answer from the new index (bounded)
             await asyncio.wait(set(self._pending_updates), timeout=UPDATE_WAIT_S)
-        return await asyncio.wrap_future(self._reader.submit(self._run_query, fn, args))
+        docs = {uri: doc.source for uri, doc in self.workspace.text_documents.items()}
+        return await asyncio.wrap_future(self._reader.submit(self._run_query, fn, args, docs))
 
-    def _run_query(self, fn: Callable[..., Any], args: tuple) -> Any:  # query thread
+    def _run_query(self, fn: Callable[..., Any], args: tuple, docs: dict[str, str]) -> Any:  # query thread
         if self._read_repo is None:
             return None
+        self._set_open_docs(docs)
         from repo_rlm.query.repo import RepoError
 
         try:
@@ -304,7 +305,45 @@ class RepoRlmServer(LanguageServer):
             return None
         text = line_text if line_text is not None else self.line(path, pos.line + 1)
         column = units_to_column(text, pos.character, self.encoding)
-        return fn(repo, path, pos.line + 1, column, line_text)
+        edits = self.edit_map(path)
+        line = edits[0].to_saved(pos.line + 1) if edits else pos.line + 1  # the index knows the saved file
+        return fn(repo, path, line, column, line_text)
+
+    # ----------------------------------------------------------------- unsaved edits
+
+    def open_documents_changed(self, uris: frozenset[str]) -> None:
+        self._open_uris = uris
+
+    def open_paths(self) -> list[str]:
+        """The open documents' paths (index thread: the build parses them first)."""
+        return [p for p in map(self.rel_path, self._open_uris) if p]
+
+    def _set_open_docs(self, docs: dict[str, str]) -> None:  # query thread
+        out = {}
+        for uri, text in docs.items():
+            if uri not in self._doc_paths:
+                if len(self._doc_paths) > 1024:
+                    self._doc_paths.clear()
+                self._doc_paths[uri] = self.rel_path(uri)
+            path = self._doc_paths[uri]
+            if path:
+                out[path] = text
+        self._open_docs = out
+
+    def edit_map(self, path: str) -> tuple[editor.LineMap, list[str]] | None:
+        """For an open document whose text differs from the saved file: how their lines map,
+        and the unsaved lines. Every range in such a file is given in the unsaved text's lines."""
+        text = self._open_docs.get(path)
+        if text is None:
+            return None
+        saved = self.lines(path)
+        hit = self._maps.get(path)
+        if hit is None or hit[0] is not text or hit[1] is not saved:
+            edited = split_lines(text)
+            if len(self._maps) > 64:
+                self._maps.clear()
+            hit = self._maps[path] = (text, saved, editor.LineMap(saved, edited), edited)
+        return None if hit[2].identity else (hit[2], hit[3])
 
     # ----------------------------------------------------------------- paths, lines, ranges
 
@@ -369,14 +408,20 @@ class RepoRlmServer(LanguageServer):
         return flag
 
     def line(self, path: str, line: int) -> str:
-        lines = self.lines(path)
+        """The text of a saved-file line: from the unsaved document when it is open and edited."""
+        edits = self.edit_map(path)
+        lines = self.lines(path) if edits is None else edits[1]
+        if edits is not None:
+            line = edits[0].to_edited(line)
         return lines[line - 1] if 1 <= line <= len(lines) else ""
 
-    def position(self, path: str, line: int, column: int) -> T.Position:
-        return T.Position(line=max(line - 1, 0), character=column_to_units(self.line(path, line), column, self.encoding))
-
     def span(self, path: str, line: int, start_col: int, end_col: int) -> T.Range:
-        if self.encoding != UTF16 or not self.is_ascii(path):
+        """A range on one saved-file line, in the editor's lines and units."""
+        edits = self.edit_map(path)
+        if edits is not None:
+            text = self.line(path, line)
+            line = edits[0].to_edited(line)
+        elif self.encoding != UTF16 or not self.is_ascii(path):
             text = self.line(path, line)
         else:  # ASCII: code points are UTF-16 units, no need to read the line
             return T.Range(
@@ -401,9 +446,13 @@ class RepoRlmServer(LanguageServer):
         n = len(self.lines(path))
         start_line = min(max(start_line, 1), max(n, 1))
         end_line = min(max(end_line, start_line), max(n, 1))
+        end_text = self.line(path, end_line)
+        edits = self.edit_map(path)
+        if edits is not None:
+            start_line, end_line = edits[0].to_edited(start_line), edits[0].to_edited(end_line)
         return T.Range(
             start=T.Position(line=start_line - 1, character=0),
-            end=T.Position(line=end_line - 1, character=line_length(self.line(path, end_line), self.encoding)),
+            end=T.Position(line=end_line - 1, character=line_length(end_text, self.encoding)),
         )
 
     def name_range(self, d) -> T.Range:
@@ -593,9 +642,16 @@ class RepoRlmServer(LanguageServer):
         return out
 
     def cancel_asks(self) -> None:
+        """On `shutdown`: stop every Ask, and cancel the other requests in flight here, over a
+        copy: pygls cancels them next while iterating its own table, and cancelling an
+        executeCommand (a concurrent future) removes it from that table at once."""
         self.stopping = True
         for task in list(self._asks):
             task.cancel()
+        current = self.protocol.msg_id
+        for msg_id, fut in list(self.protocol._request_futures.items()):
+            if msg_id != current and not fut.done():
+                fut.cancel()
 
 
 def _running_loop():
@@ -629,8 +685,10 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             root = to_fs_path(params.workspace_folders[0].uri)
         elif params.root_path:
             root = params.root_path
-        ls.start_index(Path(root) if root else None)
-        ls.warm_up_ask()
+        # after the response is written: the index thread's imports would hold the GIL first
+        loop = asyncio.get_running_loop()
+        loop.call_soon(ls.start_index, Path(root) if root else None)
+        loop.call_soon(ls.warm_up_ask)
 
     @server.feature(T.INITIALIZED)
     async def initialized(ls: RepoRlmServer, params: T.InitializedParams) -> None:
@@ -657,6 +715,14 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
     @server.feature(T.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: RepoRlmServer, params: T.DidChangeConfigurationParams) -> None:
         ls.apply_settings(params.settings)
+
+    @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: RepoRlmServer, params: T.DidOpenTextDocumentParams) -> None:
+        ls.open_documents_changed(frozenset(ls.workspace.text_documents))
+
+    @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: RepoRlmServer, params: T.DidCloseTextDocumentParams) -> None:
+        ls.open_documents_changed(frozenset(ls.workspace.text_documents))
 
     @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: RepoRlmServer, params: T.DidSaveTextDocumentParams) -> None:
@@ -708,9 +774,10 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
             if len(defs) > 1:
                 parts.append(f"(+{len(defs) - 1} more definition{'s' if len(defs) > 2 else ''} with this name)")
             text = line_text if line_text is not None else ls.line(path, line)
+            at = params.position.line  # the editor's line (`line` is the saved file's)
             rng = T.Range(
-                start=T.Position(line=line - 1, character=column_to_units(text, word_start(text, column), ls.encoding)),
-                end=T.Position(line=line - 1, character=column_to_units(text, word_end(text, column), ls.encoding)),
+                start=T.Position(line=at, character=column_to_units(text, word_start(text, column), ls.encoding)),
+                end=T.Position(line=at, character=column_to_units(text, word_end(text, column), ls.encoding)),
             )
             return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value="\n\n".join(parts)), range=rng)
 

@@ -8,6 +8,7 @@ about one of them.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -46,6 +47,48 @@ class CallerCount:
         n = self.total
         text = f"{n} caller{'' if n == 1 else 's'}"
         return text + (f": {self.resolved} resolved, {self.by_name} by name" if n else "")
+
+
+class LineMap:
+    """Line numbers of a saved file <-> line numbers of its unsaved text in an editor.
+
+    The index knows the saved file; an editor shows (and asks about) the text it holds. Lines
+    are 1-based; lines only one side has map to the nearest line of the other side's block."""
+
+    def __init__(self, saved: list[str], edited: list[str]) -> None:
+        import difflib  # only once a document is edited: not on the server's start-up path
+
+        head = 0
+        while head < min(len(saved), len(edited)) and saved[head] == edited[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(saved), len(edited)) - head and saved[-1 - tail] == edited[-1 - tail]:
+            tail += 1
+        middle = difflib.SequenceMatcher(None, saved[head:len(saved) - tail], edited[head:len(edited) - tail],
+                                         autojunk=False).get_opcodes()
+        # blocks of (saved_start, saved_end, edited_start, edited_end), 0-based, half-open
+        self._blocks = [(0, head, 0, head)] + [(i1 + head, i2 + head, j1 + head, j2 + head) for _t, i1, i2, j1, j2 in middle]
+        self._blocks.append((len(saved) - tail, len(saved), len(edited) - tail, len(edited)))
+        self._saved_starts = [b[0] for b in self._blocks]
+        self._flipped = [(b[2], b[3], b[0], b[1]) for b in self._blocks]
+        self._edited_starts = [b[2] for b in self._blocks]
+        self.identity = len(saved) == len(edited) and head == len(saved)
+
+    @staticmethod
+    def _map(line: int, blocks: list[tuple[int, int, int, int]], starts: list[int]) -> int:
+        i = line - 1
+        a0, a1, b0, b1 = blocks[max(bisect.bisect_right(starts, i) - 1, 0)]
+        if i >= a1:  # past the end of the file: keep the distance from the end
+            return b1 + (i - a1) + 1
+        return b0 + min(i - a0, max(b1 - b0 - 1, 0)) + 1
+
+    def to_edited(self, line: int) -> int:
+        """A saved-file line -> the line it is on in the unsaved text."""
+        return line if self.identity else self._map(line, self._blocks, self._saved_starts)
+
+    def to_saved(self, line: int) -> int:
+        """A line of the unsaved text -> the saved-file line it came from (or the nearest)."""
+        return line if self.identity else self._map(line, self._flipped, self._edited_starts)
 
 
 def flatten(items: Iterable[OutlineItem]) -> Iterator[OutlineItem]:

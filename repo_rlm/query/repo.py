@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..index import store
 from ..index.build import Indexer
+from ..index.discovery import looks_binary
 from ..index.names import CONSTRUCTIBLE_KINDS, CONSTRUCTORS, IDENTIFIER, is_ident_char
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
@@ -193,13 +194,15 @@ class Repo:
     def close(self) -> None:
         self.conn.close()
 
-    def update(self, paths: list[str] | None = None, progress: Callable[[int, int, str], None] | None = None) -> dict:
-        """Bring the index up to date (only changed files are parsed). `paths`: known changed files.
-        Returns what this update did; the totals are `stats` (not computed here: every query updates)."""
+    def update(self, paths: list[str] | None = None, progress: Callable[[int, int, str], None] | None = None,
+               first: Callable[[], list[str]] | None = None) -> dict:
+        """Bring the index up to date (only changed files are parsed). `paths`: known changed files;
+        `first`: files to parse ahead of their turn (polled). Returns what this update did; the
+        totals are `stats` (not computed here: every query updates)."""
         if self.readonly:
             raise RepoError("this index was opened read-only")
         rel = [self.relpath(p) for p in paths] if paths is not None else None
-        return Indexer(self.root, self.conn).update(rel, progress)
+        return Indexer(self.root, self.conn).update(rel, progress, first)
 
     # -- files ------------------------------------------------------------------------------
 
@@ -259,9 +262,12 @@ class Repo:
         if not full.is_file():
             raise RepoError(f"unknown file: {path}")
         try:
-            return full.read_bytes().decode("utf-8", "replace")
+            data = full.read_bytes()
         except OSError as exc:
             raise RepoError(f"cannot read {path}: {exc.strerror}") from exc
+        if looks_binary(data):
+            raise RepoError(f"{path} is a binary file, not text")
+        return data.decode("utf-8", "replace")
 
     def show(self, path: str, start_line: int | None = None, end_line: int | None = None) -> Span:
         lines = self.read(path).split("\n")

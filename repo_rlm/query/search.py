@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -381,3 +382,36 @@ def ranked(conn: sqlite3.Connection, query: str, k: int, mode: str, files: bool,
             cands = _candidates(conn, Query(text=query), near.nearest)
             feats, weights = [(c, {"semantic": near.similarity(cid)}) for cid, c in cands.items()], {"semantic": 1.0}
     return ResultList(rank_files(feats, k, weights) if files else rank_chunks(feats, k, weights))
+
+
+
+PASSAGE_LINES = 12  # a passage is this many lines; passages overlap by half
+
+
+def passages(text: str, query: str, k: int = 5) -> list[tuple[int, int, float]]:
+    """The best matching passages of a plain text for a question, as (start_line, end_line, score),
+    1-based, best first: `ask --context` without a model answers with these."""
+    words = [_stem(t) for t in terms(query)]
+    lines = text.split("\n")
+    if not words or not lines:
+        return []
+    step = PASSAGE_LINES // 2
+    windows = []
+    for start in range(0, max(len(lines) - step, 1), step):
+        chunk = [_stem(w.lower()) for w in _WORD.findall("\n".join(lines[start:start + PASSAGE_LINES]))]
+        windows.append((start + 1, min(start + PASSAGE_LINES, len(lines)), Counter(chunk)))
+    df = {w: sum(1 for *_, c in windows if c[w]) for w in words}
+    n = len(windows)
+    scored = []
+    for s, e, counts in windows:
+        score = sum((1 + math.log(counts[w])) * math.log(1 + n / df[w]) for w in words if counts[w])
+        if score > 0:
+            scored.append((s, e, round(score, 3)))
+    scored.sort(key=lambda x: (-x[2], x[0]))
+    best: list[tuple[int, int, float]] = []
+    for s, e, score in scored:  # no two overlapping passages
+        if all(e < bs or s > be for bs, be, _ in best):
+            best.append((s, e, score))
+        if len(best) == k:
+            break
+    return best
