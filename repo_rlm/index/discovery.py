@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import git
 from .languages import language_for
 
 # Directories that hold vendored code, build output or tool caches, never the project's own.
@@ -33,19 +34,10 @@ class Discovered:
 
 
 def _git(root: Path, *args: str) -> bytes:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True).stdout
+    return git.run(args, root, check=True, timeout=300).stdout
 
 
-def git_toplevel(path: Path) -> Path | None:
-    """The top of the git work tree containing path, or None."""
-    try:
-        out = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0 or not out.stdout.strip():
-        return None
-    return Path(out.stdout.strip())
+git_toplevel = git.toplevel  # kept for callers outside the index layer
 
 
 def skip_reason(path: str) -> str | None:
@@ -64,7 +56,7 @@ def discover(root: Path) -> Discovered:
     if git_toplevel(root) is not None:
         try:
             return _discover_git(root)
-        except (subprocess.CalledProcessError, OSError):
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
             pass  # a broken repository: fall back to walking it
     return _discover_walk(root)
 
@@ -73,7 +65,7 @@ def git_modified(root: Path) -> set[str]:
     """Tracked files whose work-tree copy differs from git's index (or is gone)."""
     try:
         out = _git(root, "diff-files", "--relative", "--name-only", "-z")
-    except (subprocess.CalledProcessError, OSError):
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
         return set()
     return set(out.decode("utf-8", "surrogateescape").split("\0")) - {""}
 

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from ..index import store
+from ..index import git, store
 from ..index.build import Indexer
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
@@ -43,11 +43,9 @@ def default_index_path(root: Path) -> Path:
 
 def find_root(path: str | Path | None) -> Path:
     """--repo as given, or the git top level containing the current directory."""
-    from ..index.discovery import git_toplevel
-
     if path is None:
         cwd = Path.cwd()
-        return git_toplevel(cwd) or cwd
+        return git.toplevel(cwd) or cwd
     p = Path(path).expanduser()
     if not p.exists():
         raise RepoError(f"repository path does not exist: {path}")
@@ -549,7 +547,7 @@ class Repo:
 
     def _git(self, *args: str) -> str:
         try:
-            out = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, text=True, timeout=30)
+            out = git.run(args, self.root, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise RepoError(f"git failed: {exc}") from None
         if out.returncode != 0:
