@@ -4,7 +4,9 @@ nothing is lost."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -120,3 +122,117 @@ async def test_language_server_start_never_runs_repository_config(trapped, tmp_p
         await client.shutdown_session()
         await client.stop()
     assert not marker.exists(), marker.read_text()
+
+
+# ------------------------------------------------------------------ 11: file names that are not UTF-8
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "good.py").write_text("def good():\n    return 1\n")
+    bad = os.path.join(os.fsencode(root), b"caf\xe9.py")
+    with open(bad, "wb") as fh:
+        fh.write(b"def bad():\n    return 2\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    (root / "sub").mkdir()  # and an untracked one
+    with open(os.path.join(os.fsencode(root), b"sub", b"\xff.py"), "wb") as fh:
+        fh.write(b"def worse():\n    return 3\n")
+    r = cli(tmp_path, "--repo", str(root), "index", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["files"] == 1 and report["skipped"]["bad_file_name"] == 2
+    r = cli(tmp_path, "--repo", str(root), "defs", "good")
+    assert r.returncode == 0 and "good.py:1-2" in r.stdout
+
+
+# ------------------------------------------------------------------ 12: two writers at once
+
+
+def test_two_writers_on_one_index_both_succeed(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    for i in range(300):
+        (root / f"m{i:03}.py").write_text(f"def f{i}():\n    return g{i}()\n\n\ndef g{i}():\n    return {i}\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    index = tmp_path / "shared.db"
+    for attempt in range(3):  # a fresh index each time: the race is in the first build
+        for p in tmp_path.glob("shared.db*"):
+            p.unlink()
+        cmds = [[*CLI, "--repo", str(root), "--index", str(index), "index", "--json"],
+                [*CLI, "--repo", str(root), "--index", str(index), "defs", "g7", "--json"]]
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path))
+                 for c in cmds]
+        outs = [p.communicate(timeout=300) for p in procs]
+        for p, (out, err) in zip(procs, outs):
+            assert p.returncode == 0, err
+        assert [d["qualname"] for d in json.loads(outs[1][0])] == ["m007.g7"]
+        conn = sqlite3.connect(index)
+        assert conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 300
+        assert conn.execute("SELECT COUNT(*) FROM symbols").fetchone()[0] == 600
+        assert conn.execute("SELECT COUNT(*) FROM calls WHERE resolution='resolved'").fetchone()[0] == 300
+        conn.close()
+
+
+# ------------------------------------------------------------------ 13: --index pointing elsewhere
+
+
+def _small_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "a.py").write_text("def alpha():\n    return 1\n")
+    return root
+
+
+@pytest.mark.parametrize("kind", ["app_with_meta", "plain_sqlite", "not_sqlite", "empty_app_schema"])
+def test_a_database_that_is_not_ours_is_refused_and_untouched(tmp_path, kind):
+    root = _small_repo(tmp_path)
+    other = tmp_path / "other.db"
+    if kind == "not_sqlite":
+        other.write_bytes(b"precious notes, not a database\n" * 100)
+    else:
+        conn = sqlite3.connect(other)
+        if kind == "app_with_meta":
+            conn.executescript("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                               "INSERT INTO meta VALUES('schema', '17');"
+                               "CREATE TABLE files(path TEXT); INSERT INTO files VALUES('mine');")
+        elif kind == "plain_sqlite":
+            conn.executescript("CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES('keep me');")
+        else:  # an app that stamped its id but has no tables yet
+            conn.execute("PRAGMA application_id=1234")
+            conn.execute("CREATE TABLE t(x)")
+            conn.execute("DROP TABLE t")
+        conn.commit()
+        conn.close()
+    before = other.read_bytes()
+    for args in (["index"], ["defs", "alpha"], ["show", "a.py"]):
+        r = cli(tmp_path, "--repo", str(root), "--index", str(other), *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1 and "not a repo-rlm index" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert other.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("other")] == ["other.db"]  # no -wal, -shm, .lock
+
+
+def test_our_index_is_marked_and_an_old_schema_of_ours_is_rebuilt(tmp_path):
+    root = _small_repo(tmp_path)
+    index = tmp_path / "ours.db"
+    assert cli(tmp_path, "--repo", str(root), "--index", str(index), "index").returncode == 0
+    conn = sqlite3.connect(index)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x52524C4D
+    conn.execute("UPDATE meta SET value='1' WHERE key='schema'")  # an older version of ours
+    conn.execute("CREATE TABLE leftover(x)")
+    conn.execute("PRAGMA application_id=0")  # and from before the id, too
+    conn.commit()
+    conn.close()
+    r = cli(tmp_path, "--repo", str(root), "--index", str(index), "defs", "alpha")
+    assert r.returncode == 0 and "a.py:1-2" in r.stdout, r.stderr
+    conn = sqlite3.connect(index)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] != "1"
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name='leftover'").fetchone() is None
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x52524C4D
+    conn.close()

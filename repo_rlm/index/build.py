@@ -124,6 +124,12 @@ class Indexer:
     # -- the update -------------------------------------------------------------------------
 
     def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
+        """Bring the index up to date. Writers of one index take turns (store.write_lock), each
+        planning against what the one before it wrote: two never insert the same file."""
+        with store.write_lock(self.conn):
+            return self._update(paths, progress)
+
+    def _update(self, paths: Iterable[str] | None, progress: Progress | None) -> dict:
         t0 = time.perf_counter()
         stored = self._stored()  # the one read of the files table: path -> (id, blob, size, mtime_ns, lang)
         todo, gone, skipped, seen = self._plan(paths, stored)

@@ -42,6 +42,8 @@ git_toplevel = git.toplevel  # kept for callers outside the index layer
 
 def skip_reason(path: str) -> str | None:
     """Why a path is not indexed, judged from its name alone (None: keep it)."""
+    if not path.isprintable() and any(0xD800 <= ord(c) < 0xE000 for c in path):
+        return "bad_file_name"  # bytes that are not UTF-8 (surrogate-escaped): the index stores text
     parts = path.split("/")
     if any(p in SKIP_DIRS for p in parts[:-1]):
         return "vendored_or_generated_dir"

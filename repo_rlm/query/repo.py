@@ -71,7 +71,10 @@ class Repo:
         if readonly:
             if not ipath.exists():
                 raise RepoError(f"no index at {ipath}; run `repo-rlm index` first")
-            conn = store.connect(ipath, readonly=True)
+            try:
+                conn = store.connect(ipath, readonly=True)
+            except store.IndexError_ as exc:
+                raise RepoError(str(exc)) from exc
         else:
             try:
                 conn = store.connect(ipath)
