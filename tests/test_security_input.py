@@ -17,7 +17,7 @@ from lsprotocol import types as T
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig
 
-from repo_rlm.query.repo import Repo
+from repo_rlm.query.repo import Repo, RepoError
 
 CLI = [sys.executable, "-m", "repo_rlm.cli"]
 
@@ -236,3 +236,58 @@ def test_our_index_is_marked_and_an_old_schema_of_ours_is_rebuilt(tmp_path):
     assert conn.execute("SELECT name FROM sqlite_master WHERE name='leftover'").fetchone() is None
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x52524C4D
     conn.close()
+
+
+# ------------------------------------------------------------------ 14: symlinks out of the repository
+
+
+@pytest.fixture()
+def linked(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository that commits symlinks to a secret outside it: to a file, and to its directory."""
+    secret_dir = tmp_path / "outside"
+    secret_dir.mkdir()
+    (secret_dir / "secret.py").write_text("TOKEN = 'hunter2'\nPASSWORD = 'hunter2'\n")
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "a.py").write_text("def alpha():\n    return 1\n")
+    (root / "b.py").write_text("def beta():\n    return 2\n")
+    os.symlink(secret_dir / "secret.py", root / "passwd_link.py")
+    os.symlink(secret_dir, root / "linkdir")
+    os.symlink("a.py", root / "alias.py")  # inside the repository: fine
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    return root, secret_dir
+
+
+def test_show_and_read_do_not_follow_symlinks_out_of_the_repository(linked, tmp_path):
+    root, _ = linked
+    for loc in ("passwd_link.py:1-2", "linkdir/secret.py", "passwd_link.py"):
+        for cwd in (tmp_path, root):
+            r = cli(tmp_path, "--repo", str(root), "show", loc, cwd=cwd)
+            assert r.returncode == 2 and "hunter2" not in r.stdout + r.stderr, (loc, r.stdout, r.stderr)
+            assert r.stderr.count("\n") == 1 and "outside the repository" in r.stderr
+    r = cli(tmp_path, "--repo", str(root), "show", "alias.py:1")
+    assert r.returncode == 0 and "def alpha" in r.stdout
+    repo = Repo.open(root, index_path=tmp_path / "i.db")
+    try:
+        for call in (lambda: repo.read("passwd_link.py"), lambda: repo.read_span("linkdir/secret.py", 1, 2),
+                     lambda: repo.show(str(root / "passwd_link.py"))):
+            with pytest.raises(RepoError, match="outside the repository"):
+                call()
+        assert repo.read("alias.py").startswith("def alpha")
+        # an editor's hint names the links: they are not indexed
+        repo.update(paths=["passwd_link.py", "linkdir/secret.py"])
+        assert not repo.grep("hunter2") and not repo.search("hunter2") and not repo.find_defs("TOKEN")
+        # a file swapped for a link after indexing: reads through the index refuse it too
+        (root / "b.py").unlink()
+        os.symlink(linked[1] / "secret.py", root / "b.py")
+        stale = Repo.open(root, index_path=tmp_path / "i.db", update=False)
+        assert not stale.grep("hunter2") and not stale.references("hunter2")
+        with pytest.raises(RepoError):
+            stale.read_span("b.py", 1, 2)
+        stale.close()
+        repo.update()
+        assert "b.py" not in repo.files() and not repo.grep("hunter2")
+    finally:
+        repo.close()

@@ -40,6 +40,16 @@ def _git(root: Path, *args: str) -> bytes:
 git_toplevel = git.toplevel  # kept for callers outside the index layer
 
 
+def inside(root: Path, rel: str) -> Path | None:
+    """root/rel with every symlink resolved, when that stays inside root; None when it leads out.
+
+    A repository may commit symlinks to anywhere (`passwd.py -> /etc/passwd`): every read of a
+    repository file goes through here."""
+    top = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(top, rel))
+    return Path(real) if real == top or real.startswith(top.rstrip(os.sep) + os.sep) else None
+
+
 def skip_reason(path: str) -> str | None:
     """Why a path is not indexed, judged from its name alone (None: keep it)."""
     if not path.isprintable() and any(0xD800 <= ord(c) < 0xE000 for c in path):

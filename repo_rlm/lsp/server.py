@@ -31,6 +31,8 @@ from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from repo_rlm.index.discovery import inside
+
 from .positions import UTF16, column_to_units, line_length, split_lines, units_to_column, word_end
 
 log = logging.getLogger("repo_rlm.lsp")
@@ -328,7 +330,9 @@ class RepoRlmServer(LanguageServer):
 
     def lines(self, path: str) -> list[str]:
         """The file's lines as indexed (from disk), cached by mtime and size."""
-        full = self.root / path
+        full = inside(self.root, path)
+        if full is None:
+            return []
         try:
             st = full.stat()
             key = (st.st_mtime_ns, st.st_size)
@@ -349,7 +353,9 @@ class RepoRlmServer(LanguageServer):
 
     def is_ascii(self, path: str) -> bool:
         """Whether the file is pure ASCII (then columns need no conversion), cached by mtime and size."""
-        full = self.root / path
+        full = inside(self.root, path)
+        if full is None:
+            return True
         try:
             st = full.stat()
             key = (st.st_mtime_ns, st.st_size)
@@ -616,7 +622,8 @@ class RepoRlmServer(LanguageServer):
         for c in result.citations or []:
             c = c if isinstance(c, dict) else c.to_dict()
             path = c.get("path")
-            if not path or self.root is None or not (self.root / path).is_file():
+            full = inside(self.root, path) if path and self.root is not None else None
+            if full is None or not full.is_file():
                 continue
             rng = self.lines_range(path, int(c.get("start_line") or 1), int(c.get("end_line") or c.get("start_line") or 1))
             citations.append({"uri": self.uri(path), "range": _range_dict(rng)})

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from ..index import git, store
+from ..index import discovery, git, store
 from ..index.build import Indexer
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
@@ -151,9 +151,16 @@ class Repo:
             paths = [p for p in paths if _glob_match(p, glob)]
         return paths
 
-    def read(self, path: str) -> str:
+    def full_path(self, path: str) -> Path:
+        """The real path of a repository file; RepoError when a symlink leads outside the repository."""
         rel = self.relpath(path)
-        full = self.root / rel
+        full = discovery.inside(self.root, rel)
+        if full is None:
+            raise RepoError(f"file is outside the repository (through a symlink): {path}")
+        return full
+
+    def read(self, path: str) -> str:
+        full = self.full_path(path)
         if not full.is_file():
             raise RepoError(f"unknown file: {path}")
         try:
@@ -379,8 +386,8 @@ class Repo:
         out = []
         for path in sorted(set(paths)):
             try:
-                text = (self.root / path).read_bytes().decode("utf-8", "replace")
-            except OSError:
+                text = self.full_path(path).read_bytes().decode("utf-8", "replace")
+            except (OSError, RepoError):
                 continue
             ln, pos = 1, 0  # line number of `pos`, advanced match by match (no split into lines)
             for m in pat.finditer(text):
@@ -521,8 +528,8 @@ class Repo:
         out = []
         for path in self.files(glob):
             try:
-                text = (self.root / path).read_bytes().decode("utf-8", "replace")
-            except OSError:
+                text = self.full_path(path).read_bytes().decode("utf-8", "replace")
+            except (OSError, RepoError):
                 continue
             if not rx.search(text):
                 continue
