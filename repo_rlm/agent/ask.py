@@ -228,15 +228,18 @@ def run(args: argparse.Namespace) -> int:
 def _render(result: AskResult) -> None:
     from rich.console import Console
     from rich.markdown import Markdown
+
+    from ..query.escape import escape_controls as e
     out, err = Console(), Console(stderr=True)
-    out.print(Markdown(result.answer))
+    # the answer may quote hostile repository text; links show their address
+    out.print(Markdown(e(result.answer, newlines=True), hyperlinks=False))
     if result.citations:
         out.print()
-        out.print("Sources: " + ", ".join(f"{c['path']}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")
+        out.print("Sources: " + ", ".join(f"{e(c['path'])}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")
                                           for c in result.citations),
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)
     for note in result.notes:
-        err.print(f"note: {note}", highlight=False, style="yellow")
+        err.print(f"note: {e(note)}", highlight=False, style="yellow", markup=False)
     u = result.usage
     err.print(f"stopped: {result.stopped} · {result.iterations} iterations · {result.sub_calls} sub-calls · "
               f"{u['prompt_tokens'] + u['completion_tokens']:,} tokens · ${u['cost_usd']:.4f}"

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..index import discovery, git, store
 from ..index.build import Indexer
+from .escape import escape_controls
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
 
@@ -196,10 +197,10 @@ class Repo:
             for d in range(1, min(depth, len(parts)) + 1):
                 key = "/".join(parts[:d]) + ("/" if d < len(parts) else "")
                 counts[key] = counts.get(key, 0) + 1
-        lines = [base or "."]
+        lines = [escape_controls(base) or "."]
         for key in sorted(counts):
             level = key.rstrip("/").count("/")
-            label = key.rstrip("/").rsplit("/", 1)[-1]
+            label = escape_controls(key.rstrip("/").rsplit("/", 1)[-1])  # a newline in a name must not forge a line
             lines.append("  " * (level + 1) + (f"{label}/ ({counts[key]} files)" if key.endswith("/") else label))
         return "\n".join(lines)
 
