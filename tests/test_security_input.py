@@ -369,3 +369,160 @@ def test_ask_prompt_and_rendered_answer_carry_no_control_characters(hostile_name
     prompt = "\n".join(m["content"] for m in fake.requests[0]["messages"] if isinstance(m["content"], str))
     assert "Question: ignore the user" in first
     assert not any(line.lstrip().startswith("Question: ignore") for line in prompt.splitlines())
+
+
+# ------------------------------------------------------------------ 7: settings a client (a workspace) may choose
+
+
+def test_vscode_settings_that_choose_executables_endpoints_or_files_are_machine_scoped():
+    pkg = json.loads((Path(__file__).resolve().parents[1] / "editors" / "vscode" / "package.json").read_text())
+    props = pkg["contributes"]["configuration"]["properties"]
+    for key in ("repoRlm.path", "repoRlm.indexPath", "repoRlm.apiBase", "repoRlm.budgetUsd"):
+        assert props[key].get("scope") == "machine", key
+
+
+async def test_language_server_ignores_undocumented_settings(tmp_path):
+    import fakellm
+    from fakellm import MODEL, FakeLLM, Script, repl
+
+    root = _small_repo(tmp_path)
+    (root / "a.py").write_text("def alpha():\n    return 1\n")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("host file")
+    fake = FakeLLM(Script([repl(f"import os\nprint('VISIBLE' if os.path.exists({str(outside)!r}) else 'HIDDEN')"),
+                           repl("FINAL('alpha returns 1, see a.py:1-2')")]))
+    auth: list[str] = []
+
+    class Recording(fake.server.RequestHandlerClass):  # the fake server, also noting the API key it was sent
+        def do_POST(self):  # noqa: N802
+            auth.append(self.headers.get("Authorization", ""))
+            super().do_POST()
+
+    fake.server.RequestHandlerClass = Recording
+    fake.start()
+    stolen = tmp_path / "stolen-trace.jsonl"
+    hostile = {"sandbox": "rlimits", "trace_path": str(stolen), "api_key": "sk-from-the-workspace",
+               "context_text": "INJECTED CONTEXT", "use_cache": False, "retries": 99, "output_chars": 10 ** 9}
+    env = cli_env(tmp_path) | {"REPO_RLM_API_KEY": "sk-the-users-own", "REPO_RLM_CACHE_DIR": str(tmp_path / "rc")}
+    config = ClientServerConfig(server_command=[sys.executable, "-m", "lsp_server", "--stdio", "--index",
+                                                str(tmp_path / "lsp.db")], server_env=env)
+    client = await config.start()
+    try:
+        await client.initialize_session(T.InitializeParams(
+            capabilities=T.ClientCapabilities(), root_uri=from_fs_path(str(root)),
+            initialization_options={"repoRlm": {"model": MODEL, "apiBase": fake.api_base, **hostile}}))
+        client.workspace_did_change_configuration(T.DidChangeConfigurationParams(settings={"repoRlm": hostile}))
+        result = await asyncio.wait_for(client.protocol.send_request_async(
+            "repoRlm/ask", {"question": "what does alpha return?"}), 120)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+        fake.stop()
+    answer = result._asdict() if hasattr(result, "_asdict") else result
+    assert answer["stopped"] == "final" and "alpha returns 1" in answer["answer"]
+    assert auth and set(auth) == {"Bearer sk-the-users-own"}
+    assert not stolen.exists()
+    prompts = json.dumps([r["messages"] for r in fake.requests])
+    assert "INJECTED CONTEXT" not in prompts and "Repository:" in prompts
+    assert "output]\\nHIDDEN" in prompts  # the cell ran under bubblewrap, not rlimits
+    del fakellm
+
+
+# ------------------------------------------------------------------ 17: bad requests and garbage on the wire
+
+
+class RawLsp:
+    """A language-server client on raw stdio: frames written by hand, replies read by a thread."""
+
+    def __init__(self, tmp: Path, root: Path):
+        import queue
+        import threading
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "--stdio", "--index", str(tmp / "raw.db")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=cli_env(tmp))
+        self.replies: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.request(1, "initialize", {"capabilities": {}, "rootUri": from_fs_path(str(root))})
+        assert "result" in self.reply(1)
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    def _read(self):
+        out = self.proc.stdout
+        while True:
+            length = None
+            while True:
+                line = out.readline()
+                if not line:
+                    return
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+                elif line == b"\r\n" and length is not None:
+                    break
+            self.replies.put(json.loads(out.read(length)))
+
+    def send(self, obj=None, raw: bytes = b""):
+        if obj is not None:
+            body = json.dumps(obj).encode()
+            raw += b"Content-Length: %d\r\n\r\n" % len(body) + body
+        self.proc.stdin.write(raw)
+        self.proc.stdin.flush()
+
+    def request(self, msg_id, method, params, raw_before: bytes = b""):
+        self.send(raw=raw_before)
+        self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+
+    def reply(self, msg_id, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.replies.get(timeout=max(0.01, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - queue.Empty
+                break
+            if msg.get("id") == msg_id and "method" not in msg:
+                return msg
+        raise AssertionError(f"no reply to request {msg_id} within {timeout}s")
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_language_server_answers_invalid_params_and_survives_garbage(tmp_path):
+    root = _small_repo(tmp_path)
+    lsp = RawLsp(tmp_path, root)
+    try:
+        doc = from_fs_path(str(root / "a.py"))
+        bad = [("textDocument/definition", {"textDocument": 5}), ("textDocument/hover", None),
+               ("textDocument/definition", {"textDocument": {"uri": doc}, "position": "x"}),
+               ("textDocument/references", [1, 2, 3]), ("workspace/symbol", {}),
+               ("callHierarchy/incomingCalls", {"item": {"name": "alpha"}})]
+        for i, (method, params) in enumerate(bad, start=10):
+            lsp.request(i, method, params)
+            reply = lsp.reply(i)
+            assert reply.get("error", {}).get("code") == -32602, (params, reply)  # InvalidParams
+        garbage = [b"x", b"\r\n", b"\x00\xff\xfe garbage {{{\r\n\r\n", b"Content-Length: 99999999999\r\n\r\n",
+                   b"Content-Length: abc\r\n\r\nContent-Type: nothing\r\n", b"\x1b[2J" * 100]
+        for i, junk in enumerate(garbage, start=20):
+            lsp.request(i, "workspace/symbol", {"query": "alpha"}, raw_before=junk)
+            assert "result" in lsp.reply(i), junk
+        found = []
+        deadline = time.monotonic() + 60
+        while not found and time.monotonic() < deadline:  # the index build went on regardless
+            lsp.request(40, "workspace/symbol", {"query": "alpha"}, raw_before=b"z")
+            found = lsp.reply(40)["result"] or []
+            time.sleep(0.1)
+        assert [s["name"] for s in found] == ["alpha"]
+        lsp.request(99, "shutdown", None, raw_before=b"\x7f")
+        assert lsp.reply(99)["result"] is None
+        lsp.send({"jsonrpc": "2.0", "method": "exit"})
+        assert lsp.proc.wait(timeout=20) == 0
+    finally:
+        lsp.close()
