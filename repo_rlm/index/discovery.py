@@ -40,13 +40,30 @@ def _git(root: Path, *args: str) -> bytes:
 git_toplevel = git.toplevel  # kept for callers outside the index layer
 
 
-def inside(root: Path, rel: str) -> Path | None:
+def inside(root: Path, rel: str, dirs: dict[str, str | None] | None = None) -> Path | None:
     """root/rel with every symlink resolved, when that stays inside root; None when it leads out.
 
     A repository may commit symlinks to anywhere (`passwd.py -> /etc/passwd`): every read of a
-    repository file goes through here."""
-    top = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(top, rel))
+    repository file goes through here. `dirs`: a cache of resolved directories for one pass over
+    many files (grep), so each directory is resolved once and each file costs one lstat."""
+    if dirs is None:
+        return _within(os.path.realpath(root), os.path.join(root, rel))
+    top = dirs.get("\0")
+    if top is None:
+        top = dirs["\0"] = os.path.realpath(root)
+    parent, _, _name = rel.rpartition("/")
+    if parent not in dirs:
+        found = _within(top, os.path.join(top, parent))
+        dirs[parent] = str(found) if found is not None else None
+    real_dir = dirs[parent]
+    if real_dir is None:
+        return None
+    full = os.path.join(real_dir, _name)
+    return Path(full) if not os.path.islink(full) else _within(top, full)
+
+
+def _within(top: str, path: str) -> Path | None:
+    real = os.path.realpath(path)
     return Path(real) if real == top or real.startswith(top.rstrip(os.sep) + os.sep) else None
 
 

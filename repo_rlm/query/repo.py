@@ -152,10 +152,11 @@ class Repo:
             paths = [p for p in paths if _glob_match(p, glob)]
         return paths
 
-    def full_path(self, path: str) -> Path:
-        """The real path of a repository file; RepoError when a symlink leads outside the repository."""
+    def full_path(self, path: str, dirs: dict | None = None) -> Path:
+        """The real path of a repository file; RepoError when a symlink leads outside the repository.
+        `dirs`: a cache for one pass over many files (discovery.inside)."""
         rel = self.relpath(path)
-        full = discovery.inside(self.root, rel)
+        full = discovery.inside(self.root, rel, dirs)
         if full is None:
             raise RepoError(f"file is outside the repository (through a symlink): {path}")
         return full
@@ -385,9 +386,10 @@ class Repo:
         # the literal comes first so that `re` can use its fast prefix search; the left edge is checked by hand
         pat = re.compile(re.escape(word) + r"(?![\w$])")
         out = []
+        dirs: dict = {}
         for path in sorted(set(paths)):
             try:
-                text = self.full_path(path).read_bytes().decode("utf-8", "replace")
+                text = self.full_path(path, dirs).read_bytes().decode("utf-8", "replace")
             except (OSError, RepoError):
                 continue
             ln, pos = 1, 0  # line number of `pos`, advanced match by match (no split into lines)
@@ -527,9 +529,10 @@ class Repo:
         except re.error as exc:
             raise RepoError(f"bad regular expression {pattern!r}: {exc}") from None
         out = []
+        dirs: dict = {}
         for path in self.files(glob):
             try:
-                text = self.full_path(path).read_bytes().decode("utf-8", "replace")
+                text = self.full_path(path, dirs).read_bytes().decode("utf-8", "replace")
             except (OSError, RepoError):
                 continue
             if not rx.search(text):
