@@ -188,7 +188,7 @@ def _small_repo(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("kind", ["app_with_meta", "plain_sqlite", "not_sqlite", "empty_app_schema"])
+@pytest.mark.parametrize("kind", ["app_with_meta", "plain_sqlite", "not_sqlite", "empty_app_schema", "wal_app"])
 def test_a_database_that_is_not_ours_is_refused_and_untouched(tmp_path, kind):
     root = _small_repo(tmp_path)
     other = tmp_path / "other.db"
@@ -200,6 +200,9 @@ def test_a_database_that_is_not_ours_is_refused_and_untouched(tmp_path, kind):
             conn.executescript("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
                                "INSERT INTO meta VALUES('schema', '17');"
                                "CREATE TABLE files(path TEXT); INSERT INTO files VALUES('mine');")
+        elif kind == "wal_app":  # reading a WAL database the usual way leaves -wal and -shm files
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript("CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES('keep me');")
         elif kind == "plain_sqlite":
             conn.executescript("CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES('keep me');")
         else:  # an app that stamped its id but has no tables yet

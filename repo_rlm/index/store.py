@@ -194,17 +194,25 @@ def _kind(conn: sqlite3.Connection, path: Path) -> str:
 
 
 def check(path: Path) -> str:
-    """The kind of database at path ('new' when there is no file yet), read without writing to it."""
-    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+    """The kind of database at path ('new' when there is no file yet), judged without writing
+    anything: the header first, then an `immutable` view (no locks, no -wal or -shm files)."""
+    if not path.exists():
         return "new"
     if not path.is_file():
         raise IndexError_(f"{path} is not a repo-rlm index (not a file); pass another --index")
     try:
-        conn = _open_ro(path)
-    except sqlite3.OperationalError as exc:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise IndexError_(f"cannot open the index at {path}: {exc.strerror}") from None
+    if not head:
+        return "new"
+    if not head.startswith(b"SQLite format 3\x00"):
+        raise IndexError_(f"{path} is not a repo-rlm index (not a SQLite database); pass another --index")
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?immutable=1", uri=True)
+    except sqlite3.Error as exc:
         raise IndexError_(f"cannot open the index at {path}: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise IndexError_(f"{path} is not a repo-rlm index ({exc}); pass another --index") from None
     try:
         return _kind(conn, path)
     finally:
@@ -214,11 +222,12 @@ def check(path: Path) -> str:
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """Open the index, after checking that the file is one of ours (or new): another application's
     database is refused before anything is written to it."""
-    kind = check(path)
+    check(path)
     if readonly:
-        if kind != "ours":
-            raise IndexError_(f"{path} is not an up-to-date repo-rlm index; run `repo-rlm index` first")
         conn = _open_ro(path)
+        if _kind(conn, path) != "ours":
+            conn.close()
+            raise IndexError_(f"{path} is not an up-to-date repo-rlm index; run `repo-rlm index` first")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
