@@ -194,8 +194,9 @@ def _kind(conn: sqlite3.Connection, path: Path) -> str:
 
 
 def check(path: Path) -> str:
-    """The kind of database at path ('new' when there is no file yet), judged without writing
-    anything: the header first, then an `immutable` view (no locks, no -wal or -shm files)."""
+    """The kind of database at path ('new' when there is no file yet; 'ours' may still hold an old
+    schema), judged without writing anything: the header first (the application id), then, for
+    a file without one, an `immutable` view (no locks, no -wal or -shm files)."""
     if not path.exists():
         return "new"
     if not path.is_file():
@@ -207,8 +208,14 @@ def check(path: Path) -> str:
         raise IndexError_(f"cannot open the index at {path}: {exc.strerror}") from None
     if not head:
         return "new"
-    if not head.startswith(b"SQLite format 3\x00"):
+    if not head.startswith(b"SQLite format 3\x00") or len(head) < 100:
         raise IndexError_(f"{path} is not a repo-rlm index (not a SQLite database); pass another --index")
+    app_id = int.from_bytes(head[68:72], "big")
+    if app_id == APPLICATION_ID:  # ours: the schema is judged under the write transaction (init)
+        return "ours"
+    if app_id != 0:
+        raise IndexError_(f"{path} is not a repo-rlm index (another application's SQLite database); "
+                          "pass another --index")
     try:
         conn = sqlite3.connect(path.resolve().as_uri() + "?immutable=1", uri=True)
     except sqlite3.Error as exc:
