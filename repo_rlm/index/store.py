@@ -258,11 +258,22 @@ def init(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA foreign_keys=ON")
 
 
+def _complete(conn: sqlite3.Connection) -> bool:
+    """Ours, this schema, marked, with every secondary index (a killed fresh build may lack them)."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    wanted = {stmt.split("EXISTS ")[1].split(" ")[0] for stmt in _index_statements()}
+    return conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID and wanted <= names
+
+
 def _init(conn: sqlite3.Connection, path: Path) -> None:
+    if _kind(conn, path) == "ours" and _complete(conn):  # the common case: no write lock needed
+        return
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         kind = _kind(conn, path)
         if kind == "ours":
+            for stmt in _index_statements():
+                conn.execute(stmt)
             if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")  # an index from before the id
             return
