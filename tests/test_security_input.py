@@ -414,7 +414,9 @@ async def test_language_server_ignores_undocumented_settings(tmp_path):
         await client.initialize_session(T.InitializeParams(
             capabilities=T.ClientCapabilities(), root_uri=from_fs_path(str(root)),
             initialization_options={"repoRlm": {"model": MODEL, "apiBase": fake.api_base, **hostile}}))
-        client.workspace_did_change_configuration(T.DidChangeConfigurationParams(settings={"repoRlm": hostile}))
+        wrong_types = {"maxDepth": "3; rm -rf /", "budgetUsd": True, "maxIterations": -5, "subModel": ["x"]}
+        client.workspace_did_change_configuration(T.DidChangeConfigurationParams(
+            settings={"repoRlm": hostile | wrong_types}))
         result = await asyncio.wait_for(client.protocol.send_request_async(
             "repoRlm/ask", {"question": "what does alpha return?"}), 120)
     finally:
