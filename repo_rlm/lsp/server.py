@@ -86,6 +86,7 @@ SETTING_FIELDS = {
     "maxSubCalls": "max_sub_calls",
     "timeout": "timeout_s",
 }
+CLIENT_SETTINGS = {"path", "indexPath"}  # the VS Code extension's own (it sends its whole section)
 TEXT_SETTINGS = {"model", "sub_model", "api_base"}
 INT_SETTINGS = {"max_iterations", "max_depth", "max_sub_calls"}
 
@@ -552,7 +553,7 @@ class RepoRlmServer(LanguageServer):
                 for key, value in section.items():
                     if key in SETTING_FIELDS:
                         self.settings[key] = value
-                    else:
+                    elif key not in CLIENT_SETTINGS:
                         log.warning("ignored the setting %r (not one repo-rlm takes from a client)", str(key)[:80])
 
     def ask_overrides(self, model: str | None = None) -> dict[str, Any]:
