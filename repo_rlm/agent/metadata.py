@@ -9,6 +9,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from ..query.escape import escape_controls
+
 ENTRY_NAMES = {"main.py", "__main__.py", "cli.py", "app.py", "manage.py", "wsgi.py", "asgi.py", "server.py",
                "main.go", "main.rs", "lib.rs", "index.js", "index.ts", "main.ts", "main.js", "Main.java",
                "Program.cs", "main.c", "main.cpp", "setup.py", "pyproject.toml", "package.json",
@@ -33,14 +35,17 @@ def prompt(name: str, **values: Any) -> str:
 
 
 def repo_metadata(repo: Any) -> str:
+    """Names from the repository are escaped (a newline in a file name must not forge a prompt line)."""
     langs = sorted(repo.languages.items(), key=lambda kv: -kv[1])
-    lang_text = ", ".join(f"{k} {v}" for k, v in langs[:12]) + (f", +{len(langs) - 12} more" if len(langs) > 12 else "")
+    lang_text = ", ".join(f"{escape_controls(k)} {v}" for k, v in langs[:12]) + (f", +{len(langs) - 12} more" if len(langs) > 12 else "")
     stats = ", ".join(f"{k} {v}" for k, v in list(repo.stats.items())[:10] if isinstance(v, (int, float, str)))
     tree = repo.tree(".", depth=2).splitlines()
     tree_text = "\n".join(tree[:60]) + (f"\n... ({len(tree) - 60} more entries)" if len(tree) > 60 else "")
     files = repo.files()
-    entries = sorted((f for f in files if f.rsplit("/", 1)[-1] in ENTRY_NAMES), key=lambda f: (f.count("/"), f))
-    return (f"Repository: {Path(repo.root).name} ({len(files)} files). Languages (files): {lang_text or 'none'}.\n"
+    entries = sorted((escape_controls(f) for f in files if f.rsplit("/", 1)[-1] in ENTRY_NAMES),
+                     key=lambda f: (f.count("/"), f))
+    return (f"Repository: {escape_controls(Path(repo.root).name)} ({len(files)} files). "
+            f"Languages (files): {lang_text or 'none'}.\n"
             f"Index: {stats}.\nLikely entry points and manifests: {', '.join(entries[:15]) or 'none found'}"
             f"{' ...' if len(entries) > 15 else ''}.\nTop-level layout:\n{tree_text}")
 

@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..index import git
+
 PKG_MOUNT = "/opt/repo-rlm"
 SCRATCH_MOUNT = "/scratch"
 CONTEXT_MOUNT = "/opt/repo-rlm-context"   # where a `--context` text's folder is mounted
@@ -366,11 +368,8 @@ def _read_gitfile(dot: Path) -> Path | None:
 
 def _host_git_dir(work_tree: Path) -> Path | None:
     """What host git reports as the git directory of work_tree."""
-    # TODO(sec-input): use index.git.run
     try:
-        out = subprocess.run(["git", "-C", str(work_tree), "rev-parse", "--absolute-git-dir"],
-                             capture_output=True, text=True, timeout=10,
-                             env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
+        out = git.run(["rev-parse", "--absolute-git-dir"], work_tree, timeout=10, text=True)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = out.stdout.strip()
@@ -391,10 +390,9 @@ def _points_back(gitdir: Path, work_tree: Path) -> bool:
         except OSError:
             return False
         return target == work_tree / ".git"
-    # TODO(sec-input): use index.git.run
     try:
-        out = subprocess.run(["git", "config", "--file", str(gitdir / "config"), "--get", "core.worktree"],
-                             capture_output=True, text=True, timeout=10)
+        out = git.run(["config", "--file", str(gitdir / "config"), "--get", "core.worktree"], gitdir,
+                      timeout=10, text=True)
     except (OSError, subprocess.TimeoutExpired):
         return False
     value = out.stdout.strip()
@@ -411,9 +409,7 @@ def git_dirs(root: Path, _depth: int = 0) -> list[Path]:
     if _depth > 3:
         return []
     if not dot.exists() and not dot.is_symlink():
-        from repo_rlm.index.discovery import git_toplevel  # TODO(sec-input): git_toplevel goes through index.git.run
-
-        top = git_toplevel(root)
+        top = git.toplevel(root)
         if top is None:
             return []
         top = top.resolve()
@@ -448,10 +444,9 @@ def _object_format(gitdir: Path) -> str | None:
     """The repository's object format when it is not SHA-1: git must know it to read objects."""
     if not (gitdir / "config").is_file():
         return None
-    # TODO(sec-input): use index.git.run (`--file` reads that one file; includes are off)
-    try:
-        out = subprocess.run(["git", "config", "--file", str(gitdir / "config"), "--get", "extensions.objectformat"],
-                             capture_output=True, text=True, timeout=10)
+    try:  # `--file` reads that one file; includes are off
+        out = git.run(["config", "--file", str(gitdir / "config"), "--get", "extensions.objectformat"], gitdir,
+                      timeout=10, text=True)
     except (OSError, subprocess.TimeoutExpired):
         return None
     value = out.stdout.strip().lower()

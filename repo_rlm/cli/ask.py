@@ -142,7 +142,7 @@ def _print_markdown(text: str) -> None:
 
     out = Console()
     if out.is_terminal:
-        out.print(Markdown(text))
+        out.print(Markdown(text, hyperlinks=False))  # links show their address: the text may quote hostile code
         return
 
     class LeftHeading(Heading):
@@ -158,21 +158,23 @@ def _print_markdown(text: str) -> None:
 
     wide = Console(width=UNWRAPPED_WIDTH, no_color=True, highlight=False)
     with wide.capture() as captured:
-        wide.print(Unwrapped(text))
+        wide.print(Unwrapped(text, hyperlinks=False))
     sys.stdout.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
 
 
 def _render(result: AskResult) -> None:
     from rich.console import Console
+
+    from ..query.escape import escape_controls as e
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
-    _print_markdown(result.answer)
+    _print_markdown(e(result.answer, newlines=True))  # control characters of hostile text never reach the terminal
     if result.citations:
         out.print()
-        out.print("Sources: " + ", ".join(f"{c['path']}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")
+        out.print("Sources: " + ", ".join(f"{e(c['path'])}:{c['start_line']}" + (f"-{c['end_line']}" if c["end_line"] != c["start_line"] else "")
                                           for c in result.citations),
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)
     for note in result.notes:
-        err.print(f"note: {note}", highlight=False, style="yellow")
+        err.print(f"note: {e(note)}", highlight=False, style="yellow", markup=False)
     u = result.usage
     err.print(f"stopped: {result.stopped} · {result.iterations} iterations · {result.sub_calls} sub-calls · "
               f"{u['prompt_tokens'] + u['completion_tokens']:,} tokens · ${u['cost_usd']:.4f}"

@@ -102,8 +102,10 @@ def _add_global_options(p: argparse.ArgumentParser, after_command: bool) -> None
 # -- output helpers ---------------------------------------------------------------------------
 
 def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    """Readable JSON (non-ASCII as is) whose control characters are escaped: the same value, safe on a terminal."""
+    from ..query.escape import escape_controls
+
+    sys.stdout.write(escape_controls(json.dumps(data, indent=2, ensure_ascii=False), newlines=True) + "\n")
 
 
 class _Progress:
@@ -160,7 +162,9 @@ class _Progress:
 
 
 def _notice(message: str) -> None:
-    print(f"repo-rlm: {message}", file=sys.stderr, flush=True)
+    from ..query.escape import escape_controls
+
+    print(f"repo-rlm: {escape_controls(message)}", file=sys.stderr, flush=True)
 
 
 def _repo_file(repo, arg: str) -> str:
@@ -178,7 +182,8 @@ def _loc(path: str, s: int, e: int | None = None) -> str:
 # -- commands ---------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    from ..query.repo import Repo, RepoError
+    from ..query.escape import escape_controls as esc
+    from ..query.repo import Repo
 
     if args.command == "ask":
         from . import ask
@@ -212,7 +217,11 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     j = getattr(args, "json", False)
-    out = sys.stdout.write
+
+    def out(text: str) -> None:
+        """Text output: repository text is hostile, so fields go through esc() (newlines too), and
+        whole lines once more (a safety net that keeps the line breaks)."""
+        sys.stdout.write(esc(text, newlines=True))
     c = args.command
 
     if c == "index":
@@ -239,7 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         if j:
             _print_json(defs.to_dicts())
         for d in defs if not j else ():
-            out(f"{_loc(d.path, d.start_line, d.end_line)}  {d.kind}  {d.qualname}\n    {d.signature}\n")
+            out(f"{_loc(esc(d.path), d.start_line, d.end_line)}  {esc(d.kind)}  {esc(d.qualname)}\n    {esc(d.signature)}\n")
     elif c in ("callers", "callees"):
         calls = (_helper(repo, "callers_of", args, symbol=args.symbol) if c == "callers"
                  else _helper(repo, "callees_of", args, symbol=args.symbol, include_external=args.external))
@@ -249,7 +258,7 @@ def _run(args: argparse.Namespace) -> int:
             _print_json(calls.to_dicts())
         for x in calls if not j else ():
             tag = "" if x.resolution == "resolved" else f"  [{x.resolution}]"
-            out(f"{x.path}:{x.line}:{x.column}  {x.caller} -> {x.callee}{tag}\n    {x.text}\n")
+            out(f"{esc(x.path)}:{x.line}:{x.column}  {esc(x.caller)} -> {esc(x.callee)}{tag}\n    {esc(x.text)}\n")
     elif c == "refs":
         refs = _helper(repo, "references", args, name=args.name)
         if not refs:
@@ -257,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
         if j:
             _print_json(refs.to_dicts())
         for r in refs if not j else ():
-            out(f"{r.path}:{r.line}:{r.column}  {r.kind:<10}  {r.text}\n")
+            out(f"{esc(r.path)}:{r.line}:{r.column}  {r.kind:<10}  {esc(r.text)}\n")
     elif c == "outline":
         items = _helper(repo, "outline", args, path=_repo_file(repo, args.file))
         if j:
@@ -265,7 +274,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             def walk(xs, depth):
                 for x in xs:
-                    out(f"{'  ' * depth}{x.kind} {x.name}  {x.start_line}-{x.end_line}\n")
+                    out(f"{'  ' * depth}{esc(x.kind)} {esc(x.name)}  {x.start_line}-{x.end_line}\n")
                     walk(x.children, depth + 1)
             walk(items, 0)
     elif c == "show":
@@ -276,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             width = len(str(span.end_line))
             for i, line in enumerate(span.text.split("\n"), span.start_line):
-                out(f"{i:>{width}}  {line}\n")
+                out(f"{i:>{width}}  {esc(line)}\n")
     elif c == "search":
         if args.k < 1:
             raise UsageError("-k must be at least 1")
@@ -299,10 +308,10 @@ def _run(args: argparse.Namespace) -> int:
             _print_json(hits.to_dicts())
         for h in hits if not j else ():
             if args.files:
-                out(f"{h.score:7.2f}  {h.path}\n")
+                out(f"{h.score:7.2f}  {esc(h.path)}\n")
                 continue
-            what = f"{h.kind} {h.symbol}" if h.symbol else "code"
-            out(f"{h.score:7.2f}  {_loc(h.path, h.start_line, h.end_line)}  {what}\n")
+            what = f"{esc(h.kind)} {esc(h.symbol)}" if h.symbol else "code"
+            out(f"{h.score:7.2f}  {_loc(esc(h.path), h.start_line, h.end_line)}  {what}\n")
     elif c == "callgraph":
         graph = repo.callgraph()
         fmt = args.format or ("json" if j else "pycg")
@@ -360,6 +369,12 @@ def _parse_location(loc: str) -> tuple[str, int | None, int | None]:
         raise UsageError(f"bad location {loc!r}: use PATH, PATH:LINE or PATH:START-END") from None
 
 
+def _error(message: str) -> None:
+    from ..query.escape import escape_controls
+
+    print(f"repo-rlm: error: {escape_controls(message)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from ..query.repo import RepoError
@@ -379,11 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ipath = Path(args.index).expanduser() if args.index else default_index_path(find_root(args.repo))
             _notice(f"the index at {ipath} was corrupt ({exc}); moved it to {set_aside(ipath).name} and rebuilding")
             return _run(args)
-    except UsageError as exc:
-        print(f"repo-rlm: error: {exc}", file=sys.stderr)
-        return 2
-    except RepoError as exc:
-        print(f"repo-rlm: error: {exc}", file=sys.stderr)
+    except (UsageError, RepoError) as exc:
+        _error(str(exc))
         return 2
     except KeyboardInterrupt:
         print("repo-rlm: interrupted", file=sys.stderr)
@@ -393,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
         if os.environ.get("REPO_RLM_DEBUG"):
             raise
-        print(f"repo-rlm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _error(f"{type(exc).__name__}: {exc}")
         return 1
 
 

@@ -31,7 +31,7 @@ def _examine(job: tuple) -> tuple:
     root, path, lang, module, max_bytes = job
     full = os.path.join(root, path)
     try:
-        st = os.stat(full)
+        st = os.lstat(full)  # a symlink is not followed: it may lead out of the repository
         if not stat.S_ISREG(st.st_mode):
             return ("skip", path, "not_a_regular_file", "", st.st_size, st.st_mtime_ns)
         if st.st_size > max_bytes:
@@ -79,7 +79,8 @@ class Indexer:
         else:  # a hint from an editor: just these files
             skipped, current = Counter(), {}
             for p in paths:
-                if (self.root / p).is_file() and discovery.skip_reason(p) is None:
+                real = discovery.inside(self.root, p)
+                if real is not None and real.is_file() and discovery.skip_reason(p) is None:
                     current[p] = None
             gone = [p for p in paths if p in stored and not (self.root / p).exists()]
         todo, vanished = self._changed(current, stored)
@@ -125,8 +126,15 @@ class Indexer:
 
     def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None,
                first: Callable[[], Iterable[str]] | None = None) -> dict:
-        """`first`, polled during the build, names files wanted now (an editor's open documents):
+        """Bring the index up to date. Writers of one index take turns (store.write_lock), each
+        planning against what the one before it wrote: two never insert the same file.
+        `first`, polled during the build, names files wanted now (an editor's open documents):
         they are parsed and written ahead of their turn, so queries about them answer early."""
+        with store.write_lock(self.conn):
+            return self._update(paths, progress, first)
+
+    def _update(self, paths: Iterable[str] | None, progress: Progress | None,
+                first: Callable[[], Iterable[str]] | None) -> dict:
         t0 = time.perf_counter()
         stored = self._stored()  # the one read of the files table
         todo, gone, skipped, seen = self._plan(paths, stored)

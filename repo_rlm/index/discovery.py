@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import git
 from .languages import language_for
 
 # Directories that hold vendored code, build output or tool caches, never the project's own.
@@ -33,23 +34,43 @@ class Discovered:
 
 
 def _git(root: Path, *args: str) -> bytes:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True).stdout
+    return git.run(args, root, check=True, timeout=300).stdout
 
 
-def git_toplevel(path: Path) -> Path | None:
-    """The top of the git work tree containing path, or None."""
-    try:
-        out = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+git_toplevel = git.toplevel  # kept for callers outside the index layer
+
+
+def inside(root: Path, rel: str, dirs: dict[str, str | None] | None = None) -> Path | None:
+    """root/rel with every symlink resolved, when that stays inside root; None when it leads out.
+
+    A repository may commit symlinks to anywhere (`passwd.py -> /etc/passwd`): every read of a
+    repository file goes through here. `dirs`: a cache of resolved directories for one pass over
+    many files (grep), so each directory is resolved once and each file costs one lstat."""
+    if dirs is None:
+        return _within(os.path.realpath(root), os.path.join(root, rel))
+    top = dirs.get("\0")
+    if top is None:
+        top = dirs["\0"] = os.path.realpath(root)
+    parent, _, _name = rel.rpartition("/")
+    if parent not in dirs:
+        found = _within(top, os.path.join(top, parent))
+        dirs[parent] = str(found) if found is not None else None
+    real_dir = dirs[parent]
+    if real_dir is None:
         return None
-    if out.returncode != 0 or not out.stdout.strip():
-        return None
-    return Path(out.stdout.strip())
+    full = os.path.join(real_dir, _name)
+    return Path(full) if not os.path.islink(full) else _within(top, full)
+
+
+def _within(top: str, path: str) -> Path | None:
+    real = os.path.realpath(path)
+    return Path(real) if real == top or real.startswith(top.rstrip(os.sep) + os.sep) else None
 
 
 def skip_reason(path: str) -> str | None:
     """Why a path is not indexed, judged from its name alone (None: keep it)."""
+    if not path.isprintable() and any(0xD800 <= ord(c) < 0xE000 for c in path):
+        return "bad_file_name"  # bytes that are not UTF-8 (surrogate-escaped): the index stores text
     parts = path.split("/")
     if any(p in SKIP_DIRS for p in parts[:-1]):
         return "vendored_or_generated_dir"
@@ -64,7 +85,7 @@ def discover(root: Path) -> Discovered:
     if git_toplevel(root) is not None:
         try:
             return _discover_git(root)
-        except (subprocess.CalledProcessError, OSError):
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
             pass  # a broken repository: fall back to walking it
     return _discover_walk(root)
 
@@ -73,7 +94,7 @@ def git_modified(root: Path) -> set[str]:
     """Tracked files whose work-tree copy differs from git's index (or is gone)."""
     try:
         out = _git(root, "diff-files", "--relative", "--name-only", "-z")
-    except (subprocess.CalledProcessError, OSError):
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
         return set()
     return set(out.decode("utf-8", "surrogateescape").split("\0")) - {""}
 

@@ -6,14 +6,23 @@ build leaves each file either at its old version or its new one, never half.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import NamedTuple
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: writers are not serialised
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = "3"
 # An update of more files than this is a bulk update: the build and the resolvers load whole
 # tables up front instead of looking rows up file by file.
 BULK_FILES = 200
+APPLICATION_ID = 0x52524C4D  # "RRLM" in the SQLite header (PRAGMA application_id): this file is our index
+LEGACY_TABLES = {"meta", "files", "symbols", "calls", "imports", "chunks"}  # indexes from before the id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -147,16 +156,89 @@ class IndexError_(Exception):
     """The index cannot be opened or is not ours."""
 
 
+def _statements(script: str) -> list[str]:
+    out, cur = [], ""
+    for line in script.splitlines(keepends=True):
+        cur += line
+        if sqlite3.complete_statement(cur):
+            out.append(cur.strip())
+            cur = ""
+    return out
+
+
+def _open_ro(path: Path) -> sqlite3.Connection:
+    """A read-only handle; `immutable=1` where a read-only directory keeps SQLite from reading a WAL database."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        conn = sqlite3.connect(uri + "?immutable=1", uri=True, check_same_thread=False)
+    return conn
+
+
+def _kind(conn: sqlite3.Connection, path: Path) -> str:
+    """What the database is: 'new' (empty), 'ours' (an index of this schema), 'old' (an index of ours
+    with another schema, rebuilt). Anything else raises IndexError_: it is never written to."""
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        schema = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone() if "meta" in names else None
+    except sqlite3.DatabaseError as exc:
+        raise IndexError_(f"{path} is not a repo-rlm index ({exc}); pass another --index") from None
+    # indexes written before the application id was set: the meta row and our tables
+    legacy = app_id == 0 and schema is not None and LEGACY_TABLES <= names
+    if app_id == APPLICATION_ID or legacy:
+        return "ours" if schema is not None and schema[0] == SCHEMA_VERSION else "old"
+    if app_id == 0 and not names:
+        return "new"
+    raise IndexError_(f"{path} is not a repo-rlm index (another application's SQLite database); "
+                      "pass another --index")
+
+
+def check(path: Path) -> str:
+    """The kind of database at path ('new' when there is no file yet; 'ours' may still hold an old
+    schema), judged without writing anything: the header first (the application id), then, for
+    a file without one, an `immutable` view (no locks, no -wal or -shm files)."""
+    if not path.exists():
+        return "new"
+    if not path.is_file():
+        raise IndexError_(f"{path} is not a repo-rlm index (not a file); pass another --index")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise IndexError_(f"cannot open the index at {path}: {exc.strerror}") from None
+    if not head:
+        return "new"
+    if not head.startswith(b"SQLite format 3\x00") or len(head) < 100:
+        raise IndexError_(f"{path} is not a repo-rlm index (not a SQLite database); pass another --index")
+    app_id = int.from_bytes(head[68:72], "big")
+    if app_id == APPLICATION_ID:  # ours: the schema is judged under the write transaction (init)
+        return "ours"
+    if app_id != 0:
+        raise IndexError_(f"{path} is not a repo-rlm index (another application's SQLite database); "
+                          "pass another --index")
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise IndexError_(f"cannot open the index at {path}: {exc}") from None
+    try:
+        return _kind(conn, path)
+    finally:
+        conn.close()
+
+
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    """Open the index. Read-only connections use `immutable=1` so a read-only mount works."""
+    """Open the index, after checking that the file is one of ours (or new): another application's
+    database is refused before anything is written to it."""
+    check(path)
     if readonly:
-        uri = f"file:{path}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        try:
-            conn.execute("SELECT 1 FROM meta LIMIT 1")
-        except sqlite3.OperationalError:
+        conn = _open_ro(path)
+        if _kind(conn, path) != "ours":
             conn.close()
-            conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
+            raise IndexError_(f"{path} is not an up-to-date repo-rlm index; run `repo-rlm index` first")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
@@ -170,21 +252,43 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 
 
 def init(conn: sqlite3.Connection) -> None:
-    """Create the schema, or start over when an older schema version is found."""
-    row = None
+    """Create the schema and mark the file as ours, or start over when it holds an older schema of
+    ours. One transaction: two processes opening a new index at once both succeed."""
+    path = Path(conn.execute("PRAGMA database_list").fetchone()[2] or ":memory:")
+    conn.execute("PRAGMA foreign_keys=OFF")  # dropping an old schema must not cascade table by table
     try:
-        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    except sqlite3.OperationalError:
-        pass
-    except sqlite3.DatabaseError as exc:
-        raise IndexError_(f"the index file is not a SQLite database ({exc}); delete it or pass --index") from exc
-    if row is not None and row[0] != SCHEMA_VERSION:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'chunks_fts_%'")]
-        with conn:
-            for t in tables:
-                conn.execute(f"DROP TABLE IF EXISTS {t}")
+        _init(conn, path)
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
+
+
+def _complete(conn: sqlite3.Connection) -> bool:
+    """Ours, this schema, marked, with every secondary index (a killed fresh build may lack them)."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    wanted = {stmt.split("EXISTS ")[1].split(" ")[0] for stmt in _index_statements()}
+    return conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID and wanted <= names
+
+
+def _init(conn: sqlite3.Connection, path: Path) -> None:
+    if _kind(conn, path) == "ours" and _complete(conn):  # the common case: no write lock needed
+        return
     with conn:
-        conn.executescript(SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        kind = _kind(conn, path)
+        if kind == "ours":
+            for stmt in _index_statements():
+                conn.execute(stmt)
+            if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")  # an index from before the id
+            return
+        if kind == "old":
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                                 "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'chunks_fts_%'")]
+            for t in tables:
+                conn.execute(f'DROP TABLE IF EXISTS "{t}"')
+        for stmt in _statements(SCHEMA):
+            conn.execute(stmt)
+        conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?)", (SCHEMA_VERSION,))
 
 
@@ -201,3 +305,19 @@ class StoredFile(NamedTuple):
 def stored_files(conn: sqlite3.Connection) -> dict[str, StoredFile]:
     """Every file the index holds, by path (one read of the files table)."""
     return {r[0]: StoredFile(*r[1:]) for r in conn.execute("SELECT path, id, blob, size, mtime_ns, lang FROM files")}
+
+
+@contextlib.contextmanager
+def write_lock(conn: sqlite3.Connection):
+    """Serialise the updates of one index across processes and threads (an flock on INDEX.lock):
+    an update plans against what the previous one wrote, so two writers never insert the same file."""
+    name = conn.execute("PRAGMA database_list").fetchone()[2]
+    if not name or fcntl is None:
+        yield
+        return
+    fd = os.open(name + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import dataclasses
 import logging
 import os
 import queue
@@ -27,13 +26,16 @@ from typing import Any, Callable
 from urllib.parse import unquote
 
 from lsprotocol import types as T
-from pygls.exceptions import JsonRpcInternalError
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from repo_rlm import __version__
+from repo_rlm.index.discovery import inside
 from repo_rlm.query import editor
 
+from .framing import FrameReader
 from .positions import UTF16, column_to_units, line_length, split_lines, units_to_column, word_end, word_start
 
 log = logging.getLogger("repo_rlm.lsp")
@@ -64,7 +66,9 @@ SYMBOL_KINDS = {
     "package": T.SymbolKind.Package,
 }
 
-# repo_rlm camelCase settings (VS Code) -> AskConfig field names
+# The settings a client may send (camelCase, as the VS Code extension names them) -> AskConfig
+# fields. Nothing else is taken from a client: not the sandbox, the trace path, an API key or a
+# context, which a workspace's settings could otherwise choose.
 SETTING_FIELDS = {
     "model": "model",
     "subModel": "sub_model",
@@ -76,6 +80,18 @@ SETTING_FIELDS = {
     "maxSubCalls": "max_sub_calls",
     "timeout": "timeout_s",
 }
+CLIENT_SETTINGS = {"path", "indexPath"}  # the VS Code extension's own (it sends its whole section)
+TEXT_SETTINGS = {"model", "sub_model", "api_base"}
+INT_SETTINGS = {"max_iterations", "max_depth", "max_sub_calls"}
+
+
+def setting_value(field: str, value: Any) -> Any:
+    """A client's value for an AskConfig field, or None when it has the wrong type or is unset."""
+    if field in TEXT_SETTINGS:
+        return value.strip() or None if isinstance(value, str) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return None
+    return int(value) if field in INT_SETTINGS else float(value)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -85,6 +101,26 @@ def _one_line(exc: BaseException) -> str:
 
 class QueryError(JsonRpcInternalError):
     """A request failed; the message is one line."""
+
+
+class _Answered(Exception):
+    """A request that could not be read was already answered with an error."""
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls only logs a request whose params do not fit its method, and the client waits
+    forever: answer it with the JSON-RPC error (InvalidParams)."""
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            msg_id = data.get("id") if isinstance(data, dict) else None
+            if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool) and isinstance(data.get("method"), str):
+                self._send_response(msg_id, error=type(exc)(message=f"{exc.message}: {_one_line(exc.__cause__ or exc)}"
+                                                            ).to_response_error())
+                raise _Answered() from exc
+            raise
 
 
 class _Worker:
@@ -114,7 +150,8 @@ class _Worker:
 
 class RepoRlmServer(LanguageServer):
     def __init__(self, repo_root: str | os.PathLike | None = None, index_path: str | os.PathLike | None = None):
-        super().__init__("repo-rlm", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
+        super().__init__("repo-rlm", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Incremental,
+                         protocol_cls=_Protocol)
         self.repo_root = Path(repo_root) if repo_root else None
         self.index_path = Path(index_path) if index_path else None
         self.settings: dict[str, Any] = {}
@@ -370,7 +407,9 @@ class RepoRlmServer(LanguageServer):
 
     def lines(self, path: str) -> list[str]:
         """The file's lines as indexed (from disk), cached by mtime and size."""
-        full = self.root / path
+        full = inside(self.root, path)
+        if full is None:
+            return []
         try:
             st = full.stat()
             key = (st.st_mtime_ns, st.st_size)
@@ -391,7 +430,9 @@ class RepoRlmServer(LanguageServer):
 
     def is_ascii(self, path: str) -> bool:
         """Whether the file is pure ASCII (then columns need no conversion), cached by mtime and size."""
-        full = self.root / path
+        full = inside(self.root, path)
+        if full is None:
+            return True
         try:
             st = full.stat()
             key = (st.st_mtime_ns, st.st_size)
@@ -512,21 +553,29 @@ class RepoRlmServer(LanguageServer):
 
     # ----------------------------------------------------------------- settings and ask
 
+    def report_server_error(self, error: Exception, source) -> None:
+        if isinstance(error, _Answered):  # the client has its error response; no pop-up as well
+            return
+        super().report_server_error(error, source)
+
     def apply_settings(self, options: Any) -> None:
+        """Keep the documented settings (SETTING_FIELDS) with values of the right type; drop the rest."""
         if isinstance(options, dict):
             section = options.get("repoRlm", options)
             if isinstance(section, dict):
-                self.settings.update(section)
+                for key, value in section.items():
+                    if key in SETTING_FIELDS:
+                        self.settings[key] = value
+                    elif key not in CLIENT_SETTINGS:
+                        log.warning("ignored the setting %r (not one repo-rlm takes from a client)", str(key)[:80])
 
     def ask_overrides(self, model: str | None = None) -> dict[str, Any]:
-        from repo_rlm.agent.ask import AskConfig
-
-        known = {f.name for f in dataclasses.fields(AskConfig)}
         out: dict[str, Any] = {}
         for key, value in self.settings.items():
-            field = SETTING_FIELDS.get(key, key)
-            if field in known and value not in (None, "", 0):
+            field = SETTING_FIELDS.get(key)
+            if field is not None and (value := setting_value(field, value)) is not None:
                 out[field] = value
+        model = setting_value("model", model)
         if model:
             out["model"] = model
         return out
@@ -630,7 +679,8 @@ class RepoRlmServer(LanguageServer):
         for c in result.citations or []:
             c = c if isinstance(c, dict) else c.to_dict()
             path = c.get("path")
-            if not path or self.root is None or not (self.root / path).is_file():
+            full = inside(self.root, path) if path and self.root is not None else None
+            if full is None or not full.is_file():
                 continue
             rng = self.lines_range(path, int(c.get("start_line") or 1), int(c.get("end_line") or c.get("start_line") or 1))
             citations.append({"uri": self.uri(path), "range": _range_dict(rng)})
@@ -947,6 +997,10 @@ class _OneLineErrors(logging.Filter):
             record.args = ()
             record.exc_info = None
             record.exc_text = None
+        elif "\n" in str(record.msg) or any("\n" in str(a) for a in (record.args or ())
+                                              if isinstance(record.args, tuple)):
+            record.msg = record.getMessage().split("\n", 1)[0]  # pygls appends a formatted traceback
+            record.args = ()
         return True
 
 
@@ -976,7 +1030,7 @@ def main(argv: list[str] | None = None, repo_root=None, index_path=None) -> int:
 
     index = args.index or index_path or os.environ.get("REPO_RLM_INDEX") or None
     server = create_server(repo_root=args.repo or repo_root, index_path=index)
-    server.start_io(sys.stdin.buffer, stdout)
+    server.start_io(FrameReader(sys.stdin.buffer), stdout)
     return 0
 
 

@@ -6,11 +6,12 @@ one with no commits, has no history; callers say so instead of guessing.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..index import git
 
 WINDOW = 1000  # commits
 GIT_TIMEOUT_S = 60
@@ -21,11 +22,9 @@ class NoHistory(Exception):
 
 
 def _git(root: Path, *args: str) -> str:
-    # TODO(sec-input): use index.git.run
     try:
-        out = subprocess.run(["git", "-C", str(root), "-c", "core.quotePath=false", *args], capture_output=True, text=True,
-                             errors="replace", timeout=GIT_TIMEOUT_S,
-                             env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+        out = git.run(list(args), root, text=True, timeout=GIT_TIMEOUT_S, config=[("core.quotePath", "false")],
+                      env={"LC_ALL": "C"})
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise NoHistory(f"git failed: {exc}") from None
     if out.returncode != 0:

@@ -15,10 +15,11 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from ..index import store
+from ..index import discovery, git, store
 from ..index.build import Indexer
 from ..index.discovery import looks_binary
 from ..index.names import CONSTRUCTIBLE_KINDS, CONSTRUCTORS, IDENTIFIER, is_ident_char
+from .escape import escape_controls
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
 
@@ -80,8 +81,6 @@ def locate_root(path: str | Path | None, explicit: bool | None = None) -> tuple[
     current directory; editors pass their workspace folder with explicit=False): the git top level
     containing it, or, outside git, the directory itself if it is a reasonable project (not `/`, not
     the home directory, at most PLAIN_DIR_FILE_LIMIT files), else RepoError asking for --repo."""
-    from ..index.discovery import git_toplevel
-
     explicit = path is not None if explicit is None else explicit
     p = Path.cwd() if path is None else Path(path).expanduser()
     if not p.exists():
@@ -91,7 +90,7 @@ def locate_root(path: str | Path | None, explicit: bool | None = None) -> tuple[
     p = p.resolve()
     if explicit:
         return p, False
-    top = git_toplevel(p)
+    top = git.toplevel(p)
     if top is not None:
         return top, False
     if p == Path(p.anchor) or p == Path.home().resolve():
@@ -155,7 +154,10 @@ class Repo:
         if readonly:
             if not ipath.exists():
                 raise RepoError(f"no index at {ipath}; run `repo-rlm index` first")
-            conn = store.connect(ipath, readonly=True)
+            try:
+                conn = store.connect(ipath, readonly=True)
+            except store.IndexError_ as exc:
+                raise RepoError(str(exc)) from exc
             return cls(root_path, conn, ipath, readonly)
         if rebuild and ipath.exists():
             cls._connect(root_path, ipath).close()  # refuses a database that is not an index of ours
@@ -256,9 +258,17 @@ class Repo:
             paths = [p for p in paths if _glob_match(p, glob)]
         return paths
 
-    def read(self, path: str) -> str:
+    def full_path(self, path: str, dirs: dict | None = None) -> Path:
+        """The real path of a repository file; RepoError when a symlink leads outside the repository.
+        `dirs`: a cache for one pass over many files (discovery.inside)."""
         rel = self.relpath(path)
-        full = self.root / rel
+        full = discovery.inside(self.root, rel, dirs)
+        if full is None:
+            raise RepoError(f"file is outside the repository (through a symlink): {path}")
+        return full
+
+    def read(self, path: str) -> str:
+        full = self.full_path(path)
         if not full.is_file():
             raise RepoError(f"unknown file: {path}")
         try:
@@ -297,10 +307,10 @@ class Repo:
             for d in range(1, min(depth, len(parts)) + 1):
                 key = "/".join(parts[:d]) + ("/" if d < len(parts) else "")
                 counts[key] = counts.get(key, 0) + 1
-        lines = [base or "."]
+        lines = [escape_controls(base) or "."]
         for key in sorted(counts):
             level = key.rstrip("/").count("/")
-            label = key.rstrip("/").rsplit("/", 1)[-1]
+            label = escape_controls(key.rstrip("/").rsplit("/", 1)[-1])  # a newline in a name must not forge a line
             lines.append("  " * (level + 1) + (f"{label}/ ({counts[key]} files)" if key.endswith("/") else label))
         return "\n".join(lines)
 
@@ -498,10 +508,11 @@ class Repo:
         # the literal comes first so that `re` can use its fast prefix search; the left edge is checked by hand
         pat = re.compile(re.escape(word) + r"(?![\w$])")
         out = []
+        dirs: dict = {}
         for path in sorted(set(paths)):
             try:
-                text = (self.root / path).read_bytes().decode("utf-8", "replace")
-            except OSError:
+                text = self.full_path(path, dirs).read_bytes().decode("utf-8", "replace")
+            except (OSError, RepoError):
                 continue
             ln, pos = 1, 0  # line number of `pos`, advanced match by match (no split into lines)
             for m in pat.finditer(text):
@@ -691,10 +702,11 @@ class Repo:
         except re.error as exc:
             raise RepoError(f"bad regular expression {pattern!r}: {exc}") from None
         out = []
+        dirs: dict = {}
         for path in self.files(glob):
             try:
-                text = (self.root / path).read_bytes().decode("utf-8", "replace")
-            except OSError:
+                text = self.full_path(path, dirs).read_bytes().decode("utf-8", "replace")
+            except (OSError, RepoError):
                 continue
             if not rx.search(text):
                 continue
@@ -722,7 +734,7 @@ class Repo:
 
     def _git(self, *args: str) -> str:
         try:
-            out = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, text=True, timeout=30)
+            out = git.run(args, self.root, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise RepoError(f"git failed: {exc}") from None
         if out.returncode != 0:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import fcntl
 import hashlib
-import os
 import re
 import shutil
 import sqlite3
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from ..index.git import run as run_git
 from ..query.diff import FileChange
 
 DEFAULT_BRANCHES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
@@ -33,12 +33,9 @@ class RevisionError(Exception):
 def git(root: Path, *args: str, check: bool = True, raw: bool = False):
     """Run git in `root` (str output, bytes with `raw`); hooks and LFS downloads are off. Raises
     RevisionError on failure. The one place this front end runs git."""
-    # TODO(sec-input): use index.git.run
-    cmd = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false",
-           "-C", str(root), *args]
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C", GIT_LFS_SKIP_SMUDGE="1")
     try:
-        out = subprocess.run(cmd, capture_output=True, env=env, timeout=300)
+        out = run_git(list(args), root, timeout=300, config=[("core.quotePath", "false")],
+                      env={"LC_ALL": "C", "GIT_LFS_SKIP_SMUDGE": "1"})
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RevisionError(f"git failed: {exc}") from None
     if check and out.returncode != 0:
