@@ -606,6 +606,20 @@ class Repo:
             edges.append({"caller": caller, "callee": target, "resolution": resolution, "path": path, "line": line})
         return {"nodes": list(nodes.values()), "edges": edges}
 
+    def callgraph_pycg(self) -> dict[str, list[str]]:
+        """PyCG's format: every function, method, lambda and module is a key, its value the qualified
+        names it calls, in first-call order (SPEC: a class call reaches `__init__`, never the class)."""
+        graph = self.callgraph()
+        classes = {n["qualname"] for n in graph["nodes"] if n["kind"] == "class"}
+        cg: dict[str, list[str]] = {n["qualname"]: [] for n in graph["nodes"] if n["kind"] != "class"}
+        for e in graph["edges"]:
+            if e["callee"] in classes:
+                continue
+            lst = cg.setdefault(e["caller"], [])
+            if e["callee"] not in lst:
+                lst.append(e["callee"])
+        return cg
+
     # -- the REPL namespace -----------------------------------------------------------------
 
     def helpers(self) -> dict[str, Any]:
