@@ -24,6 +24,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from . import pyflow
 from .languages import parser_for, query_for
 
 CLASS_KINDS = {"class", "struct", "interface", "trait", "enum", "impl", "object", "module", "namespace", "type"}
@@ -230,12 +231,24 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             call = (caps.get("call") or caps["call.new"])[0]
             cnode = callee[0]
             ctext, row = src.text(cnode), cnode.end_point[0]
-            # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block
+            # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block;
+            # in Python a call as callee is a call of what the call returns (`f(x)(y)`)
             cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
-            if cut and min(c.start_byte for c in cut) > cnode.start_byte:
+            if cut and min(c.start_byte for c in cut) > cnode.start_byte and lang != "python":
                 first = min(cut, key=lambda c: c.start_byte)
                 ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
-            items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys)))
+            items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys, call)))
+        elif lang == "python" and (flow := next((k for k in keys if k[:5] == "flow."), None)):
+            node = caps[flow][0]
+            if flow == "flow.lambda":
+                defs.append({"node": node, "start": node.start_byte, "end": node.end_byte, "kind": "lambda",
+                             "scope_only": False, "name": "<lambda>", "name_row": node.start_point[0],
+                             "name_col": src.col(node.start_point[0], node.start_point[1]),
+                             "start_line": node.start_point[0] + 1, "end_line": node.end_point[0] + 1,
+                             "receiver": "", "bases": []})
+            else:
+                for start, name, kind, value, line in pyflow.facts(flow[5:], node):
+                    items.append((start, "bind", (name, kind, value, line)))
         elif (def_key := next((k for k in keys if k[:4] == "def."), None)) or "scope" in keys:
             node = caps[def_key or "scope"][0]
             name_nodes = caps.get("name")
@@ -290,11 +303,14 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
     stack: list[int] = []
     index_of: list[int] = []  # position in defs -> index in facts.defs (or -1 for scopes)
     prefix = module if lang == "python" or not package else package
+    lambdas: dict[str, int] = {}  # per enclosing scope, PyCG's `<lambdaN>` in order of appearance
     for i, d in enumerate(defs):
         while stack and defs[stack[-1]]["end"] <= d["start"]:
             stack.pop()
         parent = defs[stack[-1]] if stack else None
         kind = d["kind"]
+        if kind in ("variable", "constant"):
+            d["end"] = d["start"]  # never a parent (of a lambda in its value)
         if kind in ("variable", "constant") and parent is not None and parent["kind"] not in CLASS_KINDS:
             d["end"] = d["start"]  # a local, not a symbol: never a parent of anything
             index_of.append(-1)
@@ -303,6 +319,9 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
         if kind == "function" and (d["receiver"] or (parent is not None and parent["kind"] in CLASS_KINDS - {"namespace"})):
             kind = "method"
         chain = parent["qual"] if parent is not None else prefix
+        if kind == "lambda":
+            lambdas[chain] = lambdas.get(chain, 0) + 1
+            d["name"] = f"<lambda{lambdas[chain]}>"
         if d["receiver"]:
             chain = f"{chain}.{d['receiver']}" if chain else d["receiver"]
         d["qual"] = f"{chain}.{d['name']}" if chain else d["name"]
@@ -312,8 +331,8 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             index_of.append(-1)
         else:
             node = d["node"]
-            doc = _python_docstring(src, node) if lang == "python" else ""
-            if not doc:
+            doc = _python_docstring(src, node) if lang == "python" and kind != "lambda" else ""
+            if not doc and kind != "lambda":
                 doc = _leading_comment(src, node)
             index_of.append(len(facts.defs))
             facts.defs.append((d["name"], d["qual"], kind, d["start_line"], d["end_line"], d["name_row"] + 1,
@@ -338,27 +357,49 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             stack2.pop()
         scope = stack2[-1][2] if stack2 else -1
         if what == "call":
-            callee_text, row, cnode, is_new = payload
+            callee_text, row, cnode, is_new, call = payload
             name = callee_text.rsplit(".", 1)[-1]
-            if not name.isidentifier():  # spaces, `::`, `->`, generics, calls in the chain: the slow way
+            args = cnode.child_by_field_name("arguments") if lang == "python" and cnode.type == "call" else None
+            if args is not None:  # `f(x)(y)`: a call of what `f(x)` returns, at its `(`; never a call of `f`
+                callee_text = _WS.sub("", callee_text)
+                name = re.sub(r"\(.*$", "", re.split(r"\.(?![^(]*\))", callee_text)[-1]) + "()"
+                last = args
+            elif not name.isidentifier():  # spaces, `::`, `->`, generics, calls in the chain: the slow way
                 callee_text = _WS.sub("", callee_text)
                 name = re.split(r"\.|::|->|\?\.", callee_text)[-1] if callee_text else ""
                 name = re.sub(r"<.*$|[^\w$!?].*$", "", name) or name
             # the column of the called name, where editors put the cursor
-            last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
-            while last.named_child_count and last.type not in ("identifier", "field_identifier", "property_identifier"):
-                last = last.named_children[-1]
-            facts.calls.append((scope, callee_text[:200], name, last.start_point[0] + 1,
-                                src.col(last.start_point[0], last.start_point[1]), src.line_text(row), is_new))
+            if args is None:
+                last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
+                while last.named_child_count and last.type not in ("identifier", "field_identifier", "property_identifier"):
+                    last = last.named_children[-1]
+            line, col = last.start_point[0] + 1, src.col(last.start_point[0], last.start_point[1])
+            facts.calls.append((scope, callee_text[:200], name, line, col, src.line_text(row), is_new))
+            if lang == "python":
+                if call.type == "decorator":  # `@deco` calls `deco` with the function it decorates
+                    fn = call.parent.child_by_field_name("definition") if call.parent is not None else None
+                    fname = fn.child_by_field_name("name") if fn is not None else None
+                    if fname is not None:
+                        facts.binds.append((scope, f"{col}|0", "arg", "!" + src.text(fname), line))
+                else:
+                    facts.binds.extend((scope, n, k, v, ln) for _s, n, k, v, ln in pyflow.arg_facts(call, col, line))
         elif what == "import":
             facts.imports.append((scope,) + payload)
         else:
             facts.binds.append((scope,) + payload)
 
+    if any(d["kind"] == "lambda" for d in defs):  # name the lambdas the flow facts mention
+        names = {str(d["start"]): d["name"] for d in defs if d["kind"] == "lambda"}
+        marker = re.compile(f"{pyflow.LAMBDA}(\\d+){pyflow.LAMBDA}")
+        facts.binds = [(sc, n, k, marker.sub(lambda m: names.get(m.group(1), "?"), v), ln)
+                       for sc, n, k, v, ln in facts.binds]
+
     # Search chunks: each function-like definition, each class header, and windows of the rest.
     text_lines = data.decode("utf-8", "replace").split("\n")
     spans_covered = []
     for idx, (name, qual, kind, s, e, *_rest) in enumerate(facts.defs):
+        if kind == "lambda":
+            continue
         if kind in CLASS_KINDS:
             facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : min(e, s + 5)])[:MAX_CHUNK_CHARS], name_words(name, qual)))
         elif facts.defs[idx][9] < 0 or facts.defs[facts.defs[idx][9]][2] in CLASS_KINDS:

@@ -281,16 +281,16 @@ class Repo:
             return ResultList()
         by_qual = {r[2]: r for r in targets}
         out = self._rows_in(self._CALL, "c.target", by_qual)
-        out += self._rows_in(self._CALL, "c.name", {r[1] for r in targets}, " AND c.resolution = 'name'")
+        out += self._rows_in(self._CALL, "c.name", {r[1] for r in targets}, " AND c.resolution = 'name' AND c.target IS NULL")
         by_name: dict[str, list[tuple]] = {}
         for r in targets:
             by_name.setdefault(r[1], []).append(r)
         calls = []
         for row in out:
-            if row[6] == "name":
+            if row[6] == "name" and row[7] is None:
                 cands = by_name.get(row[1], [])
                 callee = cands[0] if len(cands) == 1 else None
-            else:
+            else:  # resolved, or one of several targets value flow found (`name`)
                 callee = by_qual.get(row[7])
             calls.append(self._call(row, callee, row[7] if callee is None and row[6] != "name" else None))
         calls.sort(key=lambda c: (c.resolution != "resolved", c.path, c.line, c.column))
@@ -312,7 +312,7 @@ class Repo:
             out += self.conn.execute(self._CALL + " WHERE c.caller_id IS NULL AND f.module = ?", (symbol,)).fetchall()
         # the targets' definitions, looked up once for all call sites
         by_qual: dict[str, tuple] = {}
-        for r in self._rows_in(self._SYM, "s.qualname", {row[7] for row in out if row[6] == "resolved"}):
+        for r in self._rows_in(self._SYM, "s.qualname", {row[7] for row in out if row[6] in ("resolved", "name") and row[7]}):
             by_qual.setdefault(r[2], r)
         by_name: dict[str, list[tuple]] = {}
         for r in self._rows_in(self._SYM, "s.name", {row[1] for row in out if row[6] == "name"},
@@ -321,7 +321,7 @@ class Repo:
         calls = []
         for row in out:
             resolution, target, name = row[6], row[7], row[1]
-            if resolution == "resolved":
+            if resolution == "resolved" or (resolution == "name" and target):
                 callee = by_qual.get(target)
             elif resolution == "name":
                 cands = by_name.get(name, [])
@@ -330,7 +330,7 @@ class Repo:
                 if include_external:
                     calls.append(self._call(row, None, target))
                 continue
-            calls.append(self._call(row, callee, target if resolution == "resolved" else name))
+            calls.append(self._call(row, callee, target if resolution == "resolved" or target else name))
         calls.sort(key=lambda c: (c.path, c.line, c.column))
         return ResultList(calls)
 
@@ -414,7 +414,8 @@ class Repo:
             quals).fetchall()
         by_name = self.conn.execute(
             "SELECT f.path, c.line, c.col, c.text FROM calls c JOIN files f ON f.id = c.file_id "
-            "WHERE c.name = ? AND c.resolution = 'name' LIMIT ?", (word, limit if limit is not None else -1)).fetchall()
+            "WHERE c.name = ? AND c.resolution = 'name' AND c.target IS NULL LIMIT ?",
+            (word, limit if limit is not None else -1)).fetchall()
         paths |= {r[0] for r in resolved}
         for m in {q.rsplit(".", 1)[0] for q in quals}:  # importers of the module (a range scan of the index)
             paths |= {r[0] for r in self.conn.execute(
@@ -467,7 +468,7 @@ class Repo:
         call = self.conn.execute(
             "SELECT c.target, c.resolution FROM calls c JOIN files f ON f.id = c.file_id "
             "WHERE f.path = ? AND c.line = ? AND c.name = ? ORDER BY abs(c.col - ?) LIMIT 1", (rel, line, word, start)).fetchone()
-        if call and call[1] == "resolved" and call[0]:
+        if call and call[1] in ("resolved", "name") and call[0]:
             rows = self.conn.execute(self._SYM + " WHERE s.qualname = ?", (call[0],)).fetchall()
             if rows:
                 return ResultList(self._def(r) for r in rows)
@@ -587,7 +588,7 @@ class Repo:
         nodes: dict[str, dict] = {}
         for qual, kind, path, s, e in self.conn.execute(
                 "SELECT s.qualname, s.kind, f.path, s.start_line, s.end_line FROM symbols s JOIN files f ON f.id=s.file_id "
-                "WHERE s.kind IN ('function','method','class') ORDER BY f.path, s.start_line"):
+                "WHERE s.kind IN ('function','method','class','lambda') ORDER BY f.path, s.start_line"):
             nodes.setdefault(qual, {"qualname": qual, "kind": kind, "path": path, "start_line": s, "end_line": e})
         for module, path, lines in self.conn.execute(
                 "SELECT module, path, lines FROM files WHERE lang NOT IN ('text','skipped') AND module != ''"):
@@ -597,7 +598,7 @@ class Repo:
         edges = []
         for caller, name, target, resolution, path, line in self.conn.execute(
                 "SELECT c.caller, c.name, c.target, c.resolution, f.path, c.line FROM calls c JOIN files f ON f.id=c.file_id"):
-            if resolution == "name":
+            if resolution == "name" and not target:
                 target = unique.get(name)
                 if target is None:
                     continue
