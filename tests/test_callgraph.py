@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -84,3 +85,79 @@ if __name__ == "__main__":
         if extra or missing or "-v" in sys.argv:
             print(f"{name:32} extra={extra} missing={missing}")
     print(f"cases={len(rows)} precision={p:.3f} recall={r:.3f}")
+
+
+# -- the index behind the graph: call sites, several targets, labels, repeatability ------------------
+
+
+def _open(case: str, tmp_path: Path) -> Repo:
+    dst = tmp_path / case.replace("/", "-")
+    shutil.copytree(ROOT / "fixtures" / "callgraph" / case, dst, ignore=shutil.ignore_patterns("callgraph.json"))
+    return Repo.open(dst, index_path=tmp_path / "index.db")
+
+
+def test_a_call_of_a_call_is_one_call_of_f(tmp_path: Path) -> None:
+    """`f(1)(2)` calls `f` once (at `f`) and what `f` returns once (at the second `(`)."""
+    repo = _open("calls/nested_call", tmp_path)
+    assert [(c.line, c.column, c.resolution) for c in repo.callers_of("main.f")] == [(6, 1, "resolved")]
+    assert [(c.line, c.column, c.callee) for c in repo.callers_of("main.f.g")] == [(6, 5, "main.f.g")]
+
+
+def test_a_parameter_bound_to_two_functions_reaches_both_labelled_name(tmp_path: Path) -> None:
+    repo = _open("lambdas/argument", tmp_path)
+    calls = repo.callees_of("main.apply")
+    assert sorted((c.callee, c.resolution) for c in calls) == [("main.<lambda1>", "name"), ("main.<lambda2>", "name")]
+    assert [c.caller for c in repo.callers_of("main.<lambda2>")] == ["main.apply"]
+
+
+def test_super_never_reaches_the_method_itself(tmp_path: Path) -> None:
+    repo = _open("super/external_base", tmp_path)
+    assert [c.caller for c in repo.callers_of("Fab.parse_args")] == ["main"]
+    repo = _open("super/method", tmp_path / "2")
+    assert [c.callee for c in repo.callees_of("Fab.core_args")] == ["main.Base.core_args"]
+
+
+def test_resolving_again_gives_the_same_rows(tmp_path: Path) -> None:
+    """Rows the resolver makes (second targets, `for`/`with`/operator calls) are made again, not added."""
+    repo = _open("protocols/operators", tmp_path)
+    rows = lambda: sorted(repo.conn.execute("SELECT caller, name, target, resolution FROM calls"))  # noqa: E731
+    first = rows()
+    assert ("main", "__add__", "main.V.__add__", "resolved") in first
+    main = repo.root / "main.py"
+    main.write_text(main.read_text() + "\n")  # same definitions: only this file is resolved again
+    repo.update()
+    assert rows() == first
+    with repo.conn:
+        repo.conn.execute("UPDATE files SET resolved=0")
+    repo.update()
+    assert rows() == first
+
+
+def test_editor_references_include_calls_through_an_import_alias(tmp_path: Path) -> None:
+    repo = _open("imports/alias_call", tmp_path)
+    want = {("pkg/auth.py", 1, 5, "definition"), ("pkg/views.py", 1, 19, "import"), ("pkg/views.py", 6, 12, "call")}
+    for path, line, col in (("pkg/auth.py", 1, 6), ("pkg/views.py", 6, 12)):  # on the definition, on the alias
+        got = {(r.path, r.line, r.column, r.kind) for r in repo.references_at(path, line, col)}
+        assert want <= got, (path, got)
+
+
+def test_refs_label_comments_docstrings_and_strings_apart_from_code(tmp_path: Path) -> None:
+    repo = _open("imports/alias_call", tmp_path)
+    kinds = {(r.path, r.line, r.kind) for r in repo.references("current_user")}
+    assert kinds == {("pkg/auth.py", 1, "definition"), ("pkg/auth.py", 2, "docstring"), ("pkg/views.py", 1, "import"),
+                     ("pkg/views.py", 2, "comment"), ("pkg/views.py", 10, "string")}
+    out = subprocess.run([sys.executable, "-m", "repo_rlm.cli", "--repo", str(repo.root), "--index",
+                          str(tmp_path / "index.db"), "refs", "current_user", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert {r["kind"] for r in json.loads(out.stdout)} == {"definition", "docstring", "import", "comment", "string"}
+
+
+def test_pycg_format_from_the_cli_keys_lambdas_and_never_classes(tmp_path: Path) -> None:
+    repo = _open("lambdas/call", tmp_path)
+    out = subprocess.run([sys.executable, "-m", "repo_rlm.cli", "--repo", str(repo.root), "--index",
+                          str(tmp_path / "index.db"), "callgraph", "--format", "pycg"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"main": ["main.<lambda1>"], "main.<lambda1>": ["main.g"], "main.g": []}
+    repo = _open("protocols/constructors", tmp_path / "2")
+    cg = repo.callgraph_pycg()
+    assert cg["main"] == ["main.Base.__init__", "main.Own.__init__"] and "main.Child" not in cg

@@ -346,6 +346,7 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
     spans = [(d["start"], d["end"], index_of[i]) for i, d in enumerate(defs)
              if index_of[i] >= 0 and d["kind"] not in ("variable", "constant")]
     stack2: list[tuple] = []
+    ops: set[tuple] = set()
     j = 0
     for start, what, payload in items:
         while j < len(spans) and spans[j][0] <= start:
@@ -360,10 +361,10 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             callee_text, row, cnode, is_new, call = payload
             name = callee_text.rsplit(".", 1)[-1]
             args = cnode.child_by_field_name("arguments") if lang == "python" and cnode.type == "call" else None
-            if args is not None:  # `f(x)(y)`: a call of what `f(x)` returns, at its `(`; never a call of `f`
+            if args is not None:  # `f(x)(y)`: a call of what `f(x)` returns, at `(y)` (`@` for a decorator)
                 callee_text = _WS.sub("", callee_text)
                 name = re.sub(r"\(.*$", "", re.split(r"\.(?![^(]*\))", callee_text)[-1]) + "()"
-                last = args
+                last = call.child_by_field_name("arguments") or call
             elif not name.isidentifier():  # spaces, `::`, `->`, generics, calls in the chain: the slow way
                 callee_text = _WS.sub("", callee_text)
                 name = re.split(r"\.|::|->|\?\.", callee_text)[-1] if callee_text else ""
@@ -385,8 +386,10 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
                     facts.binds.extend((scope, n, k, v, ln) for _s, n, k, v, ln in pyflow.arg_facts(call, col, line))
         elif what == "import":
             facts.imports.append((scope,) + payload)
-        else:
+        elif payload[1] != "op" or (key := (scope,) + payload[:3]) not in ops:  # one per scope, operator, operand
             facts.binds.append((scope,) + payload)
+            if payload[1] == "op":
+                ops.add(key)
 
     if any(d["kind"] == "lambda" for d in defs):  # name the lambdas the flow facts mention
         names = {str(d["start"]): d["name"] for d in defs if d["kind"] == "lambda"}

@@ -185,6 +185,24 @@ def facts(kind: str, node) -> list[tuple]:
     return out
 
 
+def _own_params(node) -> set[str]:
+    """The parameters of the function around a node, but `self`/`cls`: an argument that is one of them
+    is not followed (parameter flow goes one call deep), so it is not stored."""
+    while node is not None and node.type not in ("function_definition", "lambda", "class_definition", "module"):
+        node = node.parent
+    if node is None or node.type in ("class_definition", "module"):
+        return set()
+    params = node.child_by_field_name("parameters")
+    out = set()
+    for p in params.named_children if params is not None else ():
+        n = p.child_by_field_name("name") if p.type in ("default_parameter", "typed_default_parameter") else p
+        if n is not None and n.type != "identifier" and n.named_child_count:
+            n = n.named_children[0]
+        if n is not None and n.type == "identifier":
+            out.add(_text(n))
+    return out - {"self", "cls"}
+
+
 def arg_facts(call, col: int, line: int) -> list[tuple]:
     """`arg` facts for the arguments of a call whose called name is at (line, col); container
     mutations (`d.update({...})`, `xs.append(f)`) become `=` facts on the container."""
@@ -192,6 +210,7 @@ def arg_facts(call, col: int, line: int) -> list[tuple]:
     args = call.child_by_field_name("arguments")
     if args is None or args.type != "argument_list":
         return out
+    own = None
     pos = 0
     values = []
     for a in args.named_children:
@@ -208,6 +227,9 @@ def arg_facts(call, col: int, line: int) -> list[tuple]:
             pos += 1
     for slot, v, node in values:
         if _useful(v):
+            head = re.match(r"[A-Za-z_]\w*", v)
+            if head and (own := _own_params(call) if own is None else own) and head.group() in own:
+                continue
             out.append((node.start_byte, f"{col}|{slot}", "arg", v, line))
     fn = call.child_by_field_name("function")
     if fn is not None and fn.type == "attribute":

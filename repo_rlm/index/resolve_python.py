@@ -34,7 +34,8 @@ _EMPTY: dict = {}
 NOTHING: frozenset = frozenset()
 HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
                 "reduce": "0", "apply": "0", "submit": "0", "partial": "0"}
-MAX_PASSES = 4
+MAX_PASSES = 3
+MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
 
 
 # -- the flow expression language (see pyflow.py) ---------------------------------------------
@@ -208,6 +209,7 @@ class PyWorld:
         self._qual_file: dict[str, int | None] = {}
         self._names: dict[str, bool] = {}
         self._trees: dict[str, tuple] = {}
+        self._params: dict[int, list] = {}
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {(fid, line, col, offset)}
         self.passno = 0
         self.reset()
@@ -223,6 +225,8 @@ class PyWorld:
         self._memo: dict = {}
         self._busy: set = set()
         self.touched = False
+        self.cut = False
+        self._in_args = False
 
     def _load(self, where: str, args: tuple) -> None:
         q = self.conn.execute
@@ -336,11 +340,13 @@ class PyWorld:
     # -- evaluation -------------------------------------------------------------------------
 
     def _memoised(self, key, compute) -> frozenset:
+        key = (key, self._in_args)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        if key in self._busy:
-            return NOTHING  # a cycle: what is known so far (flow-insensitive, so nothing is lost for long)
+        if key in self._busy or len(self._busy) > MAX_DEPTH:
+            self.cut = True  # a cycle, or a chain too long to follow: what is known so far
+            return NOTHING
         self._busy.add(key)
         try:
             value = frozenset(compute())
@@ -358,7 +364,7 @@ class PyWorld:
             if kind in CLASSISH and i > 0:
                 continue  # class bodies are not visible from nested functions
             if kind == "method" and parent in self.sym and self.sym[parent][4] in CLASSISH:
-                params = params_of(sig)
+                params = self.params(sid)
                 if params and params[0][0] == name and not self._static(sid):
                     cls = self.sym[parent][3]
                     return {("def", cls)} if name == "cls" or self._classmethod(sid) else {("inst", cls)}
@@ -371,6 +377,12 @@ class PyWorld:
         if name in BUILTINS:
             return {("builtin", name)}
         return NOTHING
+
+    def params(self, sid: int) -> list[tuple[str, str]]:
+        hit = self._params.get(sid)
+        if hit is None:
+            hit = self._params[sid] = params_of(self.sym[sid][5])
+        return hit
 
     def _decorators(self, sid: int) -> list[str]:
         fid, parent = self.sym[sid][0], self.sym[sid][1]
@@ -404,7 +416,7 @@ class PyWorld:
             bound = True
             out |= self.type_value(types[-1], fid, chain)
         if kind in FUNCS and not types:
-            params = params_of(self.sym[scope][5])
+            params = self.params(scope)
             if any(p == name for p, _k in params):
                 bound = True
                 out |= self.param_value(scope, name, params)
@@ -433,7 +445,7 @@ class PyWorld:
                 if v[0] != "def" or self.kind_of(v[1]) not in FUNCS:
                     continue  # a class, a builtin (`property`), something outside: the function stays
                 dsid = self.qual_id.get(v[1])
-                params = params_of(self.sym[dsid][5]) if dsid is not None else []
+                params = self.params(dsid) if dsid is not None else []
                 for r in self.returns.get(dsid, ()):
                     if params and r == params[0][0]:
                         new |= cur  # `return fn`: the function itself
@@ -457,9 +469,13 @@ class PyWorld:
     def param_value(self, scope: int, name: str, params: list) -> frozenset:
         """What the call sites of a function pass for one parameter (from the previous pass's graph)."""
         self.touched = True
-        if self.passno == 0:
+        if self.passno == 0 or self._in_args:
             return NOTHING
-        return self._memoised(("p", scope, name), lambda: self._param_value(scope, name, params))
+        self._in_args = True  # one level: arguments that are the caller's own parameters stay unknown
+        try:
+            return self._memoised(("p", scope, name), lambda: self._param_value(scope, name, params))
+        finally:
+            self._in_args = False
 
     def _param_value(self, scope, name, params):
         qual = self.sym[scope][3]
@@ -837,11 +853,12 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         _cid, fid, scope, caller, callee, name, line, col, text = by_id[cid]
         for t, _o in targets[1:]:
             extra.append((fid, scope, caller, callee, name, line, col, text, t, how))
-    world.reset()
     for fid in sorted(wanted):
         world.ensure_file(fid)
         module = world.file_module.get(fid, "")
         for scope, kind, name, value, line in world.proto.get(fid, ()):
+            if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
+                continue  # no class here defines it
             caller = world.sym[scope][3] if scope in world.sym else module
             for q, n in world.protocol_targets(kind, name, value, fid, scope):
                 extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved"))

@@ -375,6 +375,7 @@ class Repo:
             "WHERE (i.name = ? OR i.alias = ? OR i.module LIKE ?)" + where, [word, word, "%" + word, *args])}
         # the literal comes first so that `re` can use its fast prefix search; the left edge is checked by hand
         pat = re.compile(re.escape(word) + r"(?![\w$])")
+        langs = dict(self.conn.execute(f"SELECT f.path, f.lang FROM files f WHERE {where[5:]}", args)) if where else {}
         out = []
         for path in sorted(set(paths)):
             try:
@@ -382,6 +383,7 @@ class Repo:
             except OSError:
                 continue
             ln, pos = 1, 0  # line number of `pos`, advanced match by match (no split into lines)
+            prose = None  # comments and strings of this file, parsed when a plain mention needs a label
             for m in pat.finditer(text):
                 if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_$"):
                     continue
@@ -393,6 +395,10 @@ class Repo:
                 key = (path, ln, pos - start + 1)
                 kind = ("definition" if key in defs else "call" if key in calls
                         else "import" if (path, ln) in imports else "reference")
+                if kind == "reference":
+                    if prose is None:
+                        prose = _prose_spans(text, langs.get(path) or self._lang(path))
+                    kind = _prose_kind(prose, ln - 1, pos - start) or kind
                 out.append(Reference(path, ln, pos - start + 1, line.strip()[:200], kind))
             if limit is not None and len(out) >= limit:
                 break
@@ -427,6 +433,9 @@ class Repo:
             out = [Reference(d.path, d.name_line, d.name_column, d.signature, "definition") for d in defs]
             out += [Reference(p, ln, col, text, "call") for p, ln, col, text in resolved]
         seen = {(r.path, r.line, r.column) for r in out}
+        # resolved calls under another local name (`from .auth import current_user as who; who()`)
+        out += [Reference(p, ln, col, text, "call") for p, ln, col, text in resolved if (p, ln, col) not in seen]
+        seen |= {(p, ln, col) for p, ln, col, _t in resolved}
         # calls by name only (receivers of unknown type) come from the index: exact, and no file to read
         out += [Reference(p, ln, col, text, "call") for p, ln, col, text in by_name if (p, ln, col) not in seen]
         out.sort(key=lambda r: (r.path, r.line, r.column))
@@ -492,6 +501,10 @@ class Repo:
         rows.sort(key=lambda r: (r[5] != rel, not imported(r[2]), r[5]))
         return ResultList(self._def(r) for r in rows)
 
+    def _lang(self, path: str) -> str:
+        row = self.conn.execute("SELECT lang FROM files WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else ""
+
     def symbol_at(self, path: str, line: int, column: int, line_text: str | None = None) -> Definition | None:
         defs = self.definition_at(path, line, column, line_text)
         return defs[0] if defs else None
@@ -503,7 +516,9 @@ class Repo:
         word, _ = self.word_at(path, line, column, line_text)
         if not word:
             return ResultList()
-        defs = [d for d in self.definition_at(path, line, column, line_text) if d.name == word]
+        found = self.definition_at(path, line, column, line_text)
+        # the word may be a local alias of what it reaches (`who` for `current_user`): follow the index
+        defs = [d for d in found if d.name == word] or [d for d in found if d.kind != "module"][:1]
         return self.symbol_references(defs, limit) if defs else self.references(word, limit)
 
     # -- search, grep, imports --------------------------------------------------------------
@@ -616,7 +631,10 @@ class Repo:
         for e in graph["edges"]:
             if e["callee"] in classes:
                 continue
-            lst = cg.setdefault(e["caller"], [])
+            caller = e["caller"]
+            while caller in classes and "." in caller:  # a class body's calls belong to what encloses it
+                caller = caller.rsplit(".", 1)[0]
+            lst = cg.setdefault(caller, [])
             if e["callee"] not in lst:
                 lst.append(e["callee"])
         return cg
@@ -640,6 +658,48 @@ class Repo:
             "git_log": self.git_log,
             "blame": self.blame,
         }
+
+
+def _prose_spans(text: str, lang: str) -> list[tuple]:
+    """((row, col), (row, col), kind) of the comments, docstrings and strings of a file, in order."""
+    from ..index.languages import has_query, parser_for
+
+    if not lang or lang in ("text", "skipped") or not has_query(lang):
+        return []
+    data = text.encode("utf-8", "replace")
+    try:
+        tree = parser_for(lang).parse(data)
+    except Exception:  # a grammar that fails on this file: no labels, never an error
+        return []
+    out, stack = [], [tree.root_node]
+    while stack:
+        n = stack.pop()
+        t = n.type
+        if "comment" in t:
+            out.append((n.start_point, n.end_point, "comment"))
+        elif t in ("string", "string_literal", "interpreted_string_literal", "raw_string_literal", "template_string"):
+            doc = lang == "python" and n.parent is not None and n.parent.type in ("block", "module", "expression_statement")
+            out.append((n.start_point, n.end_point, "docstring" if doc else "string"))
+        elif n.child_count:
+            stack.extend(n.children)
+    out.sort()
+    return out
+
+
+def _prose_kind(spans: list[tuple], row: int, col_chars: int) -> str | None:
+    """`comment`, `docstring` or `string` when (row, character column) lies in one (columns are
+    compared as characters: exact for ASCII lines, close enough otherwise)."""
+    import bisect
+
+    i = bisect.bisect_right(spans, ((row, col_chars), (1 << 30, 0), "~")) - 1
+    while i >= 0:
+        (sr, sc), (er, ec), kind = spans[i]
+        if (sr, sc) <= (row, col_chars) < (er, ec):
+            return kind
+        if er < row:
+            break
+        i -= 1
+    return None
 
 
 def _glob_match(path: str, pattern: str) -> bool:
