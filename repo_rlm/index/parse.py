@@ -230,6 +230,8 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
                 continue
             call = (caps.get("call") or caps["call.new"])[0]
             cnode = callee[0]
+            if lang == "ruby" and cnode.type == "identifier" and _ruby_local(src, cnode):
+                continue
             ctext, row = src.text(cnode), cnode.end_point[0]
             # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block;
             # in Python a call as callee is a call of what the call returns (`f(x)(y)`)
@@ -303,6 +305,7 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
     stack: list[int] = []
     index_of: list[int] = []  # position in defs -> index in facts.defs (or -1 for scopes)
     prefix = module if lang == "python" or not package else package
+    impl_bases: list[tuple] = []
     lambdas: dict[str, int] = {}  # per enclosing scope, PyCG's `<lambdaN>` in order of appearance
     for i, d in enumerate(defs):
         while stack and defs[stack[-1]]["end"] <= d["start"]:
@@ -329,6 +332,8 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
         d["parent_def"] = next((index_of[j] for j in reversed(stack) if index_of[j] >= 0), -1)
         if d["scope_only"]:
             index_of.append(-1)
+            if d["bases"]:  # `impl Trait for Type`: a base of the type, when this file defines it
+                impl_bases.append((d["qual"], d["bases"]))
         else:
             node = d["node"]
             doc = _python_docstring(src, node) if lang == "python" and kind != "lambda" else ""
@@ -340,6 +345,12 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             for base in d["bases"]:
                 facts.bases.append((index_of[-1], base))
         stack.append(i)
+
+    if impl_bases:
+        types = {q: i for i, (_n, q, k, *_r) in enumerate(facts.defs) if k in ("struct", "enum", "class", "type")}
+        for qual, bases in impl_bases:
+            if qual in types:
+                facts.bases.extend((types[qual], b) for b in bases)
 
     # Calls, imports and bindings: attribute each to its innermost enclosing definition.
     items.sort(key=lambda t: t[0])
@@ -414,6 +425,18 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             facts.chunks.extend(_windows(text_lines, nxt, s - 1, -1))
         nxt = max(nxt, e + 1)
     return facts
+
+
+def _ruby_local(src: _Src, node) -> bool:
+    """Is a bare Ruby identifier a local of its method (assigned, or a parameter) rather than a call?"""
+    name = src.text(node)
+    method = node.parent
+    while method is not None and method.type not in ("method", "singleton_method", "block", "do_block", "program"):
+        method = method.parent
+    if method is None:
+        return False
+    text = src.text(method)
+    return re.search(rf"(?<![\w.@$:]){re.escape(name)}\s*(?:=(?![=~>])|[,|)]|\+=|-=|\|\|=)", text) is not None
 
 
 def _receiver_name(src: _Src, node) -> str:
