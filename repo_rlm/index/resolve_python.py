@@ -34,7 +34,7 @@ _EMPTY: dict = {}
 NOTHING: frozenset = frozenset()
 HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
                 "reduce": "0", "apply": "0", "submit": "0", "partial": "0"}
-MAX_PASSES = 3
+MAX_PASSES = 2  # a parameter's values come from call sites found one pass earlier
 MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
 
 
@@ -137,21 +137,13 @@ def params_of(sig: str) -> list[tuple[str, str]]:
                 end = j
                 break
         inner = sig[start + 1:end]
-    parts, depth, cur = [], 0, ""
-    for ch in inner:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
+    if not any(b in inner for b in "([{"):  # the common case: no brackets in annotations or defaults
+        parts = inner.split(",")
+    else:
+        parts = _split_top(inner)
     out, kwonly = [], False
     for p in parts:
-        p = re.split(r"[:=]", p, 1)[0].strip()
+        p = p.split("=", 1)[0].split(":", 1)[0].strip()
         if p in ("", "/"):
             continue
         if p == "*":
@@ -164,6 +156,23 @@ def params_of(sig: str) -> list[tuple[str, str]]:
         elif p.isidentifier():
             out.append((p, "kw" if kwonly else "pos"))
     return out
+
+
+def _split_top(inner: str) -> list[str]:
+    """Split at commas outside brackets."""
+    parts, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
 
 
 class PyWorld:
@@ -210,6 +219,9 @@ class PyWorld:
         self._names: dict[str, bool] = {}
         self._trees: dict[str, tuple] = {}
         self._params: dict[int, list] = {}
+        self._bound: dict[int, set] = {}
+        self._args_loaded: set[int] = set()
+        self._all_args = False
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {(fid, line, col, offset)}
         self.passno = 0
         self.reset()
@@ -223,7 +235,9 @@ class PyWorld:
     def reset(self) -> None:
         """Forget values computed in a pass (parameter values may have grown since)."""
         self._memo: dict = {}
+        self._memo_args: dict = {}
         self._busy: set = set()
+        self._sites: dict = {}
         self.touched = False
         self.cut = False
         self._in_args = False
@@ -250,7 +264,7 @@ class PyWorld:
                 self.imports[(fid, scope)][key].append(entry)
         for fid, scope, name, kind, value, line in q(
                 "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
-                f"JOIN files f ON f.id = b.file_id WHERE {where}", args):
+                f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind != 'arg'", args):
             if kind == "=":
                 if name.isidentifier():
                     self.assigns[(fid, scope)][name].append(value)
@@ -260,9 +274,6 @@ class PyWorld:
                     self.attr_facts[target[2]].append((fid, scope, target[1], value))
                 elif target[0] == "sub":
                     self.sub_facts[(fid, target[3])].append((target[2], value, scope))
-            elif kind == "arg":
-                col, _, slot = name.partition("|")
-                self.args[(fid, line, int(col))][slot] = (value, scope)
             elif kind == "return":
                 self.returns[scope].append(value)
             elif kind == "deco":
@@ -276,6 +287,25 @@ class PyWorld:
             if sid in self.sym:
                 self.bases[self.sym[sid][3]].append(base)
                 self.base_rows[fid].append((sid, base))
+
+    def args_at(self, fid: int, line: int, col: int) -> dict[str, tuple]:
+        """slot -> (argument expression, scope) of one call; read per file, or all at once in bulk."""
+        if fid not in self._args_loaded and not self._all_args:
+            self._args_loaded.add(fid)
+            self._load_args("b.file_id = ?", (fid,))
+        return self.args.get((fid, line, col), _EMPTY)
+
+    def load_all_args(self) -> None:
+        if not self._all_args:
+            self._all_args = True
+            self._load_args("b.file_id IN (SELECT id FROM files WHERE lang='python')" if self.bulk else
+                            f"b.file_id IN ({','.join(str(int(f)) for f in self._loaded - self._args_loaded) or '0'})", ())
+
+    def _load_args(self, where: str, args: tuple) -> None:
+        for fid, scope, name, value, line in self.conn.execute(
+                f"SELECT b.file_id, b.scope_id, b.name, b.value, b.line FROM binds b WHERE {where} AND b.kind = 'arg'", args):
+            col, _, slot = name.partition("|")
+            self.args[(fid, line, int(col))][slot] = (value, scope)
 
     def ensure_file(self, fid: int | None) -> None:
         if fid is not None and fid not in self._loaded:
@@ -340,8 +370,8 @@ class PyWorld:
     # -- evaluation -------------------------------------------------------------------------
 
     def _memoised(self, key, compute) -> frozenset:
-        key = (key, self._in_args)
-        hit = self._memo.get(key)
+        memo = self._memo_args if self._in_args else self._memo
+        hit = memo.get(key)
         if hit is not None:
             return hit
         if key in self._busy or len(self._busy) > MAX_DEPTH:
@@ -352,7 +382,7 @@ class PyWorld:
             value = frozenset(compute())
         finally:
             self._busy.discard(key)
-        self._memo[key] = value
+        memo[key] = value
         return value
 
     def lookup(self, name: str, fid: int, chain) -> frozenset:
@@ -363,7 +393,8 @@ class PyWorld:
             _f, parent, _n, qual, kind, sig = self.sym[sid]
             if kind in CLASSISH and i > 0:
                 continue  # class bodies are not visible from nested functions
-            if kind == "method" and parent in self.sym and self.sym[parent][4] in CLASSISH:
+            if kind == "method" and parent in self.sym and self.sym[parent][4] in CLASSISH and \
+                    sig.partition("(")[2].lstrip().startswith(name):
                 params = self.params(sid)
                 if params and params[0][0] == name and not self._static(sid):
                     cls = self.sym[parent][3]
@@ -394,8 +425,22 @@ class PyWorld:
     def _classmethod(self, sid: int) -> bool:
         return "classmethod" in self._decorators(sid)
 
+    def bound(self, fid: int, scope: int) -> set[str]:
+        """The names a function or class scope binds: definitions, assignments, imports, annotations, parameters."""
+        names = self._bound.get(scope)
+        if names is None:
+            names = set(self.members_of(self.sym[scope][3]))
+            for table in (self.assigns, self.imports, self.types):
+                names.update(table.get((fid, scope), _EMPTY))
+            if self.sym[scope][4] in FUNCS:
+                names.update(p for p, _k in self.params(scope))
+            self._bound[scope] = names
+        return names
+
     def _in_scope(self, name, fid, scope, qual, kind, chain):
         """The values `name` has in one function or class scope, or None if the scope does not bind it."""
+        if name not in self.bound(fid, scope):
+            return None
         out: set = set()
         bound = False
         q = self.members_of(qual).get(name)
@@ -484,7 +529,7 @@ class PyWorld:
         index = [p for p, k in params if k == "pos"]
         for fid, line, col, offset in self.callsites.get(qual, ()):
             self.ensure_file(fid)
-            args = self.args.get((fid, line, col))
+            args = self.args_at(fid, line, col)
             if not args:
                 continue
             if kinds[name] == "*":
@@ -745,30 +790,22 @@ class PyWorld:
 
     def targets(self, callee: str, name: str, fid: int, scope: int | None, line: int, col: int):
         """([(target, offset)], resolution) for one call site; offset 1 when the first parameter is
-        bound implicitly (`obj.m()`, `Cls()` reaching `__init__`)."""
-        self.ensure_file(fid)
-        prev = None
-        while prev != callee:
-            prev, callee = callee, _PARENS.sub("()", callee)
-        chain = self.chain(scope)
-        node = self.tree(callee)
-        values = self.ev(node, fid, chain)
-        out: list[tuple[str, int]] = []
-        via_attr = node[0] == "attr"
-        for v in sorted(values, key=repr):
-            for t in self.callee_targets(v):
-                offset = 1 if (t != v[1] and self.kind_of(t) in FUNCS) else 0  # __init__ / __call__
-                if via_attr and v[0] == "def" and self.kind_of(t) == "method":
-                    base = self.ev(node[1], fid, chain)
-                    if any(b[0] in ("inst", "super") for b in base) and not (t in self.qual_id and self._static(self.qual_id[t])):
-                        offset = 1
-                if (t, offset) not in out:
-                    out.append((t, offset))
+        bound implicitly (`obj.m()`, `Cls()` reaching `__init__`). The same callee text in the same
+        scope reaches the same definitions (flow-insensitive): computed once a pass."""
+        key = (fid, scope, callee)
+        hit = self._sites.get(key)
+        if hit is None:
+            touched, self.touched = self.touched, False
+            hit = self._sites[key] = self._targets(callee, fid, scope) + (self.touched,)
+            self.touched = touched or self.touched
+        out, values, touched = hit
+        self.touched = self.touched or touched
         # builtins and library functions that call a function they are given (`map(f, xs)`, `key=f`)
         hof = HIGHER_ORDER.get(name)
         if hof and any(t.startswith("<") for t, _o in out):
-            arg = self.args.get((fid, line, col), _EMPTY).get(hof)
+            arg = self.args_at(fid, line, col).get(hof)
             if arg:
+                out = list(out)
                 for v in sorted(self._arg(arg, fid), key=repr):
                     for t in self.callee_targets(v):
                         if not t.startswith("<") and (t, 0) not in out:
@@ -786,6 +823,44 @@ class PyWorld:
         if name.endswith("()") or not self.has_name(name):
             return [(f"<external>.{name}" if not name.endswith("()") else None, 0)], "external"
         return [(None, 0)], "name"
+
+    def _targets(self, callee: str, fid: int, scope: int | None) -> tuple[list, frozenset]:
+        self.ensure_file(fid)
+        prev = None
+        while prev != callee:
+            prev, callee = callee, _PARENS.sub("()", callee)
+        chain = self.chain(scope)
+        node = self.tree(callee)
+        values = self.ev(node, fid, chain)
+        out: list[tuple[str, int]] = []
+        via_attr = node[0] == "attr"
+        for v in (sorted(values, key=repr) if len(values) > 1 else values):
+            for t in self.callee_targets(v):
+                offset = 1 if (t != v[1] and self.kind_of(t) in FUNCS) else 0  # __init__ / __call__
+                if via_attr and v[0] == "def" and self.kind_of(t) == "method":
+                    base = self.ev(node[1], fid, chain)
+                    if any(b[0] in ("inst", "super") for b in base) and not (t in self.qual_id and self._static(self.qual_id[t])):
+                        offset = 1
+                if (t, offset) not in out:
+                    out.append((t, offset))
+        return out, values
+
+    def param_head(self, callee: str, scope: int | None) -> bool:
+        """Is the callee's first name a parameter (not `self`/`cls`) of an enclosing function?"""
+        head = re.match(r"[A-Za-z_]\w*", callee)
+        if not head:
+            return False
+        for sid in self.chain(scope):
+            if self.sym[sid][4] in FUNCS:
+                params = self.params(sid)
+                if any(p == head.group() for p, _k in params[1 if self.sym[sid][4] == "method" else 0:]):
+                    return True
+        return False
+
+    def assigned(self, value: str, fid: int, scope: int | None) -> bool:
+        """Is the first name of an operand `self` or assigned in its scope (so worth evaluating)?"""
+        head = re.match(r"[A-Za-z_]\w*", value)
+        return bool(head) and (head.group() == "self" or head.group() in self.assigns.get((fid, scope), _EMPTY))
 
     def protocol_targets(self, kind: str, name: str, value: str, fid: int, scope) -> list[tuple[str, str]]:
         """Calls that `for`, `with` and operators make on instances: [(dunder method, its name)]."""
@@ -825,17 +900,22 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 sorted(wanted)):
             world.callsites[target].add((fid, line, col, 1 if "." in text or target.endswith(".__init__") else 0))
     results: dict[int, tuple] = {}
+    extra: list[tuple] = []
     todo = rows
     for passno in range(MAX_PASSES):
         world.passno = passno
         world.reset()
+        if passno == 1:
+            world.load_all_args()
         again = []
         grew = False
         for row in todo:
             cid, fid, scope, _caller, callee, name, line, col, _text = row
             world.touched = False
             found = world.targets(callee, name, fid, scope, line, col)
-            if world.touched:
+            # a parameter was reached: again with parameter values, unless a definition was found
+            # already through something else (a method call on a typed or assigned receiver)
+            if world.touched and (passno > 0 or found[1] != "resolved" or world.param_head(callee, scope)):
                 again.append(row)
             if results.get(cid) != found:
                 results[cid] = found
@@ -843,25 +923,27 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                     if t and not t.startswith("<") and (fid, line, col, offset) not in world.callsites[t]:
                         world.callsites[t].add((fid, line, col, offset))
                         grew = True
+        if passno == 0:  # calls that `for`, `with` and operators make, from this pass's values
+            for fid in sorted(wanted):
+                module = world.file_module.get(fid, "")
+                for scope, kind, name, value, line in world.proto.get(fid, ()):
+                    if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
+                        continue  # no class here defines it
+                    if kind == "op" and not world.assigned(value, fid, scope):
+                        continue  # `a + b` on a parameter or a global: too common to follow on one context
+                    caller = world.sym[scope][3] if scope in world.sym else module
+                    for q, n in world.protocol_targets(kind, name, value, fid, scope):
+                        extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved"))
         todo = again
         if not todo or (passno > 0 and not grew):
             break
-    updates, extra = [], []
+    updates = []
     by_id = {r[0]: r for r in rows}
     for cid, (targets, how) in results.items():
         updates.append((targets[0][0], how, cid))
         _cid, fid, scope, caller, callee, name, line, col, text = by_id[cid]
         for t, _o in targets[1:]:
             extra.append((fid, scope, caller, callee, name, line, col, text, t, how))
-    for fid in sorted(wanted):
-        world.ensure_file(fid)
-        module = world.file_module.get(fid, "")
-        for scope, kind, name, value, line in world.proto.get(fid, ()):
-            if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
-                continue  # no class here defines it
-            caller = world.sym[scope][3] if scope in world.sym else module
-            for q, n in world.protocol_targets(kind, name, value, fid, scope):
-                extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved"))
     resolve_base.write_calls(conn, updates, extra)
     imports, bases = [], []
     for fid in wanted:
