@@ -44,10 +44,9 @@ def key_of(node) -> str:
         content = "".join(_text(c) for c in node.named_children if c.type == "string_content")
         if _KEY.fullmatch(content) and '"' not in content:
             return f'"{content}"'
-    if t == "slice":
-        parts = [c for c in node.children]
-        if parts and parts[0].type == "integer" and len(parts) == 2:
-            return _text(parts[0]) + ":"
+    if t == "slice":  # a list again: from its start (the end is not followed)
+        first = node.children[0] if node.child_count else None
+        return (_text(first) if first is not None and first.type == "integer" else "0") + ":"
     return "*"
 
 

@@ -712,9 +712,13 @@ class PyWorld:
         for v in self.ev(base, fid, chain):
             out |= self.elements(v, key)
         if text:
+            written: set = set()
             for k2, value, scope in self.sub_facts.get((fid, text), ()):
-                if k2 == key or k2 == "*" or key in ("*", "@"):
-                    out |= self.ev(self.tree(value), fid, self.chain(scope))
+                if k2 == key or k2 == "*" or key in ("*", "@") or key.endswith(":"):
+                    written |= self.ev(self.tree(value), fid, self.chain(scope))
+            if written and key.endswith(":"):  # a slice of a list written to is a list of those
+                written = {("seq", (frozenset(written),))}
+            out |= written
         return out
 
     def elements(self, v, key: str) -> set:
