@@ -146,7 +146,7 @@ def test_callers_and_callees_exact(repo: Repo) -> None:
 def test_references_outline_imports(repo: Repo) -> None:
     refs = {(r.path, r.line, r.kind) for r in repo.references("slugify")}
     assert refs == {
-        ("src/shop/services.py", 11, "definition"), ("src/shop/services.py", 12, "reference"),
+        ("src/shop/services.py", 11, "definition"), ("src/shop/services.py", 12, "docstring"),
         ("src/shop/util/helpers.py", 5, "definition"), ("src/shop/views.py", 20, "call"),
         ("src/shop/views.py", 27, "call"), ("src/shop/cli.py", 8, "call"),
     }
