@@ -161,3 +161,14 @@ def test_pycg_format_from_the_cli_keys_lambdas_and_never_classes(tmp_path: Path)
     repo = _open("protocols/constructors", tmp_path / "2")
     cg = repo.callgraph_pycg()
     assert cg["main"] == ["main.Base.__init__", "main.Own.__init__"] and "main.Child" not in cg
+
+
+def test_a_small_update_still_binds_parameters_from_other_files(tmp_path: Path) -> None:
+    """Resolving only runner.py (an editor's save) reads main.py's stored call of `run(job)`."""
+    repo = _open("imports/cross_module_param", tmp_path)
+    assert [c.caller for c in repo.callers_of("main.job")] == ["runner.run"]
+    runner = repo.root / "runner.py"
+    runner.write_text(runner.read_text() + "\n\ndef later():\n    pass\n")
+    report = repo.update()
+    assert report["updated_files"] == 1
+    assert [c.caller for c in repo.callers_of("main.job")] == ["runner.run"]

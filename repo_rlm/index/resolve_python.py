@@ -223,6 +223,8 @@ class PyWorld:
         self._args_loaded: set[int] = set()
         self._all_args = False
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {(fid, line, col, offset)}
+        self.stored_sites: set[int] | None = None  # resolving a few files: the others' calls are read from the index
+        self._stored_read: set[str] = set()
         self.passno = 0
         self.reset()
         self.bulk = bulk
@@ -527,7 +529,13 @@ class PyWorld:
         out: set = set()
         kinds = dict(params)
         index = [p for p, k in params if k == "pos"]
-        for fid, line, col, offset in self.callsites.get(qual, ()):
+        if self.stored_sites is not None and qual not in self._stored_read:
+            self._stored_read.add(qual)
+            for fid, line, col, text in self.conn.execute(
+                    "SELECT file_id, line, col, callee_text FROM calls WHERE target = ?", (qual,)):
+                if fid not in self.stored_sites:
+                    self.callsites[qual].add((fid, line, col, 1 if "." in text or qual.endswith(".__init__") else 0))
+        for fid, line, col, offset in list(self.callsites.get(qual, ())):
             self.ensure_file(fid)
             args = self.args_at(fid, line, col)
             if not args:
@@ -897,12 +905,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     else:
         rows = [r for fid in sorted(wanted) for r in conn.execute(
             "SELECT id, file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE file_id=?", (fid,))]
-        # call sites in files not resolved now keep their stored targets: parameters see them too
-        for fid, line, col, target, text in conn.execute(
-                f"SELECT file_id, line, col, target, callee_text FROM calls WHERE target IS NOT NULL AND target NOT LIKE '<%' "
-                f"AND file_id NOT IN ({','.join('?' * len(wanted))}) AND file_id IN (SELECT id FROM files WHERE lang='python')",
-                sorted(wanted)):
-            world.callsites[target].add((fid, line, col, 1 if "." in text or target.endswith(".__init__") else 0))
+        world.stored_sites = wanted  # call sites elsewhere keep their stored targets: read them as needed
     results: dict[int, tuple] = {}
     extra: list[tuple] = []
     todo = rows
