@@ -298,10 +298,10 @@ class PyWorld:
         return self.args.get((fid, line, col), _EMPTY)
 
     def load_all_args(self) -> None:
-        if not self._all_args:
+        """A bulk resolve reads every call's arguments at once (a few files read theirs as needed)."""
+        if self.bulk and not self._all_args:
             self._all_args = True
-            self._load_args("b.file_id IN (SELECT id FROM files WHERE lang='python')" if self.bulk else
-                            f"b.file_id IN ({','.join(str(int(f)) for f in self._loaded - self._args_loaded) or '0'})", ())
+            self._load_args("b.file_id IN (SELECT id FROM files WHERE lang='python')", ())
 
     def _load_args(self, where: str, args: tuple) -> None:
         for fid, scope, name, value, line in self.conn.execute(
