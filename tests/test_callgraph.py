@@ -172,3 +172,11 @@ def test_a_small_update_still_binds_parameters_from_other_files(tmp_path: Path) 
     report = repo.update()
     assert report["updated_files"] == 1
     assert [c.caller for c in repo.callers_of("main.job")] == ["runner.run"]
+
+
+def test_a_decorated_function_keeps_its_callers(tmp_path: Path) -> None:
+    """`target()` reaches the wrapper `deco` returns (PyCG's graph), and callers_of(target) still lists it."""
+    repo = _open("decorators/wrapper", tmp_path)
+    assert {(c.caller, c.line) for c in repo.callers_of("main.target")} == {("main", 10), ("main.deco.wrapper", 3)}
+    assert [c.line for c in repo.callers_of("main.deco.wrapper")] == [10]
+    assert "main.target" not in repo.callgraph_pycg()["main"]

@@ -34,6 +34,7 @@ _EMPTY: dict = {}
 NOTHING: frozenset = frozenset()
 HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
                 "reduce": "0", "apply": "0", "submit": "0", "partial": "0"}
+DECORATED = -1  # the offset of a target named through a decorator (see PyWorld._decorated)
 MAX_PASSES = 2  # a parameter's values come from call sites found one pass earlier
 MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
 
@@ -219,6 +220,7 @@ class PyWorld:
         self._names: dict[str, bool] = {}
         self._trees: dict[str, tuple] = {}
         self._params: dict[int, list] = {}
+        self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
         self._bound: dict[int, set] = {}
         self._args_loaded: set[int] = set()
         self._all_args = False
@@ -238,11 +240,13 @@ class PyWorld:
         """Forget values computed in a pass (parameter values may have grown since)."""
         self._memo: dict = {}
         self._memo_args: dict = {}
+        self._memo_raw: dict = {}
         self._busy: set = set()
         self._sites: dict = {}
         self.touched = False
         self.cut = False
         self._in_args = False
+        self._raw = False  # evaluating with decorators left out: which function a call names
 
     def _load(self, where: str, args: tuple) -> None:
         q = self.conn.execute
@@ -372,7 +376,7 @@ class PyWorld:
     # -- evaluation -------------------------------------------------------------------------
 
     def _memoised(self, key, compute) -> frozenset:
-        memo = self._memo_args if self._in_args else self._memo
+        memo = self._memo_raw if self._raw else self._memo_args if self._in_args else self._memo
         hit = memo.get(key)
         if hit is not None:
             return hit
@@ -486,7 +490,7 @@ class PyWorld:
                 out |= self.ev(self.tree(e), fid, self.chain(parent))
             return out
         cur = {("def", qual)}
-        for d in reversed(self._decorators(sid)):
+        for d in reversed(self._decorators(sid) if not self._raw else ()):
             new = set()
             for v in self.ev(self.tree(d), fid, self.chain(parent)):
                 if v[0] != "def" or self.kind_of(v[1]) not in FUNCS:
@@ -500,6 +504,8 @@ class PyWorld:
                         new |= {x for x in self.ev(self.tree(r), self.sym[dsid][0], self.chain(dsid))
                                 if x[0] == "def"}
             cur = new or cur
+        if cur != {("def", qual)}:
+            self.wrappers.update(v[1] for v in cur if v[0] == "def")
         return cur
 
     def type_value(self, text: str, fid: int, chain) -> set:
@@ -808,9 +814,10 @@ class PyWorld:
         hit = self._sites.get(key)
         if hit is None:
             touched, self.touched = self.touched, False
-            hit = self._sites[key] = self._targets(callee, fid, scope) + (self.touched,)
+            hit = self._targets(callee, fid, scope) + (self.touched,)
+            hit = self._sites[key] = hit + (self._decorated(callee, fid, scope, hit[0]),)
             self.touched = touched or self.touched
-        out, values, touched = hit
+        out, values, touched, named = hit
         self.touched = self.touched or touched
         # builtins and library functions that call a function they are given (`map(f, xs)`, `key=f`)
         hof = HIGHER_ORDER.get(name)
@@ -824,7 +831,7 @@ class PyWorld:
                             out.append((t, 0))
         ours = [o for o in out if not o[0].startswith("<")]
         if ours:
-            return ours, ("resolved" if len(ours) == 1 else "name")
+            return ours + named, ("resolved" if len(ours) == 1 else "name")
         if out:
             t = out[0][0]
             return [(t, 0)], ("builtin" if t.startswith("<builtin>") else "external")
@@ -835,6 +842,18 @@ class PyWorld:
         if name.endswith("()") or not self.has_name(name):
             return [(f"<external>.{name}" if not name.endswith("()") else None, 0)], "external"
         return [(None, 0)], "name"
+
+    def _decorated(self, callee: str, fid: int, scope: int | None, out: list) -> list:
+        """When a call reaches what a decorator returned, the decorated function it names too, marked
+        DECORATED (navigation wants `callers_of(f)` to list `f()`; PyCG's graph leaves the edge out)."""
+        if not any(t in self.wrappers for t, _o in out):
+            return []
+        self._raw = True
+        try:
+            raw = self._targets(callee, fid, scope)[0]
+        finally:
+            self._raw = False
+        return [(t, DECORATED) for t, o in raw if (t, o) not in out and not t.startswith("<")]
 
     def _targets(self, callee: str, fid: int, scope: int | None) -> tuple[list, frozenset]:
         self.ensure_file(fid)
@@ -927,7 +946,8 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             if results.get(cid) != found:
                 results[cid] = found
                 for t, offset in found[0]:
-                    if t and not t.startswith("<") and (fid, line, col, offset) not in world.callsites[t]:
+                    if t and offset != DECORATED and not t.startswith("<") and \
+                            (fid, line, col, offset) not in world.callsites[t]:
                         world.callsites[t].add((fid, line, col, offset))
                         grew = True
         if passno == 0:  # calls that `for`, `with` and operators make, from this pass's values
@@ -940,7 +960,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                         continue  # `a + b` on a parameter or a global: too common to follow on one context
                     caller = world.sym[scope][3] if scope in world.sym else module
                     for q, n in world.protocol_targets(kind, name, value, fid, scope):
-                        extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved"))
+                        extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
         todo = again
         if not todo or (passno > 0 and not grew):
             break
@@ -949,8 +969,9 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     for cid, (targets, how) in results.items():
         updates.append((targets[0][0], how, cid))
         _cid, fid, scope, caller, callee, name, line, col, text = by_id[cid]
-        for t, _o in targets[1:]:
-            extra.append((fid, scope, caller, callee, name, line, col, text, t, how))
+        for t, offset in targets[1:]:
+            extra.append((fid, scope, caller, callee, name, line, col, text, t, how,
+                          resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
     resolve_base.write_calls(conn, updates, extra)
     imports, bases = [], []
     for fid in wanted:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..index import store
+from ..index.resolve_base import DECORATED
 from ..index.build import Indexer
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
@@ -611,15 +612,19 @@ class Repo:
         unique = {r[0]: r[1] for r in self.conn.execute(
             "SELECT name, MIN(qualname) FROM symbols WHERE kind IN ('function','method','class') GROUP BY name HAVING COUNT(*) = 1")}
         edges = []
-        for caller, name, target, resolution, path, line in self.conn.execute(
-                "SELECT c.caller, c.name, c.target, c.resolution, f.path, c.line FROM calls c JOIN files f ON f.id=c.file_id"):
+        for caller, name, target, resolution, path, line, made in self.conn.execute(
+                "SELECT c.caller, c.name, c.target, c.resolution, f.path, c.line, c.is_new FROM calls c "
+                "JOIN files f ON f.id=c.file_id"):
             if resolution == "name" and not target:
                 target = unique.get(name)
                 if target is None:
                     continue
             if not target:
                 continue
-            edges.append({"caller": caller, "callee": target, "resolution": resolution, "path": path, "line": line})
+            edge = {"caller": caller, "callee": target, "resolution": resolution, "path": path, "line": line}
+            if made == DECORATED:  # the function named at the call, reached through its decorator's wrapper
+                edge["decorated"] = True
+            edges.append(edge)
         return {"nodes": list(nodes.values()), "edges": edges}
 
     def callgraph_pycg(self) -> dict[str, list[str]]:
@@ -629,7 +634,7 @@ class Repo:
         classes = {n["qualname"] for n in graph["nodes"] if n["kind"] == "class"}
         cg: dict[str, list[str]] = {n["qualname"]: [] for n in graph["nodes"] if n["kind"] != "class"}
         for e in graph["edges"]:
-            if e["callee"] in classes:
+            if e["callee"] in classes or e.get("decorated"):  # PyCG: the call reaches the wrapper only
                 continue
             caller = e["caller"]
             while caller in classes and "." in caller:  # a class body's calls belong to what encloses it
