@@ -220,6 +220,7 @@ class PyWorld:
         self._names: dict[str, bool] = {}
         self._trees: dict[str, tuple] = {}
         self._params: dict[int, list] = {}
+        self._anchors: dict[tuple, object] = {}
         self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
         self._bound: dict[int, set] = {}
         self._args_loaded: set[int] = set()
@@ -810,7 +811,7 @@ class PyWorld:
         """([(target, offset)], resolution) for one call site; offset 1 when the first parameter is
         bound implicitly (`obj.m()`, `Cls()` reaching `__init__`). The same callee text in the same
         scope reaches the same definitions (flow-insensitive): computed once a pass."""
-        key = (fid, scope, callee)
+        key = (fid, self._anchor(callee, fid, scope), callee)
         hit = self._sites.get(key)
         if hit is None:
             touched, self.touched = self.touched, False
@@ -842,6 +843,32 @@ class PyWorld:
         if name.endswith("()") or not self.has_name(name):
             return [(f"<external>.{name}" if not name.endswith("()") else None, 0)], "external"
         return [(None, 0)], "name"
+
+    def _anchor(self, callee: str, fid: int, scope: int | None):
+        """What a callee's value depends on besides the file: the scope that binds its first name
+        (`self`: the class; `super`: the class; a global or builtin: none), so that call sites in
+        different functions share one evaluation."""
+        head = callee.split(".", 1)[0].split("(", 1)[0].split("[", 1)[0]
+        key = (fid, scope, head)
+        hit = self._anchors.get(key, self)
+        if hit is self:
+            hit = self._anchors[key] = self._find_anchor(head, fid, scope)
+        return hit
+
+    def _find_anchor(self, head: str, fid: int, scope: int | None):
+        chain = self.chain(scope)
+        if head == "super":
+            return ("class", self._class_of(chain))
+        for i, sid in enumerate(chain):
+            _f, parent, _n, _q, kind, sig = self.sym[sid]
+            if kind in CLASSISH and i > 0:
+                continue
+            if kind == "method" and parent in self.sym and re.match(r"\s*(\w+)", sig.partition("(")[2]) and \
+                    re.match(r"\s*(\w+)", sig.partition("(")[2]).group(1) == head:
+                return ("class", parent) if not self._decorators(sid) else sid
+            if head in self.bound(fid, sid):
+                return sid
+        return None
 
     def _decorated(self, callee: str, fid: int, scope: int | None, out: list) -> list:
         """When a call reaches what a decorator returned, the decorated function it names too, marked
