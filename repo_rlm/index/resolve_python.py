@@ -245,7 +245,6 @@ class PyWorld:
         self._busy: set = set()
         self._sites: dict = {}
         self.touched = False
-        self.cut = False
         self._in_args = False
         self._raw = False  # evaluating with decorators left out: which function a call names
 
@@ -382,8 +381,7 @@ class PyWorld:
         if hit is not None:
             return hit
         if key in self._busy or len(self._busy) > MAX_DEPTH:
-            self.cut = True  # a cycle, or a chain too long to follow: what is known so far
-            return NOTHING
+            return NOTHING  # a cycle, or a chain too long to follow: what is known so far
         self._busy.add(key)
         try:
             value = frozenset(compute())
