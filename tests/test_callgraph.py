@@ -180,3 +180,42 @@ def test_a_decorated_function_keeps_its_callers(tmp_path: Path) -> None:
     assert {(c.caller, c.line) for c in repo.callers_of("main.target")} == {("main", 10), ("main.deco.wrapper", 3)}
     assert [c.line for c in repo.callers_of("main.deco.wrapper")] == [10]
     assert "main.target" not in repo.callgraph_pycg()["main"]
+
+
+async def test_the_language_server_lists_aliased_calls_as_references(tmp_path: Path) -> None:
+    """`textDocument/references` over stdio on `current_user`: the call `who(request)` is there, with
+    the alias's own width."""
+    import asyncio
+    import os
+    import time
+
+    from lsprotocol import types as T
+    from pygls.uris import from_fs_path
+    from pytest_lsp import ClientServerConfig
+
+    root = tmp_path / "alias"
+    shutil.copytree(ROOT / "fixtures" / "callgraph" / "imports" / "alias_call", root,
+                    ignore=shutil.ignore_patterns("callgraph.json"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPO_RLM_")}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    client = await ClientServerConfig(
+        server_command=[sys.executable, "-m", "lsp_server", "--stdio", "--index", str(tmp_path / "index.db")],
+        server_env=env).start()
+    try:
+        await client.initialize_session(T.InitializeParams(capabilities=T.ClientCapabilities(),
+                                                           root_uri=from_fs_path(str(root))))
+        views, auth = from_fs_path(str(root / "pkg/views.py")), from_fs_path(str(root / "pkg/auth.py"))
+        want = T.Location(uri=views, range=T.Range(start=T.Position(line=5, character=11),
+                                                    end=T.Position(line=5, character=14)))
+        deadline = time.monotonic() + 30
+        while True:  # the first index build runs in the background
+            refs = await client.text_document_references_async(T.ReferenceParams(
+                text_document=T.TextDocumentIdentifier(uri=auth), position=T.Position(line=0, character=6),
+                context=T.ReferenceContext(include_declaration=False)))
+            if refs and want in refs or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert want in (refs or []), refs
+    finally:
+        await client.shutdown_session()
+        await client.stop()
