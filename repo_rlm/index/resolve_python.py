@@ -224,7 +224,6 @@ class PyWorld:
         self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
         self._bound: dict[int, set] = {}
         self._args_loaded: set[int] = set()
-        self._all_args = False
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {(fid, line, col, offset)}
         self.stored_sites: set[int] | None = None  # resolving a few files: the others' calls are read from the index
         self._stored_read: set[str] = set()
@@ -295,23 +294,15 @@ class PyWorld:
                 self.base_rows[fid].append((sid, base))
 
     def args_at(self, fid: int, line: int, col: int) -> dict[str, tuple]:
-        """slot -> (argument expression, scope) of one call; read per file, or all at once in bulk."""
-        if fid not in self._args_loaded and not self._all_args:
+        """slot -> (argument expression, scope) of one call. Arguments are most of the facts and
+        only calls of functions whose parameters are needed use them: read per file, when needed."""
+        if fid not in self._args_loaded:
             self._args_loaded.add(fid)
-            self._load_args("b.file_id = ?", (fid,))
+            for scope, name, value, line_ in self.conn.execute(
+                    "SELECT scope_id, name, value, line FROM binds WHERE file_id = ? AND kind = 'arg'", (fid,)):
+                col_, _, slot = name.partition("|")
+                self.args[(fid, line_, int(col_))][slot] = (value, scope)
         return self.args.get((fid, line, col), _EMPTY)
-
-    def load_all_args(self) -> None:
-        """A bulk resolve reads every call's arguments at once (a few files read theirs as needed)."""
-        if self.bulk and not self._all_args:
-            self._all_args = True
-            self._load_args("b.file_id IN (SELECT id FROM files WHERE lang='python')", ())
-
-    def _load_args(self, where: str, args: tuple) -> None:
-        for fid, scope, name, value, line in self.conn.execute(
-                f"SELECT b.file_id, b.scope_id, b.name, b.value, b.line FROM binds b WHERE {where} AND b.kind = 'arg'", args):
-            col, _, slot = name.partition("|")
-            self.args[(fid, line, int(col))][slot] = (value, scope)
 
     def ensure_file(self, fid: int | None) -> None:
         if fid is not None and fid not in self._loaded:
@@ -956,8 +947,6 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     for passno in range(MAX_PASSES):
         world.passno = passno
         world.reset()
-        if passno == 1:
-            world.load_all_args()
         again = []
         grew = False
         for row in todo:
