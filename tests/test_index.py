@@ -97,7 +97,8 @@ def test_python_resolution_matches_expected_table(repo: Repo) -> None:
         ("src/shop/cli.py", 8, "shop.cli.main", "shop.util.helpers.slugify", "resolved"),
         ("src/shop/auth/decorators.py", 10, "shop.auth.decorators.login_required.wrapper",
          "shop.auth.decorators.check_session", "resolved"),
-        ("src/shop/util/helpers.py", 2, "shop.util.helpers.format_name", None, "name"),
+        # value flow: `user` is the `User` that views.py:13 passes in
+        ("src/shop/util/helpers.py", 2, "shop.util.helpers.format_name", "shop.models.User.display", "resolved"),
     }
     assert expected <= got, expected - got
     # nothing in the repository is reached by a wrong resolved edge
@@ -126,7 +127,7 @@ def test_callers_and_callees_exact(repo: Repo) -> None:
     assert {c.caller for c in repo.callers_of("shop.models.User")} == {"shop.views.profile", "shop.views.admin_panel"}
     assert edges(repo.callers_of("display")) == {
         ("shop.views.admin_panel", "shop.models.User.display", "resolved"),
-        ("shop.util.helpers.format_name", "shop.models.User.display", "name"),
+        ("shop.util.helpers.format_name", "shop.models.User.display", "resolved"),  # value flow (views.py:13)
     }
     assert edges(repo.callees_of("shop.views.profile")) == {
         ("shop.views.profile", "shop.models.User.__init__", "resolved"),
@@ -145,7 +146,7 @@ def test_callers_and_callees_exact(repo: Repo) -> None:
 def test_references_outline_imports(repo: Repo) -> None:
     refs = {(r.path, r.line, r.kind) for r in repo.references("slugify")}
     assert refs == {
-        ("src/shop/services.py", 11, "definition"), ("src/shop/services.py", 12, "reference"),
+        ("src/shop/services.py", 11, "definition"), ("src/shop/services.py", 12, "docstring"),
         ("src/shop/util/helpers.py", 5, "definition"), ("src/shop/views.py", 20, "call"),
         ("src/shop/views.py", 27, "call"), ("src/shop/cli.py", 8, "call"),
     }

@@ -136,7 +136,9 @@ FACTS = {
     ),
     "ruby/lib/greeter.rb": (
         [('ruby.lib.greeter.Acme', 'module'), ('ruby.lib.greeter.Acme.Greeter', 'class'), ('ruby.lib.greeter.Acme.Greeter.DEFAULT_NAME', 'constant'), ('ruby.lib.greeter.Acme.Greeter.build', 'method'), ('ruby.lib.greeter.Acme.Greeter.compose', 'method'), ('ruby.lib.greeter.Acme.Greeter.greet', 'method'), ('ruby.lib.greeter.Acme.Greeter.initialize', 'method')],
-        [('ruby.lib.greeter', 'greet'), ('ruby.lib.greeter', 'new'), ('ruby.lib.greeter', 'puts'), ('ruby.lib.greeter.Acme.Greeter.build', 'new'), ('ruby.lib.greeter.Acme.Greeter.greet', 'compose'), ('ruby.lib.greeter.Acme.Greeter.greet', 'shout')],
+        [('ruby.lib.greeter', 'greet'), ('ruby.lib.greeter', 'new'), ('ruby.lib.greeter', 'puts'),
+         ('ruby.lib.greeter.Acme.Greeter', 'private'),  # a bare call: no receiver, no arguments
+         ('ruby.lib.greeter.Acme.Greeter.build', 'new'), ('ruby.lib.greeter.Acme.Greeter.greet', 'compose'), ('ruby.lib.greeter.Acme.Greeter.greet', 'shout')],
         [('formatter', '', ''), ('json', '', '')],
         [('ruby.lib.greeter.Acme.Greeter', 'BaseGreeter')],
     ),
@@ -144,13 +146,15 @@ FACTS = {
         [('rust.src.lib.MAX_USERS', 'constant'), ('rust.src.lib.Repo', 'trait'), ('rust.src.lib.Repo.get', 'method'), ('rust.src.lib.UserRepo', 'struct'), ('rust.src.lib.UserRepo.fetch', 'method'), ('rust.src.lib.UserRepo.fmt', 'method'), ('rust.src.lib.UserRepo.get', 'method'), ('rust.src.lib.UserRepo.lookup', 'method'), ('rust.src.lib.UserRepo.new', 'method'), ('rust.src.lib.default_repo', 'function')],
         [('rust.src.lib.UserRepo.fetch', 'lookup'), ('rust.src.lib.UserRepo.fmt', 'write'), ('rust.src.lib.UserRepo.get', 'lookup'), ('rust.src.lib.UserRepo.lookup', 'fetch'), ('rust.src.lib.UserRepo.lookup', 'format'), ('rust.src.lib.UserRepo.lookup', 'map'), ('rust.src.lib.UserRepo.new', 'new'), ('rust.src.lib.default_repo', 'lookup'), ('rust.src.lib.default_repo', 'new')],
         [('crate::store', 'MemoryStore', ''), ('crate::store', 'Store', ''), ('std', 'fmt', '')],
-        [('rust.src.lib.Repo', 'Store')],
+        # `impl Trait for Type` is a base of the type
+        [('rust.src.lib.Repo', 'Store'), ('rust.src.lib.UserRepo', 'Repo'), ('rust.src.lib.UserRepo', 'Store'),
+         ('rust.src.lib.UserRepo', 'fmt::Display')],
     ),
     "rust/src/store.rs": (
         [('rust.src.store.Backend', 'enum'), ('rust.src.store.MemoryStore', 'struct'), ('rust.src.store.MemoryStore.fetch', 'method'), ('rust.src.store.MemoryStore.new', 'method'), ('rust.src.store.Store', 'trait'), ('rust.src.store.Store.fetch', 'method')],
         [('rust.src.store.MemoryStore.fetch', 'cloned'), ('rust.src.store.MemoryStore.fetch', 'get'), ('rust.src.store.MemoryStore.new', 'new')],
         [('std::collections', 'HashMap', '')],
-        [],
+        [('rust.src.store.MemoryStore', 'Store')],
     ),
     "services/gateway/auth/check.go": (
         [('auth.Base', 'struct'), ('auth.CheckRequest', 'function'), ('auth.Checker', 'struct'), ('auth.Checker.Allow', 'method'), ('auth.validToken', 'function')],
@@ -397,6 +401,7 @@ UNRESOLVED = {
     ('php/src/Auth/Gate.php', 'str_starts_with', 'builtin', '<builtin>.str_starts_with'),
     ('ruby/lib/formatter.rb', 'text.upcase', 'external', '<external>.upcase'),
     ('ruby/lib/greeter.rb', 'puts', 'builtin', '<builtin>.puts'),
+    ('ruby/lib/greeter.rb', 'private', 'builtin', '<builtin>.private'),
     ('rust/src/lib.rs', 'format', 'builtin', '<builtin>.format'),
     ('rust/src/lib.rs', 'self.store.fetch(id).map', 'external', '<external>.map'),
     ('rust/src/lib.rs', 'write', 'builtin', '<builtin>.write'),

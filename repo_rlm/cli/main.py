@@ -313,17 +313,12 @@ def _run(args: argparse.Namespace) -> int:
             what = f"{esc(h.kind)} {esc(h.symbol)}" if h.symbol else "code"
             out(f"{h.score:7.2f}  {_loc(esc(h.path), h.start_line, h.end_line)}  {what}\n")
     elif c == "callgraph":
-        graph = repo.callgraph()
         fmt = args.format or ("json" if j else "pycg")
+        graph = repo.callgraph() if fmt != "pycg" else {}
         if fmt == "json":
             _print_json(graph)
         elif fmt == "pycg":
-            cg: dict[str, list[str]] = {n["qualname"]: [] for n in graph["nodes"] if n["kind"] != "class"}
-            for e in graph["edges"]:
-                lst = cg.setdefault(e["caller"], [])
-                if e["callee"] not in lst:
-                    lst.append(e["callee"])
-            _print_json(cg)
+            _print_json(repo.callgraph_pycg())
         else:
             out("digraph callgraph {\n  node [shape=box, fontsize=10];\n")
             seen = set()

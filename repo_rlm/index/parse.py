@@ -24,6 +24,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from . import pyflow
 from .languages import parser_for, query_for
 from .names import CLASS_KINDS, split_words
 
@@ -226,13 +227,27 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
                 continue
             call = (caps.get("call") or caps["call.new"])[0]
             cnode = callee[0]
+            if lang == "ruby" and cnode.type == "identifier" and _ruby_local(src, cnode):
+                continue
             ctext, row = src.text(cnode), cnode.end_point[0]
-            # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block
+            # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block;
+            # in Python a call as callee is a call of what the call returns (`f(x)(y)`)
             cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
-            if cut and min(c.start_byte for c in cut) > cnode.start_byte:
+            if cut and min(c.start_byte for c in cut) > cnode.start_byte and lang != "python":
                 first = min(cut, key=lambda c: c.start_byte)
                 ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
-            items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys)))
+            items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys, call)))
+        elif lang == "python" and (flow := next((k for k in keys if k[:5] == "flow."), None)):
+            node = caps[flow][0]
+            if flow == "flow.lambda":
+                defs.append({"node": node, "start": node.start_byte, "end": node.end_byte, "kind": "lambda",
+                             "scope_only": False, "name": "<lambda>", "name_row": node.start_point[0],
+                             "name_col": src.col(node.start_point[0], node.start_point[1]),
+                             "start_line": node.start_point[0] + 1, "end_line": node.end_point[0] + 1,
+                             "receiver": "", "bases": []})
+            else:
+                for start, name, kind, value, line in pyflow.facts(flow[5:], node):
+                    items.append((start, "bind", (name, kind, value, line)))
         elif (def_key := next((k for k in keys if k[:4] == "def."), None)) or "scope" in keys:
             node = caps[def_key or "scope"][0]
             name_nodes = caps.get("name")
@@ -287,11 +302,15 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
     stack: list[int] = []
     index_of: list[int] = []  # position in defs -> index in facts.defs (or -1 for scopes)
     prefix = module if lang == "python" or not package else package
+    impl_bases: list[tuple] = []
+    lambdas: dict[str, int] = {}  # per enclosing scope, PyCG's `<lambdaN>` in order of appearance
     for i, d in enumerate(defs):
         while stack and defs[stack[-1]]["end"] <= d["start"]:
             stack.pop()
         parent = defs[stack[-1]] if stack else None
         kind = d["kind"]
+        if kind in ("variable", "constant"):
+            d["end"] = d["start"]  # never a parent (of a lambda in its value)
         if kind in ("variable", "constant") and parent is not None and parent["kind"] not in CLASS_KINDS:
             d["end"] = d["start"]  # a local, not a symbol: never a parent of anything
             index_of.append(-1)
@@ -300,6 +319,9 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
         if kind == "function" and (d["receiver"] or (parent is not None and parent["kind"] in CLASS_KINDS - {"namespace"})):
             kind = "method"
         chain = parent["qual"] if parent is not None else prefix
+        if kind == "lambda":
+            lambdas[chain] = lambdas.get(chain, 0) + 1
+            d["name"] = f"<lambda{lambdas[chain]}>"
         if d["receiver"]:
             chain = f"{chain}.{d['receiver']}" if chain else d["receiver"]
         d["qual"] = f"{chain}.{d['name']}" if chain else d["name"]
@@ -307,10 +329,12 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
         d["parent_def"] = next((index_of[j] for j in reversed(stack) if index_of[j] >= 0), -1)
         if d["scope_only"]:
             index_of.append(-1)
+            if d["bases"]:  # `impl Trait for Type`: a base of the type, when this file defines it
+                impl_bases.append((d["qual"], d["bases"]))
         else:
             node = d["node"]
-            doc = _python_docstring(src, node) if lang == "python" else ""
-            if not doc:
+            doc = _python_docstring(src, node) if lang == "python" and kind != "lambda" else ""
+            if not doc and kind != "lambda":
                 doc = _leading_comment(src, node)
             index_of.append(len(facts.defs))
             facts.defs.append((d["name"], d["qual"], kind, d["start_line"], d["end_line"], d["name_row"] + 1,
@@ -319,11 +343,18 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
                 facts.bases.append((index_of[-1], base))
         stack.append(i)
 
+    if impl_bases:
+        types = {q: i for i, (_n, q, k, *_r) in enumerate(facts.defs) if k in ("struct", "enum", "class", "type")}
+        for qual, bases in impl_bases:
+            if qual in types:
+                facts.bases.extend((types[qual], b) for b in bases)
+
     # Calls, imports and bindings: attribute each to its innermost enclosing definition.
     items.sort(key=lambda t: t[0])
     spans = [(d["start"], d["end"], index_of[i]) for i, d in enumerate(defs)
              if index_of[i] >= 0 and d["kind"] not in ("variable", "constant")]
     stack2: list[tuple] = []
+    ops: set[tuple] = set()
     j = 0
     for start, what, payload in items:
         while j < len(spans) and spans[j][0] <= start:
@@ -335,27 +366,51 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             stack2.pop()
         scope = stack2[-1][2] if stack2 else -1
         if what == "call":
-            callee_text, row, cnode, is_new = payload
+            callee_text, row, cnode, is_new, call = payload
             name = callee_text.rsplit(".", 1)[-1]
-            if not name.isidentifier():  # spaces, `::`, `->`, generics, calls in the chain: the slow way
+            args = cnode.child_by_field_name("arguments") if lang == "python" and cnode.type == "call" else None
+            if args is not None:  # `f(x)(y)`: a call of what `f(x)` returns, at `(y)` (`@` for a decorator)
+                callee_text = _WS.sub("", callee_text)
+                name = re.sub(r"\(.*$", "", re.split(r"\.(?![^(]*\))", callee_text)[-1]) + "()"
+                last = call.child_by_field_name("arguments") or call
+            elif not name.isidentifier():  # spaces, `::`, `->`, generics, calls in the chain: the slow way
                 callee_text = _WS.sub("", callee_text)
                 name = re.split(r"\.|::|->|\?\.", callee_text)[-1] if callee_text else ""
                 name = re.sub(r"<.*$|[^\w$!?].*$", "", name) or name
             # the column of the called name, where editors put the cursor
-            last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
-            while last.named_child_count and last.type not in ("identifier", "field_identifier", "property_identifier"):
-                last = last.named_children[-1]
-            facts.calls.append((scope, callee_text[:200], name, last.start_point[0] + 1,
-                                src.col(last.start_point[0], last.start_point[1]), src.line_text(row), is_new))
+            if args is None:
+                last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
+                while last.named_child_count and last.type not in ("identifier", "field_identifier", "property_identifier"):
+                    last = last.named_children[-1]
+            line, col = last.start_point[0] + 1, src.col(last.start_point[0], last.start_point[1])
+            facts.calls.append((scope, callee_text[:200], name, line, col, src.line_text(row), is_new))
+            if lang == "python":
+                if call.type == "decorator":  # `@deco` calls `deco` with the function it decorates
+                    fn = call.parent.child_by_field_name("definition") if call.parent is not None else None
+                    fname = fn.child_by_field_name("name") if fn is not None else None
+                    if fname is not None:
+                        facts.binds.append((scope, f"{col}|0", "arg", "!" + src.text(fname), line))
+                else:
+                    facts.binds.extend((scope, n, k, v, ln) for _s, n, k, v, ln in pyflow.arg_facts(call, col, line))
         elif what == "import":
             facts.imports.append((scope,) + payload)
-        else:
+        elif payload[1] != "op" or (key := (scope,) + payload[:3]) not in ops:  # one per scope, operator, operand
             facts.binds.append((scope,) + payload)
+            if payload[1] == "op":
+                ops.add(key)
+
+    if any(d["kind"] == "lambda" for d in defs):  # name the lambdas the flow facts mention
+        names = {str(d["start"]): d["name"] for d in defs if d["kind"] == "lambda"}
+        marker = re.compile(f"{pyflow.LAMBDA}(\\d+){pyflow.LAMBDA}")
+        facts.binds = [(sc, n, k, marker.sub(lambda m: names.get(m.group(1), "?"), v), ln)
+                       for sc, n, k, v, ln in facts.binds]
 
     # Search chunks: each function-like definition, each class header, and windows of the rest.
     text_lines = data.decode("utf-8", "replace").split("\n")
     spans_covered = []
     for idx, (name, qual, kind, s, e, *_rest) in enumerate(facts.defs):
+        if kind == "lambda":
+            continue
         if kind in CLASS_KINDS:
             facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : min(e, s + 5)])[:MAX_CHUNK_CHARS], name_words(name, qual)))
         elif facts.defs[idx][9] < 0 or facts.defs[facts.defs[idx][9]][2] in CLASS_KINDS:
@@ -367,6 +422,18 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
             facts.chunks.extend(_windows(text_lines, nxt, s - 1, -1))
         nxt = max(nxt, e + 1)
     return facts
+
+
+def _ruby_local(src: _Src, node) -> bool:
+    """Is a bare Ruby identifier a local of its method (assigned, or a parameter) rather than a call?"""
+    name = src.text(node)
+    method = node.parent
+    while method is not None and method.type not in ("method", "singleton_method", "block", "do_block", "program"):
+        method = method.parent
+    if method is None:
+        return False
+    text = src.text(method)
+    return re.search(rf"(?<![\w.@$:]){re.escape(name)}\s*(?:=(?![=~>])|[,|)]|\+=|-=|\|\|=)", text) is not None
 
 
 def _receiver_name(src: _Src, node) -> str:

@@ -20,9 +20,10 @@ import re
 import sqlite3
 from collections import defaultdict
 
+from .resolve_base import BULK, write_calls, write_imports_and_bases
+
 _OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
 _EMPTY: dict = {}
-BULK = 200  # resolving more files than this loads everything up front
 CLASSISH = {"class", "struct", "interface", "trait", "enum", "object", "module", "type"}
 NAMESPACES = {"namespace", "module"}
 IMPLICIT_THIS = {"java", "csharp", "kotlin", "cpp", "ruby"}  # a bare `m()` may be `this.m()`
@@ -630,7 +631,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 updates.append((None, "name", cid))
             else:
                 updates.append((f"<external>.{name}", "external", cid))
-    conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
+    write_calls(conn, updates)
 
     imp = []
     for fid in wanted:
@@ -640,7 +641,6 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                     imp.append((value, iid))
                 elif kind == "module" and value:
                     imp.append((w.files[value[0]][2], iid))
-    conn.executemany("UPDATE imports SET target=? WHERE id=?", imp)
 
     bases = []
     for fid in wanted:
@@ -648,4 +648,4 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             q = w.resolve_type(fid, base)
             if q:
                 bases.append((q, sid, base))
-    conn.executemany("UPDATE bases SET target=? WHERE symbol_id=? AND base=?", bases)
+    write_imports_and_bases(conn, imp, bases)

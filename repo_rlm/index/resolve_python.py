@@ -1,11 +1,20 @@
-"""Tie Python call sites to the definitions they reach, PyCG-style but per expression.
+"""Tie Python call sites to the definitions they reach: name resolution plus a value-flow pass.
 
-An abstract value is one of: ("mod", module), ("def", qualname), ("inst", class qualname),
-("super", class qualname), ("ext", dotted name outside the repository), ("builtin", name), or
-None (unknown). A callee expression is evaluated left to right through imports (absolute,
-relative, aliased, `*`), enclosing function scopes (closures), module globals, `self`/`cls`,
-class hierarchies (first match in the MRO), constructors and typed bindings (`x = Foo()`,
-`x: Foo`, `self.x = Foo()`). What cannot be evaluated falls back to name matching, labelled so.
+Abstract values: ("mod", module), ("def", qualname: function, method, class or lambda), ("inst",
+class), ("super", class), ("ext", dotted name outside the repository), ("builtin", name), ("seq",
+element sets), ("dict", (key, set) pairs). An expression evaluates to a set of them. Names are
+looked up through enclosing function scopes, module globals, imports (absolute, relative, aliased,
+`*`) and builtins; every assignment to a name counts, wherever it is in its scope (flow-insensitive,
+no path sensitivity, one context per function, as PyCG). The facts come from pyflow.py: assignments
+(unpacking, chained), returns, arguments (positional, keyword, `*`/`**`, defaults), decorators,
+containers (literals, constant subscripts, `update`/`append`), attributes (`self.x = f`, class
+attributes), `for`/`with`/operators on instances with the matching dunder methods.
+
+Parameters take the values passed at the call sites of their function. That needs the call graph
+itself, so resolution runs in passes: the first without parameter values, each next one only over
+the calls whose evaluation reached a parameter, until the call graph stops growing. What cannot be
+evaluated falls back to name matching, labelled `name`; a call that reaches several definitions
+(through a parameter bound to several callbacks, say) is labelled `name` too, one row per target.
 """
 from __future__ import annotations
 
@@ -14,20 +23,164 @@ import re
 import sqlite3
 from collections import defaultdict
 
+from . import resolve_base
+
 BUILTINS = set(dir(builtins))
-_PARENS = re.compile(r"\([^()]*\)")
-_CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\(\))*$")
-_OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
-_TOKENS = re.compile(r"\.?[A-Za-z_]\w*|\(\)")
-_EMPTY: dict = {}
 CLASSISH = {"class"}
+FUNCS = {"function", "method", "lambda"}
+_PARENS = re.compile(r"\([^()]*\)")
+_OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
+_EMPTY: dict = {}
+NOTHING: frozenset = frozenset()
+HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
+                "reduce": "0", "apply": "0", "submit": "0", "partial": "0"}
+DECORATED = -1  # the offset of a target named through a decorator (see PyWorld._decorated)
+MAX_PASSES = 2  # a parameter's values come from call sites found one pass earlier
+MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
+
+
+# -- the flow expression language (see pyflow.py) ---------------------------------------------
+
+def parse_flow(text: str):
+    """A flow expression as a tree: ("name", n) ("raw", n) ("attr", e, a) ("call", e) ("sub", e, key, e_text)
+    ("seq", [e]) ("dict", [(key, e)]) ("alt", [e]) ("unk",)."""
+    try:
+        node, i = _alt(text, 0)
+    except (IndexError, ValueError):
+        return ("unk",)
+    return node if i == len(text) else ("unk",)
+
+
+def _alt(s: str, i: int):
+    items = []
+    node, i = _post(s, i)
+    items.append(node)
+    while i < len(s) and s[i] == "|":
+        node, i = _post(s, i + 1)
+        items.append(node)
+    return (items[0] if len(items) == 1 else ("alt", tuple(items))), i
+
+
+_IDENT = re.compile(r"[A-Za-z_][\w]*|<lambda\d+>")
+_KEYRX = re.compile(r'"[^"]*"|\d+:|\d+|\*\*|\*|@')
+
+
+def _post(s: str, i: int):
+    start = i
+    node, i = _atom(s, i)
+    while i < len(s):
+        c = s[i]
+        if c == "." and (m := _IDENT.match(s, i + 1)):
+            node, i = ("attr", node, m.group()), m.end()
+        elif s.startswith("()", i):
+            node, i = ("call", node), i + 2
+        elif c == "[":
+            m = _KEYRX.match(s, i + 1)
+            if not m or s[m.end()] != "]":
+                raise ValueError(s)
+            node, i = ("sub", node, m.group(), s[start:i]), m.end() + 1
+        else:
+            break
+    return node, i
+
+
+def _atom(s: str, i: int):
+    c = s[i]
+    if c == "(":
+        node, i = _alt(s, i + 1)
+        if s[i] != ")":
+            raise ValueError(s)
+        return node, i + 1
+    if c == "[":
+        items, i = [], i + 1
+        while s[i] != "]":
+            star = s[i] == "*"
+            node, i = _alt(s, i + 1 if star else i)
+            items.append(("sub", node, "@", "") if star else node)
+            if s[i] == ",":
+                i += 1
+        return ("seq", tuple(items)), i + 1
+    if c == "{":
+        items, i = [], i + 1
+        while s[i] != "}":
+            m = _KEYRX.match(s, i)
+            if not m or s[m.end()] != ":":
+                raise ValueError(s)
+            node, i = _alt(s, m.end() + 1)
+            items.append((m.group(), node))
+            if s[i] == ",":
+                i += 1
+        return ("dict", tuple(items)), i + 1
+    if c == "?":
+        return ("unk",), i + 1
+    if c == "!":
+        m = _IDENT.match(s, i + 1)
+        return ("raw", m.group()), m.end()
+    m = _IDENT.match(s, i)
+    if not m:
+        raise ValueError(s)
+    return ("name", m.group()), m.end()
+
+
+def params_of(sig: str) -> list[tuple[str, str]]:
+    """[(name, kind)] from a signature: kind is `pos`, `kw` (keyword-only), `*` or `**`."""
+    if sig.startswith("lambda"):
+        inner = sig[6:]
+    else:
+        start = sig.find("(")
+        if start < 0:
+            return []
+        depth, end = 0, len(sig)
+        for j in range(start, len(sig)):
+            depth += sig[j] in "([{"
+            depth -= sig[j] in ")]}"
+            if depth == 0:
+                end = j
+                break
+        inner = sig[start + 1:end]
+    if not any(b in inner for b in "([{"):  # the common case: no brackets in annotations or defaults
+        parts = inner.split(",")
+    else:
+        parts = _split_top(inner)
+    out, kwonly = [], False
+    for p in parts:
+        p = p.split("=", 1)[0].split(":", 1)[0].strip()
+        if p in ("", "/"):
+            continue
+        if p == "*":
+            kwonly = True
+        elif p.startswith("**"):
+            out.append((p[2:], "**"))
+        elif p.startswith("*"):
+            out.append((p[1:], "*"))
+            kwonly = True
+        elif p.isidentifier():
+            out.append((p, "kw" if kwonly else "pos"))
+    return out
+
+
+def _split_top(inner: str) -> list[str]:
+    """Split at commas outside brackets."""
+    parts, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
 
 
 class PyWorld:
     """What the resolver knows about the repository's Python code.
 
     A few files' worth (an editor's save) is loaded lazily, per file, as evaluation reaches it;
-    a bulk update loads everything in four SELECTs instead.
+    a bulk update loads everything with a few SELECTs instead.
     """
 
     def __init__(self, conn: sqlite3.Connection, bulk: bool = False) -> None:
@@ -44,27 +197,38 @@ class PyWorld:
             parts = m.split(".")
             for i in range(1, len(parts)):
                 self.packages.add(".".join(parts[:i]))
-        self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind)
+        self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind, signature)
         self.members: dict[str, dict[str, str]] = defaultdict(dict)
         self.qual_kind: dict[str, str] = {}
         self.qual_id: dict[str, int] = {}
-        # (file_id, scope_id) -> {binding name: [(module, name, alias, level)]}
         self.imports: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         self.stars: dict[tuple, list] = defaultdict(list)
         self.import_rows: dict[int, list[tuple]] = defaultdict(list)
-        # (file_id, scope_id) -> {name: [(line, kind, value)]}; class qualname -> {attr: [(kind, value, scope)]}
-        self.binds: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        self.attrs: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        self.types: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))  # annotations
+        self.assigns: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))  # (fid, scope) -> name -> [expr]
+        self.attr_facts: dict[str, list[tuple]] = defaultdict(list)  # attr -> [(fid, scope, base tree, value)]
+        self.sub_facts: dict[tuple, list[tuple]] = defaultdict(list)  # (fid, base text) -> [(key, value, scope)]
+        self.returns: dict[int, list[str]] = defaultdict(list)  # function id -> [expr]
+        self.args: dict[tuple, dict[str, tuple]] = defaultdict(dict)  # (fid, line, col) -> slot -> (expr, scope)
+        self.decos: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        self.proto: dict[int, list[tuple]] = defaultdict(list)  # fid -> [(scope, kind, name, value, line)]
         self.bases: dict[str, list[str]] = defaultdict(list)
         self.base_rows: dict[int, list[tuple]] = defaultdict(list)
         self._mro: dict[str, list[str]] = {}
-        self._modattr: dict[tuple, object] = {}
-        self._busy: set = set()
-        self._depth = 0
-        self._targets: dict[tuple, tuple] = {}
         self._loaded: set[int] = set()
         self._qual_file: dict[str, int | None] = {}
         self._names: dict[str, bool] = {}
+        self._trees: dict[str, tuple] = {}
+        self._params: dict[int, list] = {}
+        self._anchors: dict[tuple, object] = {}
+        self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
+        self._bound: dict[int, set] = {}
+        self._args_loaded: set[int] = set()
+        self.callsites: dict[str, set] = defaultdict(set)  # function -> {(fid, line, col, offset)}
+        self.stored_sites: set[int] | None = None  # resolving a few files: the others' calls are read from the index
+        self._stored_read: set[str] = set()
+        self.passno = 0
+        self.reset()
         self.bulk = bulk
         if bulk:
             self._load("f.lang='python'", ())
@@ -72,12 +236,23 @@ class PyWorld:
             self._names = {r[0]: True for r in conn.execute(
                 "SELECT DISTINCT name FROM symbols WHERE kind IN ('function','method','class')")}
 
+    def reset(self) -> None:
+        """Forget values computed in a pass (parameter values may have grown since)."""
+        self._memo: dict = {}
+        self._memo_args: dict = {}
+        self._memo_raw: dict = {}
+        self._busy: set = set()
+        self._sites: dict = {}
+        self.touched = False
+        self._in_args = False
+        self._raw = False  # evaluating with decorators left out: which function a call names
+
     def _load(self, where: str, args: tuple) -> None:
         q = self.conn.execute
-        for sid, fid, parent, name, qual, kind in q(
-                "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind FROM symbols s "
+        for sid, fid, parent, name, qual, kind, sig in q(
+                "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind, s.signature FROM symbols s "
                 f"JOIN files f ON f.id = s.file_id WHERE {where} ORDER BY s.id", args):
-            self.sym[sid] = (fid, parent, name, qual, kind)
+            self.sym[sid] = (fid, parent, name, qual, kind, sig)
             owner = self.sym[parent][3] if parent in self.sym else self.file_module.get(fid, "")
             self.members[owner].setdefault(name, qual)
             self.qual_kind.setdefault(qual, kind)
@@ -94,19 +269,40 @@ class PyWorld:
                 self.imports[(fid, scope)][key].append(entry)
         for fid, scope, name, kind, value, line in q(
                 "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
-                f"JOIN files f ON f.id = b.file_id WHERE {where}", args):
-            if kind.startswith("self_"):
-                method = self.sym.get(scope)
-                cls = self.sym.get(method[1]) if method and method[1] is not None else None
-                if cls and cls[4] in CLASSISH:
-                    self.attrs[cls[3]][name].append((kind[5:], value, scope))
-            else:
-                self.binds[(fid, scope)][name].append((line, kind, value))
+                f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind != 'arg'", args):
+            if kind == "=":
+                if name.isidentifier():
+                    self.assigns[(fid, scope)][name].append(value)
+                    continue
+                target = self.tree(name)
+                if target[0] == "attr":
+                    self.attr_facts[target[2]].append((fid, scope, target[1], value))
+                elif target[0] == "sub":
+                    self.sub_facts[(fid, target[3])].append((target[2], value, scope))
+            elif kind == "return":
+                self.returns[scope].append(value)
+            elif kind == "deco":
+                self.decos[(fid, scope)][name].append(value)
+            elif kind == "type":
+                self.types[(fid, scope)][name].append(value)
+            elif kind in ("iter", "with", "op"):
+                self.proto[fid].append((scope, kind, name, value, line))
         for sid, fid, base in q(
                 f"SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id=b.file_id WHERE {where}", args):
             if sid in self.sym:
                 self.bases[self.sym[sid][3]].append(base)
                 self.base_rows[fid].append((sid, base))
+
+    def args_at(self, fid: int, line: int, col: int) -> dict[str, tuple]:
+        """slot -> (argument expression, scope) of one call. Arguments are most of the facts and
+        only calls of functions whose parameters are needed use them: read per file, when needed."""
+        if fid not in self._args_loaded:
+            self._args_loaded.add(fid)
+            for scope, name, value, line_ in self.conn.execute(
+                    "SELECT scope_id, name, value, line FROM binds WHERE file_id = ? AND kind = 'arg'", (fid,)):
+                col_, _, slot = name.partition("|")
+                self.args[(fid, line_, int(col_))][slot] = (value, scope)
+        return self.args.get((fid, line, col), _EMPTY)
 
     def ensure_file(self, fid: int | None) -> None:
         if fid is not None and fid not in self._loaded:
@@ -144,90 +340,253 @@ class PyWorld:
                 (name,)).fetchone() is not None
         return self._names[name]
 
+    def tree(self, text: str):
+        t = self._trees.get(text)
+        if t is None:
+            t = self._trees[text] = parse_flow(text)
+        return t
+
     # -- scopes -----------------------------------------------------------------------------
 
-    def chain(self, scope: int | None) -> list[int]:
+    def chain(self, scope: int | None) -> tuple[int, ...]:
         out = []
         while scope is not None and scope in self.sym:
             out.append(scope)
             scope = self.sym[scope][1]
-        return out
+        return tuple(out)
 
     def is_module(self, name: str) -> bool:
         return name in self.mod_file or name in self.packages
 
+    def _class_of(self, chain) -> str:
+        for sid in chain:
+            if self.sym[sid][4] in CLASSISH:
+                return self.sym[sid][3]
+        return ""
+
     # -- evaluation -------------------------------------------------------------------------
 
-    def lookup(self, name: str, fid: int, chain: list[int], line: int = 1 << 30):
-        for i, sid in enumerate(chain):
-            _f, parent, _n, qual, kind = self.sym[sid]
-            if kind in CLASSISH and i > 0:
-                continue  # class bodies are not visible from nested functions
-            if kind == "method" and name in ("self", "cls") and parent in self.sym:
-                cls = self.sym[parent][3]
-                return ("inst", cls) if name == "self" else ("def", cls)
-            hit = self._in_scope(name, fid, sid, qual, line, chain[i:])
-            if hit is not None:
-                return hit
-        module = self.file_module.get(fid, "")
-        hit = self.module_attr(module, name, fid)
+    def _memoised(self, key, compute) -> frozenset:
+        memo = self._memo_raw if self._raw else self._memo_args if self._in_args else self._memo
+        hit = memo.get(key)
         if hit is not None:
             return hit
-        if name in BUILTINS:
-            return ("builtin", name)
-        return None
-
-    def _in_scope(self, name, fid, scope, qual, line, chain):
-        q = self.members_of(qual).get(name)
-        if q is not None:
-            return ("def", q)
-        binds = self.binds.get((fid, scope), {}).get(name)
-        if binds:
-            before = [b for b in binds if b[0] <= line] or binds
-            return self.bind_value(max(before)[1:], fid, chain, line)
-        imps = self.imports.get((fid, scope), {}).get(name)
-        if imps:
-            return self.import_value(imps[-1], fid)
-        return None
-
-    def module_attr(self, module: str, name: str, fid: int | None = None):
-        """What `module.name` is: a definition, an imported name, a global binding or a submodule."""
-        key = (module, name)
-        if key in self._modattr:
-            return self._modattr[key]
-        if key in self._busy:
-            return None
+        if key in self._busy or len(self._busy) > MAX_DEPTH:
+            return NOTHING  # a cycle, or a chain too long to follow: what is known so far
         self._busy.add(key)
         try:
-            value = self._module_attr(module, name, fid)
+            value = frozenset(compute())
         finally:
             self._busy.discard(key)
-        self._modattr[key] = value
+        memo[key] = value
         return value
 
+    def lookup(self, name: str, fid: int, chain) -> frozenset:
+        return self._memoised(("n", name, fid, chain), lambda: self._lookup(name, fid, chain))
+
+    def _lookup(self, name, fid, chain):
+        for i, sid in enumerate(chain):
+            _f, parent, _n, qual, kind, sig = self.sym[sid]
+            if kind in CLASSISH and i > 0:
+                continue  # class bodies are not visible from nested functions
+            if kind == "method" and parent in self.sym and self.sym[parent][4] in CLASSISH and \
+                    sig.partition("(")[2].lstrip().startswith(name):
+                params = self.params(sid)
+                if params and params[0][0] == name and not self._static(sid):
+                    cls = self.sym[parent][3]
+                    return {("def", cls)} if name == "cls" or self._classmethod(sid) else {("inst", cls)}
+            hit = self._in_scope(name, fid, sid, qual, kind, chain[i:])
+            if hit is not None:
+                return hit
+        hit = self.module_attr(self.file_module.get(fid, ""), name, fid)
+        if hit:
+            return hit
+        if name in BUILTINS:
+            return {("builtin", name)}
+        return NOTHING
+
+    def params(self, sid: int) -> list[tuple[str, str]]:
+        hit = self._params.get(sid)
+        if hit is None:
+            hit = self._params[sid] = params_of(self.sym[sid][5])
+        return hit
+
+    def _decorators(self, sid: int) -> list[str]:
+        fid, parent = self.sym[sid][0], self.sym[sid][1]
+        return self.decos.get((fid, parent), _EMPTY).get(self.sym[sid][2], [])
+
+    def _static(self, sid: int) -> bool:
+        return "staticmethod" in self._decorators(sid)
+
+    def _classmethod(self, sid: int) -> bool:
+        return "classmethod" in self._decorators(sid)
+
+    def bound(self, fid: int, scope: int) -> set[str]:
+        """The names a function or class scope binds: definitions, assignments, imports, annotations, parameters."""
+        names = self._bound.get(scope)
+        if names is None:
+            names = set(self.members_of(self.sym[scope][3]))
+            for table in (self.assigns, self.imports, self.types):
+                names.update(table.get((fid, scope), _EMPTY))
+            if self.sym[scope][4] in FUNCS:
+                names.update(p for p, _k in self.params(scope))
+            self._bound[scope] = names
+        return names
+
+    def _in_scope(self, name, fid, scope, qual, kind, chain):
+        """The values `name` has in one function or class scope, or None if the scope does not bind it."""
+        if name not in self.bound(fid, scope):
+            return None
+        out: set = set()
+        bound = False
+        q = self.members_of(qual).get(name)
+        if q is not None:
+            bound = True
+            out |= self.def_value(q)
+        exprs = self.assigns.get((fid, scope), _EMPTY).get(name)
+        if exprs:
+            bound = True
+            for e in exprs:
+                out |= self.ev(self.tree(e), fid, chain)
+        imps = self.imports.get((fid, scope), _EMPTY).get(name)
+        if imps:
+            bound = True
+            out |= self.import_value(imps[-1], fid)
+        types = self.types.get((fid, scope), _EMPTY).get(name)
+        if types:
+            bound = True
+            out |= self.type_value(types[-1], fid, chain)
+        if kind in FUNCS and not types:
+            params = self.params(scope)
+            if any(p == name for p, _k in params):
+                bound = True
+                out |= self.param_value(scope, name, params)
+        return out if bound else None
+
+    def def_value(self, qual: str) -> frozenset:
+        """A definition as a value: functions and classes themselves, a decorated function as what its
+        decorators return (the wrapper), a module- or class-level variable as what is assigned to it."""
+        return self._memoised(("d", qual), lambda: self._def_value(qual))
+
+    def _def_value(self, qual):
+        kind = self.kind_of(qual)
+        sid = self.qual_id.get(qual)
+        if sid is None:
+            return set()
+        fid, parent = self.sym[sid][0], self.sym[sid][1]
+        if kind in ("variable", "constant"):
+            out = set()
+            for e in self.assigns.get((fid, parent), _EMPTY).get(self.sym[sid][2], ()):
+                out |= self.ev(self.tree(e), fid, self.chain(parent))
+            return out
+        cur = {("def", qual)}
+        for d in reversed(self._decorators(sid) if not self._raw else ()):
+            new = set()
+            for v in self.ev(self.tree(d), fid, self.chain(parent)):
+                if v[0] != "def" or self.kind_of(v[1]) not in FUNCS:
+                    continue  # a class, a builtin (`property`), something outside: the function stays
+                dsid = self.qual_id.get(v[1])
+                params = self.params(dsid) if dsid is not None else []
+                for r in self.returns.get(dsid, ()):
+                    if params and r == params[0][0]:
+                        new |= cur  # `return fn`: the function itself
+                    else:
+                        new |= {x for x in self.ev(self.tree(r), self.sym[dsid][0], self.chain(dsid))
+                                if x[0] == "def"}
+            cur = new or cur
+        if cur != {("def", qual)}:
+            self.wrappers.update(v[1] for v in cur if v[0] == "def")
+        return cur
+
+    def type_value(self, text: str, fid: int, chain) -> set:
+        text = text.strip("'\"")
+        m = _OPTIONAL.match(text)
+        if m:
+            text = m.group(1)
+        text = text.split("|")[0] if text.endswith("|None") else text
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", text):
+            return set()
+        return {("inst", v[1]) for v in self.ev(self.tree(text), fid, chain)
+                if v[0] == "def" and self.kind_of(v[1]) in CLASSISH}
+
+    def param_value(self, scope: int, name: str, params: list) -> frozenset:
+        """What the call sites of a function pass for one parameter (from the previous pass's graph)."""
+        self.touched = True
+        if self.passno == 0 or self._in_args:
+            return NOTHING
+        self._in_args = True  # one level: arguments that are the caller's own parameters stay unknown
+        try:
+            return self._memoised(("p", scope, name), lambda: self._param_value(scope, name, params))
+        finally:
+            self._in_args = False
+
+    def _param_value(self, scope, name, params):
+        qual = self.sym[scope][3]
+        out: set = set()
+        kinds = dict(params)
+        index = [p for p, k in params if k == "pos"]
+        if self.stored_sites is not None and qual not in self._stored_read:
+            self._stored_read.add(qual)
+            for fid, line, col, text in self.conn.execute(
+                    "SELECT file_id, line, col, callee_text FROM calls WHERE target = ?", (qual,)):
+                if fid not in self.stored_sites:
+                    self.callsites[qual].add((fid, line, col, 1 if "." in text or qual.endswith(".__init__") else 0))
+        for fid, line, col, offset in list(self.callsites.get(qual, ())):
+            self.ensure_file(fid)
+            args = self.args_at(fid, line, col)
+            if not args:
+                continue
+            if kinds[name] == "*":
+                start = len(index) - offset
+                elems = [self._arg(args[str(i)], fid) for i in range(max(0, start), 64) if str(i) in args]
+                out.add(("seq", tuple(elems)))
+            elif kinds[name] == "**":
+                named = {p for p, _k in params}
+                out.add(("dict", tuple((f'"{k}"', self._arg(v, fid)) for k, v in args.items()
+                                       if not k.isdigit() and k not in ("*", "**") and k not in named)))
+            else:
+                if name in args:
+                    out |= self._arg(args[name], fid)
+                if name in index and str(index.index(name) - offset) in args:
+                    out |= self._arg(args[str(index.index(name) - offset)], fid)
+        return out
+
+    def _arg(self, arg: tuple, fid: int) -> frozenset:
+        value, scope = arg
+        return frozenset(self.ev(self.tree(value), fid, self.chain(scope)))
+
+    def module_attr(self, module: str, name: str, fid: int | None = None) -> frozenset:
+        """What `module.name` is: a definition, an imported name, a global binding or a submodule."""
+        return self._memoised(("m", module, name), lambda: self._module_attr(module, name, fid))
+
     def _module_attr(self, module, name, fid):
+        out: set = set()
         q = self.members_of(module).get(name)
         if q is not None:
-            return ("def", q)
+            out |= self.def_value(q)
+            if self.kind_of(q) not in ("variable", "constant"):
+                return out
         mfid = self.mod_file.get(module, fid if fid is not None and self.file_module.get(fid) == module else None)
         self.ensure_file(mfid)
         if mfid is not None:
-            imps = self.imports.get((mfid, None), {}).get(name)
+            imps = self.imports.get((mfid, None), _EMPTY).get(name)
             if imps:
-                return self.import_value(imps[-1], mfid)
-            binds = self.binds.get((mfid, None), {}).get(name)
-            if binds:
-                return self.bind_value(max(binds)[1:], mfid, [], 1 << 30)
+                out |= self.import_value(imps[-1], mfid)
+            if q is None:
+                for e in self.assigns.get((mfid, None), _EMPTY).get(name, ()):
+                    out |= self.ev(self.tree(e), mfid, ())
+            if out:
+                return out
             for star in self.stars.get((mfid, None), ()):
                 target = self.absolute(star[0], star[3], mfid)
                 if self.is_module(target):
                     hit = self.module_attr(target, name)
-                    if hit is not None:
+                    if hit:
                         return hit
         sub = f"{module}.{name}" if module else name
         if self.is_module(sub):
-            return ("mod", sub)
-        return None
+            return {("mod", sub)}
+        return out
 
     def absolute(self, module: str, level: int, fid: int) -> str:
         if level == 0:
@@ -241,66 +600,48 @@ class PyWorld:
             parts.append(module)
         return ".".join(p for p in parts if p)
 
-    def import_value(self, entry, fid):
+    def import_value(self, entry, fid) -> frozenset:
         module, name, alias, level = entry
         full = self.absolute(module, level, fid)
         if not name:  # import a.b.c  /  import a.b as x
             target = full if alias else full.split(".")[0]
-            return ("mod", target) if self.is_module(target) else ("ext", target)
-        if self.is_module(f"{full}.{name}" if full else name):
-            return ("mod", f"{full}.{name}" if full else name)
+            return frozenset({("mod", target) if self.is_module(target) else ("ext", target)})
+        sub = f"{full}.{name}" if full else name
+        if self.is_module(sub):
+            return frozenset({("mod", sub)})
         if self.is_module(full):
             return self.module_attr(full, name)
-        return ("ext", f"{full}.{name}")
+        return frozenset({("ext", sub)})
 
-    def bind_value(self, bind, fid, chain, line):
-        kind, value = bind
-        if kind == "type":
-            value = value.strip("'\"")
-            m = _OPTIONAL.match(value)
-            if m:
-                value = m.group(1)
-            value = value.split("|")[0] if value.endswith("|None") else value
-            v = self.expr(value, fid, chain, line)
-            return ("inst", v[1]) if v and v[0] == "def" and self.kind_of(v[1]) in CLASSISH else None
-        v = self.expr(value, fid, chain, line)
-        if kind == "call":
-            return self.call_result(v)
-        return v  # alias
-
-    def call_result(self, v):
-        if v and v[0] == "def" and self.kind_of(v[1]) in CLASSISH:
-            return ("inst", v[1])
-        if v and v[0] == "builtin" and v[1] == "super":
-            return ("super", "")
-        return None
-
-    def attr(self, v, name: str):
-        if v is None:
-            return None
-        tag, x = v
+    def attr(self, v, name: str, fid: int, chain) -> frozenset:
+        tag = v[0]
         if tag == "mod":
-            return self.module_attr(x, name)
+            return self.module_attr(v[1], name)
         if tag == "ext":
-            return ("ext", f"{x}.{name}")
-        if tag in ("def", "inst") and self.kind_of(x) in CLASSISH:
-            q = self.member(x, name)
-            if q is not None:
-                return ("def", q)
-            if tag == "inst":
-                for cls in self.mro(x):
-                    binds = self.attrs.get(cls, {}).get(name)
-                    if binds:
-                        kind, value, scope = binds[-1]
-                        sfid = self.sym[scope][0]
-                        return self.bind_value((kind, value), sfid, self.chain(scope), 1 << 30)
-            return None
+            return frozenset({("ext", f"{v[1]}.{name}")})
+        if tag in ("def", "inst") and self.kind_of(v[1]) in CLASSISH:
+            return self._memoised(("a", v, name), lambda: self._class_attr(v[1], name, tag == "inst"))
         if tag == "super":
-            for cls in self.mro(x)[1:]:
+            for cls in self.mro(v[1])[1:]:
                 q = self.members_of(cls).get(name)
                 if q is not None:
-                    return ("def", q)
-        return None
+                    return self.def_value(q)
+        return NOTHING
+
+    def _class_attr(self, cls: str, name: str, inst: bool):
+        for k in self.mro(cls):
+            out: set = set()
+            q = self.members_of(k).get(name)
+            if q is not None:
+                out |= self.def_value(q)
+            for fid, scope, base, value in self.attr_facts.get(name, ()):
+                chain = self.chain(scope)
+                bases = self.ev(base, fid, chain)
+                if ("inst", k) in bases or ("def", k) in bases:
+                    out |= self.ev(self.tree(value), fid, chain)
+            if out:
+                return out
+        return ()
 
     def member(self, cls: str, name: str) -> str | None:
         for k in self.mro(cls):
@@ -320,130 +661,348 @@ class PyWorld:
             fid = self.sym[sid][0]
             chain = self.chain(self.sym[sid][1])
             for base in self.bases.get(cls, ()):
-                v = self.expr(base, fid, chain)
-                if v and v[0] == "def" and self.kind_of(v[1]) in CLASSISH:
-                    out.extend(k for k in self.mro(v[1]) if k not in out)
+                for v in self.ev(self.tree(_PARENS.sub("()", base)), fid, chain):
+                    if v[0] == "def" and self.kind_of(v[1]) in CLASSISH:
+                        out.extend(k for k in self.mro(v[1]) if k not in out)
         self._mro[cls] = out
         return out
 
-    def expr(self, text: str, fid: int, chain: list[int], line: int = 1 << 30):
-        """Evaluate a dotted/call chain such as `self.repo.get`, `mod.Cls().run`, `super().save`."""
-        if self._depth > 24:  # `x = x.next()` and friends: give up rather than recurse forever
-            return None
-        self._depth += 1
+    def ev(self, node, fid: int, chain) -> frozenset:
+        """The values of a flow expression (a tree from parse_flow) in a scope."""
+        tag = node[0]
+        if tag == "name":
+            return self.lookup(node[1], fid, chain)
+        return self._memoised(("e", node, fid, chain), lambda: self._ev(node, fid, chain))
+
+    def _ev(self, node, fid, chain):
+        tag = node[0]
+        if tag == "attr":
+            out = set()
+            for v in self.ev(node[1], fid, chain):
+                out |= self.attr(v, node[2], fid, chain)
+            return out
+        if tag == "call":
+            out = set()
+            for v in self.ev(node[1], fid, chain):
+                if v == ("builtin", "super"):
+                    out.add(("super", self._class_of(chain)))
+                else:
+                    out |= self.call_result(v)
+            return out
+        if tag == "sub":
+            return self._subscript(node, fid, chain)
+        if tag == "seq":
+            return {("seq", tuple(self.ev(e, fid, chain) for e in node[1]))}
+        if tag == "dict":
+            return {("dict", tuple((k, self.ev(e, fid, chain)) for k, e in node[1]))}
+        if tag == "alt":
+            out = set()
+            for e in node[1]:
+                out |= self.ev(e, fid, chain)
+            return out
+        if tag == "raw":
+            for sid in chain:
+                if self.sym[sid][4] not in CLASSISH or sid == chain[0]:
+                    q = self.members_of(self.sym[sid][3]).get(node[1])
+                    if q:
+                        return {("def", q)}
+            q = self.members_of(self.file_module.get(fid, "")).get(node[1])
+            return {("def", q)} if q else set()
+        return set()
+
+    def _subscript(self, node, fid, chain):
+        _t, base, key, text = node
+        out = set()
+        for v in self.ev(base, fid, chain):
+            out |= self.elements(v, key)
+        if text:
+            written: set = set()
+            for k2, value, scope in self.sub_facts.get((fid, text), ()):
+                if k2 == key or k2 == "*" or key in ("*", "@") or key.endswith(":"):
+                    written |= self.ev(self.tree(value), fid, self.chain(scope))
+            if written and key.endswith(":"):  # a slice of a list written to is a list of those
+                written = {("seq", (frozenset(written),))}
+            out |= written
+        return out
+
+    def elements(self, v, key: str) -> set:
+        tag = v[0]
+        if tag == "seq":
+            elems = v[1]
+            if key.isdigit():
+                i = int(key)
+                return set(elems[i]) if i < len(elems) else set()
+            if key.endswith(":") and key[:-1].isdigit():
+                return {("seq", elems[int(key[:-1]):])}
+            return set().union(*elems) if elems else set()
+        if tag == "dict":
+            if key.startswith('"'):
+                return set().union(*(s for k, s in v[1] if k == key or k == "*"), set())
+            return set().union(*(s for _k, s in v[1]), set()) if key != "@" else set()
+        if tag == "inst" and key == "@":
+            out = set()
+            for it in self.call_result(("def", self.member(v[1], "__iter__") or "")) if self.member(v[1], "__iter__") else ():
+                nxt = self.member(it[1], "__next__") if it[0] == "inst" else None
+                if nxt:
+                    out |= self.call_result(("def", nxt))
+            return out
+        return set()
+
+    def call_result(self, v) -> frozenset:
+        tag, x = v[0], v[1]
+        if tag == "def":
+            kind = self.kind_of(x)
+            if kind in CLASSISH:
+                return frozenset({("inst", x)})
+            if kind in FUNCS:
+                return self._memoised(("r", x), lambda: self._returns(x))
+        elif tag == "inst":
+            call = self.member(x, "__call__")
+            if call:
+                return self.call_result(("def", call))
+        elif tag == "ext":
+            return frozenset({("ext", x + "()")})
+        return NOTHING
+
+    def _returns(self, qual):
+        sid = self.qual_id.get(qual)
+        out = set()
+        if sid is None:
+            return out
+        fid = self.sym[sid][0]
+        chain = self.chain(sid)
+        for r in self.returns.get(sid, ()):
+            out |= self.ev(self.tree(r), fid, chain)
+        return out
+
+    # -- call sites -------------------------------------------------------------------------
+
+    def callee_targets(self, v) -> list[str]:
+        """The qualnames calling this value runs: a function, a class's `__init__` (or the class
+        when it has none here), an instance's `__call__`; `<builtin>.x` / `<external>.x` outside."""
+        tag, x = v[0], v[1]
+        if tag == "def":
+            kind = self.kind_of(x)
+            if kind in CLASSISH:
+                return [self.member(x, "__init__") or x]
+            if kind in FUNCS:
+                return [x]
+        elif tag == "inst":
+            call = self.member(x, "__call__")
+            return [call] if call else []
+        elif tag == "ext":
+            return [f"<external>.{x}"]
+        elif tag == "builtin":
+            return [f"<builtin>.{x}"]
+        return []
+
+    def targets(self, callee: str, name: str, fid: int, scope: int | None, line: int, col: int):
+        """([(target, offset)], resolution) for one call site; offset 1 when the first parameter is
+        bound implicitly (`obj.m()`, `Cls()` reaching `__init__`). The same callee text in the same
+        scope reaches the same definitions (flow-insensitive): computed once a pass."""
+        key = (fid, self._anchor(callee, fid, scope), callee)
+        hit = self._sites.get(key)
+        if hit is None:
+            touched, self.touched = self.touched, False
+            hit = self._targets(callee, fid, scope) + (self.touched,)
+            hit = self._sites[key] = hit + (self._decorated(callee, fid, scope, hit[0]),)
+            self.touched = touched or self.touched
+        out, values, touched, named = hit
+        self.touched = self.touched or touched
+        # builtins and library functions that call a function they are given (`map(f, xs)`, `key=f`)
+        hof = HIGHER_ORDER.get(name)
+        if hof and any(t.startswith("<") for t, _o in out):
+            arg = self.args_at(fid, line, col).get(hof)
+            if arg:
+                out = list(out)
+                for v in sorted(self._arg(arg, fid), key=repr):
+                    for t in self.callee_targets(v):
+                        if not t.startswith("<") and (t, 0) not in out:
+                            out.append((t, 0))
+        ours = [o for o in out if not o[0].startswith("<")]
+        if ours:
+            return ours + named, ("resolved" if len(ours) == 1 else "name")
+        if out:
+            t = out[0][0]
+            return [(t, 0)], ("builtin" if t.startswith("<builtin>") else "external")
+        if values and all(v[0] == "mod" for v in values):
+            return [(None, 0)], "external"
+        if callee.startswith("super()."):  # the base is outside the repository: never the method itself
+            return [(f"<external>.{name}", 0)], "external"
+        if name.endswith("()") or not self.has_name(name):
+            return [(f"<external>.{name}" if not name.endswith("()") else None, 0)], "external"
+        return [(None, 0)], "name"
+
+    def _anchor(self, callee: str, fid: int, scope: int | None):
+        """What a callee's value depends on besides the file: the scope that binds its first name
+        (`self`: the class; `super`: the class; a global or builtin: none), so that call sites in
+        different functions share one evaluation."""
+        head = callee.split(".", 1)[0].split("(", 1)[0].split("[", 1)[0]
+        key = (fid, scope, head)
+        hit = self._anchors.get(key, self)
+        if hit is self:
+            hit = self._anchors[key] = self._find_anchor(head, fid, scope)
+        return hit
+
+    def _find_anchor(self, head: str, fid: int, scope: int | None):
+        chain = self.chain(scope)
+        if head == "super":
+            return ("class", self._class_of(chain))
+        for i, sid in enumerate(chain):
+            _f, parent, _n, _q, kind, sig = self.sym[sid]
+            if kind in CLASSISH and i > 0:
+                continue
+            if kind == "method" and parent in self.sym and re.match(r"\s*(\w+)", sig.partition("(")[2]) and \
+                    re.match(r"\s*(\w+)", sig.partition("(")[2]).group(1) == head:
+                return ("class", parent) if not self._decorators(sid) else sid
+            if head in self.bound(fid, sid):
+                return sid
+        return None
+
+    def _decorated(self, callee: str, fid: int, scope: int | None, out: list) -> list:
+        """When a call reaches what a decorator returned, the decorated function it names too, marked
+        DECORATED (navigation wants `callers_of(f)` to list `f()`; PyCG's graph leaves the edge out)."""
+        if not any(t in self.wrappers for t, _o in out):
+            return []
+        self._raw = True
         try:
-            return self._expr(text, fid, chain, line)
+            raw = self._targets(callee, fid, scope)[0]
         finally:
-            self._depth -= 1
+            self._raw = False
+        return [(t, DECORATED) for t, o in raw if (t, o) not in out and not t.startswith("<")]
 
-    def _expr(self, text: str, fid: int, chain: list[int], line: int):
-        prev = None
-        while prev != text:
-            prev, text = text, _PARENS.sub("()", text)
-        if not _CHAIN.match(text):
-            return None
-        tokens = _TOKENS.findall(text)
-        v = self.lookup(tokens[0], fid, chain, line)
-        for tok in tokens[1:]:
-            if tok == "()":
-                v = self.call_result(v)
-                if v and v[0] == "super":
-                    v = ("super", self._class_of(chain))
-            else:
-                v = self.attr(v, tok[1:])
-            if v is None:
-                return None
-        return v
-
-    def _class_of(self, chain: list[int]) -> str:
-        for sid in chain:
-            if self.sym[sid][4] in CLASSISH:
-                return self.sym[sid][3]
-        return ""
-
-    def target(self, callee: str, fid: int, scope: int | None, line: int) -> tuple[str | None, str]:
-        """(target qualname or None, resolution) for one call site, memoised per scope: the same
-        callee text in the same scope reaches the same target unless its head name is rebound there."""
-        key = (fid, scope, callee)
-        hit = self._targets.get(key)
-        if hit is not None:
-            return hit
-        result = self._target(callee, fid, scope, line)
-        head = callee.split(".", 1)[0].split("(", 1)[0]
-        if all(len(self.binds.get((fid, sid), _EMPTY).get(head, ())) < 2 for sid in self.chain(scope) + [None]):
-            self._targets[key] = result
-        return result
-
-    def _target(self, callee: str, fid: int, scope: int | None, line: int) -> tuple[str | None, str]:
+    def _targets(self, callee: str, fid: int, scope: int | None) -> tuple[list, frozenset]:
         self.ensure_file(fid)
-        v = self.expr(callee, fid, self.chain(scope), line)
-        if v is not None:
-            tag, x = v
-            if tag == "def":
-                if self.kind_of(x) in CLASSISH:
-                    init = self.member(x, "__init__")
-                    return (init or x), "resolved"
-                return x, "resolved"
-            if tag == "inst":
-                call = self.member(x, "__call__")
-                if call:
-                    return call, "resolved"
-            if tag == "ext":
-                return f"<external>.{x}", "external"
-            if tag == "builtin":
-                return f"<builtin>.{x}", "builtin"
-            if tag == "mod":
-                return None, "external"
-        name = callee.rsplit(".", 1)[-1]
-        if self.has_name(name):
-            return None, "name"
-        return f"<external>.{name}", "external"
+        prev = None
+        while prev != callee:
+            prev, callee = callee, _PARENS.sub("()", callee)
+        chain = self.chain(scope)
+        node = self.tree(callee)
+        values = self.ev(node, fid, chain)
+        out: list[tuple[str, int]] = []
+        via_attr = node[0] == "attr"
+        for v in (sorted(values, key=repr) if len(values) > 1 else values):
+            for t in self.callee_targets(v):
+                offset = 1 if (t != v[1] and self.kind_of(t) in FUNCS) else 0  # __init__ / __call__
+                if via_attr and v[0] == "def" and self.kind_of(t) == "method":
+                    base = self.ev(node[1], fid, chain)
+                    if any(b[0] in ("inst", "super") for b in base) and not (t in self.qual_id and self._static(self.qual_id[t])):
+                        offset = 1
+                if (t, offset) not in out:
+                    out.append((t, offset))
+        return out, values
 
+    def param_head(self, callee: str, scope: int | None) -> bool:
+        """Is the callee's first name a parameter (not `self`/`cls`) of an enclosing function?"""
+        head = re.match(r"[A-Za-z_]\w*", callee)
+        if not head:
+            return False
+        for sid in self.chain(scope):
+            if self.sym[sid][4] in FUNCS:
+                params = self.params(sid)
+                if any(p == head.group() for p, _k in params[1 if self.sym[sid][4] == "method" else 0:]):
+                    return True
+        return False
 
-def _update_calls(conn: sqlite3.Connection, updates: list[tuple]) -> None:
-    """Write (target, resolution, call id) rows. For a bulk resolve, one UPDATE ... FROM a temp table
-    (a single pass over `calls`) beats many small updates; for an editor's save it is the other way."""
-    if len(updates) < 50_000:
-        conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
-        return
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, id INTEGER PRIMARY KEY)")
-    conn.execute("DELETE FROM resolved_calls")
-    conn.executemany("INSERT INTO resolved_calls VALUES(?,?,?)", updates)
-    conn.execute("UPDATE calls SET target = r.target, resolution = r.resolution FROM resolved_calls r WHERE calls.id = r.id")
-    conn.execute("DELETE FROM resolved_calls")
+    def assigned(self, value: str, fid: int, scope: int | None) -> bool:
+        """Is the first name of an operand `self` or assigned in its scope (so worth evaluating)?"""
+        head = re.match(r"[A-Za-z_]\w*", value)
+        return bool(head) and (head.group() == "self" or head.group() in self.assigns.get((fid, scope), _EMPTY))
+
+    def protocol_targets(self, kind: str, name: str, value: str, fid: int, scope) -> list[tuple[str, str]]:
+        """Calls that `for`, `with` and operators make on instances: [(dunder method, its name)]."""
+        out = []
+        for v in sorted(self.ev(self.tree(value), fid, self.chain(scope)), key=repr):
+            if v[0] != "inst":
+                continue
+            names = {"iter": ("__iter__",), "with": ("__enter__", "__exit__"), "op": (name,)}[kind]
+            for n in names:
+                q = self.member(v[1], n)
+                if q and (q, n) not in out:
+                    out.append((q, n))
+            if kind == "iter" and self.member(v[1], "__iter__"):
+                for it in self.call_result(("def", self.member(v[1], "__iter__"))):
+                    q = self.member(it[1], "__next__") if it[0] == "inst" else None
+                    if q and (q, "__next__") not in out:
+                        out.append((q, "__next__"))
+        return out
 
 
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
-    bulk = len(file_ids) > 200
+    bulk = len(file_ids) > resolve_base.BULK
     world = PyWorld(conn, bulk=bulk)
     wanted = set(file_ids)
-    updates = []
+    resolve_base.clear_made(conn, sorted(wanted))
     if bulk:
-        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.line FROM calls c "
-                            "JOIN files f ON f.id = c.file_id WHERE f.resolved = 0 AND f.lang = 'python'")
+        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.caller, c.callee_text, c.name, c.line, c.col, c.text "
+                            "FROM calls c JOIN files f ON f.id = c.file_id WHERE f.resolved = 0 AND f.lang = 'python'")
+        rows = [r for r in rows if r[1] in wanted]
     else:
-        rows = (r for fid in file_ids for r in conn.execute(
-            "SELECT id, file_id, caller_id, callee_text, line FROM calls WHERE file_id=?", (fid,)))
-    for cid, fid, scope, callee, line in rows:
-        if fid in wanted:
-            target, how = world.target(callee, fid, scope, line)
-            updates.append((target, how, cid))
-    _update_calls(conn, updates)
+        rows = [r for fid in sorted(wanted) for r in conn.execute(
+            "SELECT id, file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE file_id=?", (fid,))]
+        world.stored_sites = wanted  # call sites elsewhere keep their stored targets: read them as needed
+    results: dict[int, tuple] = {}
+    extra: list[tuple] = []
+    todo = rows
+    for passno in range(MAX_PASSES):
+        world.passno = passno
+        world.reset()
+        again = []
+        grew = False
+        for row in todo:
+            cid, fid, scope, _caller, callee, name, line, col, _text = row
+            world.touched = False
+            found = world.targets(callee, name, fid, scope, line, col)
+            # a parameter was reached: again with parameter values, unless a definition was found
+            # already through something else (a method call on a typed or assigned receiver)
+            if world.touched and (passno > 0 or found[1] != "resolved" or world.param_head(callee, scope)):
+                again.append(row)
+            if results.get(cid) != found:
+                results[cid] = found
+                for t, offset in found[0]:
+                    if t and offset != DECORATED and not t.startswith("<") and \
+                            (fid, line, col, offset) not in world.callsites[t]:
+                        world.callsites[t].add((fid, line, col, offset))
+                        grew = True
+        if passno == 0:  # calls that `for`, `with` and operators make, from this pass's values
+            for fid in sorted(wanted):
+                module = world.file_module.get(fid, "")
+                for scope, kind, name, value, line in world.proto.get(fid, ()):
+                    if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
+                        continue  # no class here defines it
+                    if kind == "op" and not world.assigned(value, fid, scope):
+                        continue  # `a + b` on a parameter or a global: too common to follow on one context
+                    caller = world.sym[scope][3] if scope in world.sym else module
+                    for q, n in world.protocol_targets(kind, name, value, fid, scope):
+                        extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
+        todo = again
+        if not todo or (passno > 0 and not grew):
+            break
+    updates = []
+    by_id = {r[0]: r for r in rows}
+    for cid, (targets, how) in results.items():
+        updates.append((targets[0][0], how, cid))
+        _cid, fid, scope, caller, callee, name, line, col, text = by_id[cid]
+        for t, offset in targets[1:]:
+            extra.append((fid, scope, caller, callee, name, line, col, text, t, how,
+                          resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
+    resolve_base.write_calls(conn, updates, extra)
     imports, bases = [], []
     for fid in wanted:
         world.ensure_file(fid)
         for iid, module, name, alias, level in world.import_rows.get(fid, ()):
             full = world.absolute(module, level, fid)
-            v = world.import_value((module, name, alias, level), fid) if name != "*" else None
-            if v and v[0] in ("def", "mod"):
-                target = v[1]
+            v = world.import_value((module, name, alias, level), fid) if name != "*" else NOTHING
+            hit = sorted(x[1] for x in v if x[0] in ("def", "mod"))
+            if hit:
+                target = hit[0]
             elif (name == "*" or not name) and world.is_module(full):
                 target = full
             else:
                 target = None
             imports.append((target, iid))
         for sid, base in world.base_rows.get(fid, ()):
-            v = world.expr(base, fid, world.chain(world.sym[sid][1]))
-            bases.append((v[1] if v and v[0] == "def" else None, sid, base))
-    conn.executemany("UPDATE imports SET target=? WHERE id=?", imports)
-    conn.executemany("UPDATE bases SET target=? WHERE symbol_id=? AND base=?", bases)
+            v = world.ev(world.tree(_PARENS.sub("()", base)), fid, world.chain(world.sym[sid][1]))
+            hit = sorted(x[1] for x in v if x[0] == "def")
+            bases.append((hit[0] if hit else None, sid, base))
+    resolve_base.write_imports_and_bases(conn, imports, bases)

@@ -794,7 +794,7 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
         include_decl = params.context.include_declaration if params.context else True
 
         def run(repo, path, line, column, line_text):
-            out, seen = [], set()
+            out, seen, lines = [], set(), {}
             word, _ = repo.word_at(path, line, column, line_text)
             for r in repo.references_at(path, line, column, line_text=line_text):
                 if r.kind == "definition" and not include_decl:
@@ -802,8 +802,17 @@ def create_server(repo_root=None, index_path=None) -> RepoRlmServer:
                 if (r.path, r.line, r.column) in seen:
                     continue
                 seen.add((r.path, r.line, r.column))
+                width = len(word)
+                if r.kind == "call":  # a call under another local name (an import alias) has its own width
+                    if r.path not in lines:
+                        try:
+                            lines[r.path] = repo.read(r.path).split("\n")
+                        except Exception:
+                            lines[r.path] = []
+                    text = lines[r.path][r.line - 1] if r.line <= len(lines[r.path]) else ""
+                    width = len(repo.word_at(r.path, r.line, r.column, text)[0] or word)
                 # plain dicts: tens of thousands of Locations serialize several times faster
-                out.append({"uri": ls.uri(r.path), "range": _range_dict(ls.span(r.path, r.line, r.column, r.column + len(word)))})
+                out.append({"uri": ls.uri(r.path), "range": _range_dict(ls.span(r.path, r.line, r.column, r.column + width))})
             return out
 
         return await ls.at_position(params, run) or None

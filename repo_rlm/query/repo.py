@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..index import discovery, git, store
+from ..index.resolve_base import DECORATED
 from ..index.build import Indexer
 from ..index.discovery import looks_binary
 from ..index.names import CONSTRUCTIBLE_KINDS, CONSTRUCTORS, IDENTIFIER, is_ident_char
@@ -410,20 +411,19 @@ class Repo:
             return ResultList()
         by_qual = {r["qualname"]: r for r in targets}
         out = self._rows_in(self._CALL, "c.target", by_qual)
-        out += self._rows_in(self._CALL, "c.name", {r["name"] for r in targets}, " AND c.resolution = 'name'")
+        out += self._rows_in(self._CALL, "c.name", {r["name"] for r in targets},
+                             " AND c.resolution = 'name' AND c.target IS NULL")
         by_name: dict[str, list[sqlite3.Row]] = {}
         for r in targets:
             by_name.setdefault(r["name"], []).append(r)
         calls = []
         for row in out:
-            if row["resolution"] == "name":
+            if row["resolution"] == "name" and row["target"] is None:
                 cands = by_name.get(row["name"], [])
                 callee = cands[0] if len(cands) == 1 else None
-                fallback = None
-            else:
+            else:  # resolved, or one of several targets value flow found (`name`)
                 callee = by_qual.get(row["target"])
-                fallback = row["target"] if callee is None else None
-            calls.append(self._call(row, callee, fallback))
+            calls.append(self._call(row, callee, row["target"] if callee is None and row["resolution"] != "name" else None))
         calls.sort(key=lambda c: (c.resolution != "resolved", c.path, c.line, c.column))
         return ResultList(calls)
 
@@ -444,7 +444,8 @@ class Repo:
             out += self._rows(self._CALL + " WHERE c.caller_id IS NULL AND f.module = ?", (symbol,))
         # the targets' definitions, looked up once for all call sites
         by_qual: dict[str, sqlite3.Row] = {}
-        for r in self._rows_in(self._SYM, "s.qualname", {row["target"] for row in out if row["resolution"] == "resolved"}):
+        for r in self._rows_in(self._SYM, "s.qualname",
+                               {row["target"] for row in out if row["resolution"] in ("resolved", "name") and row["target"]}):
             by_qual.setdefault(r["qualname"], r)
         by_name: dict[str, list[sqlite3.Row]] = {}
         for r in self._rows_in(self._SYM, "s.name", {row["name"] for row in out if row["resolution"] == "name"},
@@ -453,7 +454,7 @@ class Repo:
         calls = []
         for row in out:
             resolution, target, name = row["resolution"], row["target"], row["name"]
-            if resolution == "resolved":
+            if resolution == "resolved" or (resolution == "name" and target):
                 callee = by_qual.get(target)
             elif resolution == "name":
                 cands = by_name.get(name, [])
@@ -462,7 +463,7 @@ class Repo:
                 if include_external:
                     calls.append(self._call(row, None, target))
                 continue
-            calls.append(self._call(row, callee, target if resolution == "resolved" else name))
+            calls.append(self._call(row, callee, target if resolution == "resolved" or target else name))
         calls.sort(key=lambda c: (c.path, c.line, c.column))
         return ResultList(calls)
 
@@ -507,6 +508,7 @@ class Repo:
             "WHERE (i.name = ? OR i.alias = ? OR i.module LIKE ?)" + where, [word, word, "%" + word, *args])}
         # the literal comes first so that `re` can use its fast prefix search; the left edge is checked by hand
         pat = re.compile(re.escape(word) + r"(?![\w$])")
+        langs = dict(self.conn.execute(f"SELECT f.path, f.lang FROM files f WHERE {where[5:]}", args)) if where else {}
         out = []
         dirs: dict = {}
         for path in sorted(set(paths)):
@@ -515,6 +517,7 @@ class Repo:
             except (OSError, RepoError):
                 continue
             ln, pos = 1, 0  # line number of `pos`, advanced match by match (no split into lines)
+            prose = None  # comments and strings of this file, parsed when a plain mention needs a label
             for m in pat.finditer(text):
                 if m.start() > 0 and is_ident_char(text[m.start() - 1]):
                     continue
@@ -526,6 +529,10 @@ class Repo:
                 key = (path, ln, pos - start + 1)
                 kind = ("definition" if key in defs else "call" if key in calls
                         else "import" if (path, ln) in imports else "reference")
+                if kind == "reference":
+                    if prose is None:
+                        prose = _prose_spans(text, langs.get(path) or self._lang(path))
+                    kind = _prose_kind(prose, ln - 1, pos - start) or kind
                 out.append(Reference(path, ln, pos - start + 1, line.strip()[:200], kind))
             if limit is not None and len(out) >= limit:
                 break
@@ -547,7 +554,8 @@ class Repo:
             quals)]
         by_name = [(r["path"], r["line"], r["col"], r["text"]) for r in self._rows(
             "SELECT f.path, c.line, c.col, c.text FROM calls c JOIN files f ON f.id = c.file_id "
-            "WHERE c.name = ? AND c.resolution = 'name' LIMIT ?", (word, limit if limit is not None else -1))]
+            "WHERE c.name = ? AND c.resolution = 'name' AND c.target IS NULL LIMIT ?",
+            (word, limit if limit is not None else -1))]
         paths |= {p for p, _ln, _col, _text in resolved}
         for m in {q.rsplit(".", 1)[0] for q in quals}:  # importers of the module (a range scan of the index)
             paths |= {r["path"] for r in self._rows(
@@ -559,6 +567,9 @@ class Repo:
             out = [Reference(d.path, d.name_line, d.name_column, d.signature, "definition") for d in defs]
             out += [Reference(p, ln, col, text, "call") for p, ln, col, text in resolved]
         seen = {(r.path, r.line, r.column) for r in out}
+        # resolved calls under another local name (`from .auth import current_user as who; who()`)
+        out += [Reference(p, ln, col, text, "call") for p, ln, col, text in resolved if (p, ln, col) not in seen]
+        seen |= {(p, ln, col) for p, ln, col, _t in resolved}
         # calls by name only (receivers of unknown type) come from the index: exact, and no file to read
         out += [Reference(p, ln, col, text, "call") for p, ln, col, text in by_name if (p, ln, col) not in seen]
         out.sort(key=lambda r: (r.path, r.line, r.column))
@@ -599,7 +610,7 @@ class Repo:
         call = self._rows(
             "SELECT c.target, c.resolution FROM calls c JOIN files f ON f.id = c.file_id "
             "WHERE f.path = ? AND c.line = ? AND c.name = ? ORDER BY abs(c.col - ?) LIMIT 1", (rel, line, word, start))
-        if call and call[0]["resolution"] == "resolved" and call[0]["target"]:
+        if call and call[0]["resolution"] in ("resolved", "name") and call[0]["target"]:
             rows = self._rows(self._SYM + " WHERE s.qualname = ?", (call[0]["target"],))
             if rows:
                 return ResultList(self._def(r) for r in rows)
@@ -625,6 +636,10 @@ class Repo:
         rows.sort(key=lambda r: (r["path"] != rel, not imported(r["qualname"]), r["path"]))
         return ResultList(self._def(r) for r in rows)
 
+    def _lang(self, path: str) -> str:
+        row = self.conn.execute("SELECT lang FROM files WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else ""
+
     def symbol_at(self, path: str, line: int, column: int, line_text: str | None = None) -> Definition | None:
         defs = self.definition_at(path, line, column, line_text)
         return defs[0] if defs else None
@@ -636,7 +651,9 @@ class Repo:
         word, _ = self.word_at(path, line, column, line_text)
         if not word:
             return ResultList()
-        defs = [d for d in self.definition_at(path, line, column, line_text) if d.name == word]
+        found = self.definition_at(path, line, column, line_text)
+        # the word may be a local alias of what it reaches (`who` for `current_user`): follow the index
+        defs = [d for d in found if d.name == word] or [d for d in found if d.kind != "module"][:1]
         return self.symbol_references(defs, limit) if defs else self.references(word, limit)
 
     # -- search, grep, imports --------------------------------------------------------------
@@ -772,7 +789,7 @@ class Repo:
         nodes: dict[str, dict] = {}
         for qual, kind, path, s, e in self.conn.execute(
                 "SELECT s.qualname, s.kind, f.path, s.start_line, s.end_line FROM symbols s JOIN files f ON f.id=s.file_id "
-                "WHERE s.kind IN ('function','method','class') ORDER BY f.path, s.start_line"):
+                "WHERE s.kind IN ('function','method','class','lambda') ORDER BY f.path, s.start_line"):
             nodes.setdefault(qual, {"qualname": qual, "kind": kind, "path": path, "start_line": s, "end_line": e})
         for module, path, lines in self.conn.execute(
                 "SELECT module, path, lines FROM files WHERE lang NOT IN ('text','skipped') AND module != ''"):
@@ -780,16 +797,79 @@ class Repo:
         unique = {r[0]: r[1] for r in self.conn.execute(
             "SELECT name, MIN(qualname) FROM symbols WHERE kind IN ('function','method','class') GROUP BY name HAVING COUNT(*) = 1")}
         edges = []
-        for caller, name, target, resolution, path, line in self.conn.execute(
-                "SELECT c.caller, c.name, c.target, c.resolution, f.path, c.line FROM calls c JOIN files f ON f.id=c.file_id"):
-            if resolution == "name":
+        for caller, name, target, resolution, path, line, made in self.conn.execute(
+                "SELECT c.caller, c.name, c.target, c.resolution, f.path, c.line, c.is_new FROM calls c "
+                "JOIN files f ON f.id=c.file_id"):
+            if resolution == "name" and not target:
                 target = unique.get(name)
                 if target is None:
                     continue
             if not target:
                 continue
-            edges.append({"caller": caller, "callee": target, "resolution": resolution, "path": path, "line": line})
+            edge = {"caller": caller, "callee": target, "resolution": resolution, "path": path, "line": line}
+            if made == DECORATED:  # the function named at the call, reached through its decorator's wrapper
+                edge["decorated"] = True
+            edges.append(edge)
         return {"nodes": list(nodes.values()), "edges": edges}
+
+    def callgraph_pycg(self) -> dict[str, list[str]]:
+        """PyCG's format: every function, method, lambda and module is a key, its value the qualified
+        names it calls, in first-call order (SPEC: a class call reaches `__init__`, never the class)."""
+        graph = self.callgraph()
+        classes = {n["qualname"] for n in graph["nodes"] if n["kind"] == "class"}
+        cg: dict[str, list[str]] = {n["qualname"]: [] for n in graph["nodes"] if n["kind"] != "class"}
+        for e in graph["edges"]:
+            if e["callee"] in classes or e.get("decorated"):  # PyCG: the call reaches the wrapper only
+                continue
+            caller = e["caller"]
+            while caller in classes and "." in caller:  # a class body's calls belong to what encloses it
+                caller = caller.rsplit(".", 1)[0]
+            lst = cg.setdefault(caller, [])
+            if e["callee"] not in lst:
+                lst.append(e["callee"])
+        return cg
+
+
+def _prose_spans(text: str, lang: str) -> list[tuple]:
+    """((row, col), (row, col), kind) of the comments, docstrings and strings of a file, in order."""
+    from ..index.languages import has_query, parser_for
+
+    if not lang or lang in ("text", "skipped") or not has_query(lang):
+        return []
+    data = text.encode("utf-8", "replace")
+    try:
+        tree = parser_for(lang).parse(data)
+    except Exception:  # a grammar that fails on this file: no labels, never an error
+        return []
+    out, stack = [], [tree.root_node]
+    while stack:
+        n = stack.pop()
+        t = n.type
+        if "comment" in t:
+            out.append((n.start_point, n.end_point, "comment"))
+        elif t in ("string", "string_literal", "interpreted_string_literal", "raw_string_literal", "template_string"):
+            doc = lang == "python" and n.parent is not None and n.parent.type in ("block", "module", "expression_statement")
+            out.append((n.start_point, n.end_point, "docstring" if doc else "string"))
+        elif n.child_count:
+            stack.extend(n.children)
+    out.sort()
+    return out
+
+
+def _prose_kind(spans: list[tuple], row: int, col_chars: int) -> str | None:
+    """`comment`, `docstring` or `string` when (row, character column) lies in one (columns are
+    compared as characters: exact for ASCII lines, close enough otherwise)."""
+    import bisect
+
+    i = bisect.bisect_right(spans, ((row, col_chars), (1 << 30, 0), "~")) - 1
+    while i >= 0:
+        (sr, sc), (er, ec), kind = spans[i]
+        if (sr, sc) <= (row, col_chars) < (er, ec):
+            return kind
+        if er < row:
+            break
+        i -= 1
+    return None
 
 
 def _glob_match(path: str, pattern: str) -> bool:

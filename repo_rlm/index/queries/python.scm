@@ -12,6 +12,7 @@
 ; Calls (a bare decorator is a call of it with the decorated function)
 (call function: (_) @callee) @call
 (decorator [(identifier) (attribute)] @callee) @call
+(decorator (call) @callee) @call
 
 ; Imports
 (import_statement name: (dotted_name) @import.module) @import
@@ -21,13 +22,19 @@
   name: (aliased_import name: (dotted_name) @import.name alias: (identifier) @import.alias)) @import
 (import_from_statement module_name: (_) @import.module (wildcard_import) @import.name) @import
 
-; Bindings the resolver uses to type receivers
-(assignment left: (identifier) @bind.name right: (call function: (_) @bind.call)) @bind
-(assignment left: (identifier) @bind.name right: [(identifier) (attribute)] @bind.alias) @bind
+; Bindings the resolver uses to type receivers (annotations); value flow is below
 (assignment left: (identifier) @bind.name type: (type) @bind.type) @bind
-(assignment
-  left: (attribute object: (identifier) @bind.self attribute: (identifier) @bind.name)
-  right: (call function: (_) @bind.call)
-  (#eq? @bind.self "self")) @bind
 (typed_parameter (identifier) @bind.name type: (type) @bind.type) @bind
 (typed_default_parameter name: (identifier) @bind.name type: (type) @bind.type) @bind
+
+; Value flow (pyflow.py): assignments, defaults, returns, loops, with, operators, decorators, lambdas
+(expression_statement (assignment) @flow.assign)
+(default_parameter) @flow.default
+(typed_default_parameter) @flow.default
+(return_statement) @flow.return
+(for_statement) @flow.for
+(with_item value: (_) @flow.with)
+(binary_operator) @flow.op
+(comparison_operator) @flow.op
+(decorated_definition) @flow.deco
+(lambda) @flow.lambda

@@ -6,7 +6,8 @@
 (assignment left: (constant) @name) @def.constant
 
 ; Calls: `recv.m(args)`, `m args`, `recv.m`; `Foo.new` is a constructor call.
-; (A bare `m` with no receiver and no arguments reads like a local variable: not a call.)
+; A bare `m` alone as a statement is a call unless the method assigns or takes a local `m` (parse.py).
+(body_statement (identifier) @callee @call)
 (call method: (_) @_m (#not-match? @_m "^(require|require_relative|new)$")) @callee @call
 (call receiver: (_) method: (identifier) @_m (#eq? @_m "new")) @callee @call.new
 (call !receiver method: (identifier) @_m (#eq? @_m "new")) @callee @call.new

@@ -12,6 +12,7 @@
 (mod_item name: (identifier) @name body: (declaration_list)) @def.namespace
 (macro_definition name: (identifier) @name) @def.function
 (impl_item type: (type_identifier) @name) @scope
+(impl_item trait: [(type_identifier) (scoped_type_identifier) (generic_type)] @base type: (type_identifier) @name) @scope
 (impl_item type: (generic_type type: (type_identifier) @name)) @scope
 (impl_item type: (scoped_type_identifier name: (type_identifier) @name)) @scope
 
