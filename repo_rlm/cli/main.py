@@ -35,7 +35,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print JSON")
         return sp
 
-    cmd("index", "build or update the index")
+    sp = cmd("index", "build or update the index")
+    sp.add_argument("--executor", choices=["auto", "process", "inprocess", "ray"], default="auto",
+                    help="where extraction runs: a local process pool (auto), this process, or Ray "
+                         "(pip install 'repo-rlm[ray]'; RAY_ADDRESS names the cluster)")
     sp = cmd("defs", "find definitions by name, qualified name or glob")
     sp.add_argument("name")
     sp.add_argument("--kind", help="function, method, class, interface, struct, enum, variable, constant, module ...")
@@ -132,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         repo = Repo.open(args.repo, index_path=args.index, update=args.command != "index", progress=progress)
         if args.command == "index":
-            report = repo.update(progress=progress) | repo.stats | {"index_path": str(repo.index_path)}
+            report = repo.update(progress=progress, executor=args.executor) | repo.stats | {"index_path": str(repo.index_path)}
     finally:
         progress.close()
     j = getattr(args, "json", False)
@@ -142,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     if c == "index":
         if j:
             _print_json({k: report[k] for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds", "index_path")}
-                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases")})
+                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases", "fact_cache")})
         else:
             langs = ", ".join(f"{k} {v}" for k, v in report["languages"].items())
             out(f"{report['files']} files ({langs}), {report['symbols']} symbols, {report['calls']} calls\n"

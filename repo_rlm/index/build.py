@@ -6,29 +6,29 @@ point leaves a consistent index: unfinished files keep their old facts and are r
 """
 from __future__ import annotations
 
-import multiprocessing
+import copy
 import os
 import sqlite3
 import stat
-import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import discovery, store
+from . import discovery, executors, factcache, store
 from .languages import has_query, language_for
-from .parse import FileFacts, git_blob_id, module_name, parse_file, text_facts
+from .parse import FileFacts, git_blob_id, module_name, name_words, place, text_facts
 
 Progress = Callable[[int, int, str], None]
 DEFAULT_MAX_FILE_BYTES = int(os.environ.get("REPO_RLM_MAX_FILE_BYTES", 2_000_000))
-BATCH = 200
+BATCH = 200  # files written to the index per transaction
+READ_AHEAD = 256  # files read and looked up in the fact cache at a time
+TASK_FILES, TASK_BYTES = 48, 1 << 20  # one extraction task: this many files or bytes, whichever comes first
 INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
 
 
-def _examine(job: tuple) -> tuple:
-    """Worker: read, classify and parse one file. Returns ("ok", facts) or ("skip", path, reason, blob, size, mtime)."""
-    root, path, lang, module, max_bytes = job
+def _read(root: str, path: str, max_bytes: int) -> tuple:
+    """Read and classify one file: ("data", bytes, blob, size, mtime) or ("skip", path, reason, blob, size, mtime)."""
     full = os.path.join(root, path)
     try:
         st = os.stat(full)
@@ -46,24 +46,18 @@ def _examine(job: tuple) -> tuple:
     nl = data.count(b"\n") + 1
     if len(data) > 20_000 and len(data) / nl > 400:
         return ("skip", path, "minified", blob, st.st_size, st.st_mtime_ns)
-    try:
-        if lang != "text" and has_query(lang):
-            facts = parse_file(path, lang, module, data)
-        else:
-            facts = text_facts(path, data, "text" if lang == "text" else lang)
-    except Exception:  # a grammar crash on one file must not stop the build
-        facts = text_facts(path, data, lang)
-        facts.parse_error = True
-    facts.mtime_ns = st.st_mtime_ns
-    return ("ok", facts)
+    return ("data", data, blob, len(data), st.st_mtime_ns)
 
 
 class Indexer:
-    def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+    def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                 executor: str = "auto", cache: factcache.FactCache | None = None) -> None:
         self._known: set[str] = set()  # paths the index held when this update started
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
+        self.executor = executor
+        self.cache = cache
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -142,24 +136,21 @@ class Indexer:
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
-        jobs = []
-        for p in todo:
-            lang = language_for(p) or "text"
-            jobs.append((str(self.root), p, lang, module_name(p, lang, package_dirs), self.max_file_bytes))
         done = updated = 0
-        fresh = len(jobs) > 2000 and len(jobs) > 2 * len(stored)
+        fresh = len(todo) > 2000 and len(todo) > 2 * len(stored)
         if fresh:  # a fresh build: fill the tables first, build their indexes once at the end
             store.drop_secondary_indexes(self.conn)
         batch: list[tuple] = []
         touched: list[tuple] = []  # same content, new stat: (size, mtime_ns, path)
         t_plan = time.perf_counter()
-        for result in self._run(jobs):
+        cache = self.cache if self.cache is not None else factcache.FactCache.open()
+        for result in self._facts(todo, package_dirs, stored, cache):
             done += 1
+            if result[0] == "same":  # touched, not changed: remember the stat
+                touched.append(result[1:])
+                continue
             if result[0] == "ok":
                 f = result[1]
-                if f.path in stored and stored[f.path][1] == f.blob:  # touched, not changed: remember the stat
-                    touched.append((f.size, f.mtime_ns, f.path))
-                    continue
                 if changed is not None:
                     new = {(d[1], d[2]) for d in f.defs} | {(f.defs[i][1] + "<", b) for i, b in f.bases}
                     changed |= {q.rsplit(".", 1)[-1].rstrip("<") for q, _k in new ^ self._shape(f.path)}
@@ -169,7 +160,7 @@ class Indexer:
                 self._write(batch)
                 batch = []
             if progress:
-                progress(done, len(jobs), "parse")
+                progress(done, len(todo), "parse")
         if batch:
             self._write(batch)
         if touched:
@@ -177,6 +168,9 @@ class Indexer:
                 self.conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", touched)
         if fresh:
             store.create_secondary_indexes(self.conn)
+        cache.evict()
+        if self.cache is None:
+            cache.close()
         t_parse = time.perf_counter()
         self._resolve(changed, progress)
         if fresh:  # fold the build's large WAL into the database now, not into the next small update
@@ -192,19 +186,76 @@ class Indexer:
             "seconds": round(time.perf_counter() - t0, 3),
             "phases": {"plan": round(t_plan - t0, 3), "parse_and_write": round(t_parse - t_plan, 3),
                        "resolve": round(t_resolve - t_parse, 3)},
+            "fact_cache": cache.report(),
         }
         return report
 
-    def _run(self, jobs: list[tuple]):
-        if len(jobs) < INPROCESS_LIMIT or (os.cpu_count() or 1) < 2:
-            for j in jobs:
-                yield _examine(j)
-            return
-        method = "fork" if threading.active_count() == 1 else "spawn"
-        ctx = multiprocessing.get_context(method)
-        workers = max(1, min(os.cpu_count() or 1, 8))
-        with ctx.Pool(workers) as pool:
-            yield from pool.imap_unordered(_examine, jobs, chunksize=8)
+    def _facts(self, todo: list[str], package_dirs: set[str], stored: dict[str, tuple], cache: factcache.FactCache):
+        """For each path: ("ok", placed facts), ("skip", path, reason, blob, size, mtime) or ("same", size, mtime, path).
+
+        Files are read here; facts of blobs the cache holds are placed at once, the others are
+        extracted in batches by the executor and written to the cache as they come back.
+        """
+        root, ready, waiting = str(self.root), deque(), {}  # waiting: (blob, lang) -> [(path, module, mtime)]
+
+        def batches():
+            task: list = []
+            task_bytes = 0
+            for i in range(0, len(todo), READ_AHEAD):
+                code: list = []
+                for path in todo[i:i + READ_AHEAD]:
+                    r = _read(root, path, self.max_file_bytes)
+                    if r[0] == "skip":
+                        ready.append(r)
+                        continue
+                    _, data, blob, size, mtime = r
+                    old = stored.get(path)
+                    if old is not None and old[1] == blob and old[4] != "skipped":
+                        ready.append(("same", size, mtime, path))
+                        continue
+                    lang = language_for(path) or "text"
+                    if lang == "text" or not has_query(lang):
+                        f = text_facts(path, data, lang)
+                        f.mtime_ns = mtime
+                        ready.append(("ok", f))
+                        continue
+                    code.append((path, lang, data, blob, mtime))
+                hits = cache.get_many(list({(c[3], c[1]) for c in code}))
+                for path, lang, data, blob, mtime in code:
+                    key, module = (blob, lang), module_name(path, lang, package_dirs)
+                    if key in hits:  # a shallow copy each: place() replaces defs, nothing else is changed
+                        f = place(copy.copy(hits[key]), path, module)
+                        f.mtime_ns = mtime
+                        ready.append(("ok", f))
+                    elif key in waiting:  # the same content at another path: extracted once
+                        waiting[key].append((path, module, mtime))
+                    else:
+                        waiting[key] = [(path, module, mtime)]
+                        task.append((blob, lang, data))
+                        task_bytes += len(data)
+                        if len(task) >= TASK_FILES or task_bytes >= TASK_BYTES:
+                            yield task
+                            task, task_bytes = [], 0
+                yield []  # let the consumer drain what is ready
+            if task:
+                yield task
+
+        ex = executors.make(self.executor, len(todo) // TASK_FILES if len(todo) >= INPROCESS_LIMIT else 0)
+        try:
+            for result in ex.map(batches()):
+                while ready:
+                    yield ready.popleft()
+                cache.put_many(result)
+                for blob, lang, enc in result:
+                    facts = factcache.decode(blob, enc)
+                    for path, module, mtime in waiting.pop((blob, lang), ()):
+                        f = place(copy.copy(facts), path, module)
+                        f.mtime_ns = mtime
+                        yield ("ok", f)
+            while ready:
+                yield ready.popleft()
+        finally:
+            ex.close()
 
     def _delete(self, path: str) -> None:
         if path not in self._known:
@@ -256,13 +307,13 @@ class Indexer:
                 c.executemany("INSERT INTO binds VALUES(?,?,?,?,?,?)",
                               [(fid, base + s if s >= 0 else None, n, k, v, ln) for s, n, k, v, ln in f.binds])
                 chunk_rows, fts_rows = [], []
-                for d, s, e, body, words in f.chunks:
+                for d, s, e, body in f.chunks:
                     cid = next_chunk
                     next_chunk += 1
                     chunk_rows.append((cid, fid, base + d if d >= 0 else None, s, e))
                     if d >= 0:
                         name, qual, _k, _s, _e, _nl, _nc, sig, doc, _p = f.defs[d]
-                        fts_rows.append((cid, words, f.path, sig, doc, body))
+                        fts_rows.append((cid, name_words(name, qual), f.path, sig, doc, body))
                     else:
                         fts_rows.append((cid, "", f.path, "", "", body))
                 c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..index import store
 from ..index.build import Indexer
+from ..index.executors import ExecutorError
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
                       ResultList, SearchHit, Span)
 
@@ -90,13 +91,18 @@ class Repo:
     def close(self) -> None:
         self.conn.close()
 
-    def update(self, paths: list[str] | None = None, progress: Callable[[int, int, str], None] | None = None) -> dict:
+    def update(self, paths: list[str] | None = None, progress: Callable[[int, int, str], None] | None = None,
+               executor: str = "auto") -> dict:
         """Bring the index up to date (only changed files are parsed). `paths`: known changed files.
-        Returns what this update did; the totals are `stats` (not computed here: every query updates)."""
+        `executor`: where extraction runs (index.executors). Returns what this update did; the
+        totals are `stats` (not computed here: every query updates)."""
         if self.readonly:
             raise RepoError("this index was opened read-only")
         rel = [self.relpath(p) for p in paths] if paths is not None else None
-        return Indexer(self.root, self.conn).update(rel, progress)
+        try:
+            return Indexer(self.root, self.conn, executor=executor).update(rel, progress)
+        except ExecutorError as exc:  # Ray missing or unreachable: bad input, one line
+            raise RepoError(str(exc)) from None
 
     # -- files ------------------------------------------------------------------------------
 
