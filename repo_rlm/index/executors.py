@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import threading
 from collections import deque
 from typing import Iterable, Iterator
@@ -94,6 +95,9 @@ class RayExecutor:
                                 f"(RAY_ADDRESS={self.address or 'unset'})") from None
         self.ray = ray
         self._started = False
+        if self.address and not _reachable(self.address):  # ray.init retries an unreachable address for minutes
+            raise ExecutorError(f"cannot reach the Ray cluster at {self.address} (RAY_ADDRESS); start it with "
+                                "`ray start --head`, or install the extra where missing: pip install 'repo-rlm[ray]'")
         try:
             if not ray.is_initialized():
                 kw = {"address": self.address} if self.address else {"num_cpus": num_cpus or os.cpu_count() or 1}
@@ -123,6 +127,19 @@ class RayExecutor:
     def close(self) -> None:
         if self._started:
             self.ray.shutdown()
+
+
+def _reachable(address: str, timeout: float = 3.0) -> bool:
+    """Whether something listens at a `host:port` or `ray://host:port` address (`auto`/`local`: Ray decides)."""
+    hostport = address.split("://", 1)[-1]
+    if ":" not in hostport:
+        return True
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def make(name: str, jobs: int) -> InProcess | ProcessPool | RayExecutor:
