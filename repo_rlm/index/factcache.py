@@ -92,10 +92,10 @@ def decode(blob: str, data: bytes) -> FileFacts:
 class FactCache:
     """Open with `FactCache.open()`; every method degrades to a miss / no-op once the cache is unusable."""
 
-    def __init__(self, conn: sqlite3.Connection | None, path: Path | None, limit_bytes: int) -> None:
+    def __init__(self, conn: sqlite3.Connection | None, path: Path | None, limit_bytes: int, why: str = "off") -> None:
         self.conn, self.path, self.limit_bytes = conn, path, limit_bytes
         self.hits = self.misses = self.dropped = self.written = 0
-        self.disabled: str | None = None if conn is not None else "off"
+        self.disabled: str | None = None if conn is not None else why
 
     @classmethod
     def open(cls, directory: Path | None = None, limit_mb: float | None = None) -> "FactCache":
@@ -118,19 +118,19 @@ class FactCache:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
+            row = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+            if row is not None and int(row[0]) > FORMAT:
+                conn.close()
+                say_once(f"fact cache at {directory} was written by a newer repo-rlm (format {row[0]}); indexing without it")
+                return cls(None, path, limit, "written by a newer repo-rlm")
             conn.execute("CREATE TABLE IF NOT EXISTS facts(blob TEXT NOT NULL, lang TEXT NOT NULL, version TEXT NOT NULL, "
                          "data BLOB NOT NULL, size INTEGER NOT NULL, used INTEGER NOT NULL, "
                          "PRIMARY KEY(blob, lang, version)) WITHOUT ROWID")
             conn.execute("CREATE INDEX IF NOT EXISTS facts_used ON facts(used)")
             conn.execute("INSERT OR IGNORE INTO meta VALUES('format', ?)", (str(FORMAT),))
-            fmt = int(conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()[0])
         except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
             say_once(f"fact cache at {directory} is unusable ({_reason(exc)}); indexing without it")
-            return cls(None, path, limit)
-        if fmt > FORMAT:
-            conn.close()
-            say_once(f"fact cache at {directory} was written by a newer repo-rlm (format {fmt}); indexing without it")
-            return cls(None, path, limit)
+            return cls(None, path, limit, _reason(exc))
         return cls(conn, path, limit)
 
     def _fail(self, exc: Exception) -> None:
@@ -249,7 +249,10 @@ class _tx:
         self.conn.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+            self.conn.execute("ROLLBACK")
 
 
 def _reason(exc: BaseException) -> str:
