@@ -94,22 +94,46 @@ def code_blobs(repo: Path) -> int:
     return len(blobs)
 
 
-def test_another_commit_and_a_moved_file_parse_only_new_blobs(origin: Path, tmp_path: Path) -> None:
+def test_a_clone_at_another_commit_costs_its_diff(origin: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     a = clone(origin, tmp_path / "a", "HEAD~1")
     b = clone(origin, tmp_path / "b", "HEAD")
-    first = report(cli_index(a, tmp_path / "a.db", cache))["fact_cache"]
-    assert first["hits"] == 0 and first["misses"] == first["written"] == code_blobs(a)
-    # commit two: helpers.py moved (same blob: a hit at its new path), models.py edited (the one miss)
-    second = report(cli_index(b, tmp_path / "b.db", cache))["fact_cache"]
-    assert second["misses"] == 1 and second["hits"] == code_blobs(b) - 1
-    # the cached facts were placed at the new path: qualified names follow the move
-    with sqlite3.connect(tmp_path / "b.db") as c:
+    first = report(cli_index(a, tmp_path / "a.db", cache))
+    assert first["fact_cache"]["hits"] == 0 and first["fact_cache"]["misses"] == first["fact_cache"]["written"] == code_blobs(a)
+    # commit two: the new clone starts from a's index; helpers.py moved (a hit at its new path), models.py edited (the one parse)
+    second = report(cli_index(b, tmp_path / "b.db", cache))
+    assert second["fact_cache"] == {"hits": 1, "misses": 1, "written": 1, "dropped": 0, "seeded_from": str(tmp_path / "a.db")}
+    assert second["updated_files"] == 2 and second["deleted_files"] == 1
+    with sqlite3.connect(tmp_path / "b.db") as c:  # the cached facts were placed at the new path
         quals = {q for (q,) in c.execute("SELECT qualname FROM symbols WHERE name='slugify'")}
     assert "shop.util.tools.slugify" in quals and "shop.util.helpers.slugify" not in quals
-    # and the index is the one a build without any cache makes
+    # the index is the one a build without any cache makes, and a's index is untouched
     report(cli_index(b, tmp_path / "b-nocache.db", "off"))
     assert contents(tmp_path / "b.db") == contents(tmp_path / "b-nocache.db")
+    report(cli_index(a, tmp_path / "a-nocache.db", "off"))
+    assert contents(tmp_path / "a.db") == contents(tmp_path / "a-nocache.db")
+
+
+def test_facts_do_not_depend_on_the_path(tmp_path: Path) -> None:
+    """Two unrelated repositories (no common history: no index to start from) with the same files,
+    one moved to another package: every blob is a cache hit, placed under its own module."""
+    cache = tmp_path / "cache"
+    x, y = tmp_path / "x", tmp_path / "y"
+    for r in (x, y):
+        shutil.copytree(FIXTURES / "pyapp", r)
+    (y / "src/shop/util/helpers.py").rename(y / "src/shop/tools.py")
+    for r in (x, y):
+        git(r, "init", "-q")
+        git(r, "add", "-A")
+        git(r, "commit", "-qm", r.name)
+    report(cli_index(x, tmp_path / "x.db", cache))
+    rep = report(cli_index(y, tmp_path / "y.db", cache))
+    assert rep["fact_cache"] == {"hits": code_blobs(y), "misses": 0, "written": 0, "dropped": 0}
+    with sqlite3.connect(tmp_path / "y.db") as c:
+        assert {q for (q,) in c.execute("SELECT qualname FROM symbols WHERE name='slugify'")} == \
+            {"shop.services.slugify", "shop.tools.slugify"}
+    report(cli_index(y, tmp_path / "y-nocache.db", "off"))
+    assert contents(tmp_path / "y.db") == contents(tmp_path / "y-nocache.db")
 
 
 def test_checkout_then_update_reuses_the_cache(origin: Path, tmp_path: Path) -> None:
@@ -138,9 +162,12 @@ def test_corrupt_and_foreign_version_entries_are_recomputed(origin: Path, tmp_pa
         c.execute("UPDATE facts SET data=? WHERE blob=? AND lang=?", (d1[:10] + bytes(b ^ 0xFF for b in d1[10:20]) + d1[20:], b1, l1))
         c.execute("UPDATE facts SET data=? WHERE blob=? AND lang=?", (d2[:6], b2, l2))
         c.execute("UPDATE facts SET version='0000000000000000' WHERE blob=? AND lang=?", (b3, l3))
+    for suffix in ("", "-wal", "-shm"):  # no index left to start a new one from: every blob comes from the cache
+        Path(f"{tmp_path / 'one.db'}{suffix}").unlink(missing_ok=True)
     again = report(cli_index(origin, tmp_path / "two.db", cache))["fact_cache"]
-    assert again["dropped"] == 2 and again["misses"] == 3 and again["hits"] == n - 3
-    assert contents(tmp_path / "one.db") == contents(tmp_path / "two.db")
+    assert again == {"hits": n - 3, "misses": 3, "written": 3, "dropped": 2}
+    report(cli_index(origin, tmp_path / "ref.db", "off"))
+    assert contents(tmp_path / "ref.db") == contents(tmp_path / "two.db")
     with sqlite3.connect(cache / "facts.db") as c:  # recomputed entries replaced the bad ones
         assert c.execute("SELECT COUNT(*) FROM facts WHERE version != '0000000000000000'").fetchone()[0] == n
 

@@ -120,9 +120,13 @@ class Indexer:
     def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
         t0 = time.perf_counter()
         stored = self._stored()  # the one read of the files table: path -> (id, blob, size, mtime_ns, lang)
+        repo_key = self._repo_key(fresh=not stored) if paths is None else None
+        seeded = None
+        if repo_key and not stored and (seeded := self._seed(repo_key)):
+            stored = self._stored()  # a sibling's index: from here on, this update costs the diff
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        bulk = len(todo) > 200
+        bulk = len(todo) > max(200, len(stored) // 5)
         # Names whose definitions changed: only files that mention them need resolving again.
         changed: set[str] | None = None if bulk else set()
         if changed is not None:
@@ -178,6 +182,8 @@ class Indexer:
         t_resolve = time.perf_counter()
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
             skipped[reason] += n
+        if repo_key:
+            factcache.register_index(repo_key, self._db_path())
         report = {
             "updated_files": updated,
             "deleted_files": len(gone),
@@ -186,9 +192,51 @@ class Indexer:
             "seconds": round(time.perf_counter() - t0, 3),
             "phases": {"plan": round(t_plan - t0, 3), "parse_and_write": round(t_parse - t_plan, 3),
                        "resolve": round(t_resolve - t_parse, 3)},
-            "fact_cache": cache.report(),
+            "fact_cache": cache.report() | ({"seeded_from": seeded} if seeded else {}),
         }
         return report
+
+    # -- another clone of the same repository ---------------------------------------------------
+
+    def _db_path(self) -> str:
+        return next((r[2] for r in self.conn.execute("PRAGMA database_list") if r[1] == "main"), "")
+
+    def _repo_key(self, fresh: bool) -> str | None:
+        """Which repository this is, whatever the clone: its root commits (kept in meta after the first build)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='repo_key'").fetchone()
+        if row is not None or not fresh:
+            return row[0] if row else None
+        key = discovery.root_commits(self.root)
+        if key:
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (key,))
+        return key
+
+    def _seed(self, repo_key: str) -> str | None:
+        """Start an empty index as a copy of the newest index of another clone of the same repository
+        (the fact cache's registry names them): the plan then re-reads only files whose blob differs."""
+        me = self._db_path()
+        for other in factcache.sibling_indexes(repo_key):
+            if other == me or not os.path.isfile(other):
+                continue
+            try:
+                src = sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=5)
+            except sqlite3.Error:
+                continue
+            try:
+                if src.execute("SELECT value FROM meta WHERE key='schema'").fetchone() != (store.SCHEMA_VERSION,):
+                    continue
+                if src.execute("SELECT COUNT(*) FROM files WHERE resolved=0").fetchone()[0]:
+                    continue  # a build that did not finish: not a base to start from
+                src.backup(self.conn)
+                with self.conn:
+                    self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (repo_key,))
+                return other
+            except sqlite3.Error:
+                continue
+            finally:
+                src.close()
+        return None
 
     def _facts(self, todo: list[str], package_dirs: set[str], stored: dict[str, tuple], cache: factcache.FactCache):
         """For each path: ("ok", placed facts), ("skip", path, reason, blob, size, mtime) or ("same", size, mtime, path).

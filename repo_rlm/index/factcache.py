@@ -258,3 +258,47 @@ class _tx:
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:120]
+
+
+# -- which indexes exist for a repository: a new clone can start from one -------------------------
+
+
+def _registry() -> sqlite3.Connection | None:
+    directory = default_dir()
+    if directory is None:
+        return None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(directory / "indexes.db"), timeout=5, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("CREATE TABLE IF NOT EXISTS indexes(path TEXT PRIMARY KEY, repo_key TEXT NOT NULL, used INTEGER NOT NULL)")
+        return conn
+    except (sqlite3.Error, OSError):
+        return None
+
+
+def register_index(repo_key: str, path: str) -> None:
+    """Remember that the index at `path` holds a clone of the repository `repo_key` (best effort)."""
+    conn = _registry()
+    if conn is None or not path:
+        return
+    try:
+        conn.execute("INSERT OR REPLACE INTO indexes VALUES(?,?,?)", (path, repo_key, int(time.time())))
+    except sqlite3.Error:
+        pass
+    finally:
+        conn.close()
+
+
+def sibling_indexes(repo_key: str) -> list[str]:
+    """Indexes of other clones of `repo_key`, the most recently updated first."""
+    conn = _registry()
+    if conn is None:
+        return []
+    try:
+        return [r[0] for r in conn.execute("SELECT path FROM indexes WHERE repo_key=? ORDER BY used DESC LIMIT 8", (repo_key,))]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+
