@@ -926,7 +926,9 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
         R["errors"].append(f"no other revision: {exc}")
         return R
     R.update(other_rev=rev, other_sha=sha[:12], files_differing=changed, tracked_files=total)
-    other = work / "other"
+    head, other = work / "head", work / "other"  # clean clones (the measurements above edit files in root)
+    subprocess.run(["git", "clone", "-q", "--local", str(root), str(head)], check=True)
+    root = head
     subprocess.run(["git", "clone", "-q", "--local", str(root), str(other)], check=True)
     subprocess.run(["git", "-C", str(other), "checkout", "-q", sha], check=True)
     dbs = {k: work / f"rev-{k}.db" for k in ("head", "other", "moving")}

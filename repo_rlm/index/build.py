@@ -118,7 +118,7 @@ class Indexer:
     # -- the update -------------------------------------------------------------------------
 
     def update(self, paths: Iterable[str] | None = None, progress: Progress | None = None) -> dict:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stored = self._stored()  # the one read of the files table: path -> (id, blob, size, mtime_ns, lang)
         repo_key = self._repo_key(fresh=not stored) if paths is None else None
         seeded = None
@@ -175,11 +175,11 @@ class Indexer:
         cache.evict()
         if self.cache is None:
             cache.close()
-        t_parse = time.perf_counter()
+        t_parse, c_parse = time.perf_counter(), time.process_time()
         self._resolve(changed, progress)
         if fresh:  # fold the build's large WAL into the database now, not into the next small update
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        t_resolve = time.perf_counter()
+        t_resolve, c_resolve = time.perf_counter(), time.process_time()
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
             skipped[reason] += n
         if repo_key:
@@ -192,6 +192,8 @@ class Indexer:
             "seconds": round(time.perf_counter() - t0, 3),
             "phases": {"plan": round(t_plan - t0, 3), "parse_and_write": round(t_parse - t_plan, 3),
                        "resolve": round(t_resolve - t_parse, 3)},
+            # CPU of this process (workers not included): steadier than wall time on a busy machine
+            "phases_cpu": {"until_written": round(c_parse - c0, 3), "resolve": round(c_resolve - c_parse, 3)},
             "fact_cache": cache.report() | ({"seeded_from": seeded} if seeded else {}),
         }
         return report
@@ -229,7 +231,8 @@ class Indexer:
                 if src.execute("SELECT COUNT(*) FROM files WHERE resolved=0").fetchone()[0]:
                     continue  # a build that did not finish: not a base to start from
                 src.backup(self.conn)
-                with self.conn:
+                with self.conn:  # no stat of the other clone vouches for a file here: git's blob ids or a hash must
+                    self.conn.execute("UPDATE files SET mtime_ns=0")
                     self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (repo_key,))
                 return other
             except sqlite3.Error:
