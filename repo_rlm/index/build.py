@@ -147,7 +147,10 @@ class Indexer:
         batch: list[tuple] = []
         touched: list[tuple] = []  # same content, new stat: (size, mtime_ns, path)
         t_plan = time.perf_counter()
-        cache = self.cache if self.cache is not None else factcache.FactCache.open()
+        if self.cache is not None:
+            cache = self.cache
+        else:  # opened only when there is something to read (a re-check that finds nothing changed never does)
+            cache = factcache.FactCache.open() if todo else factcache.FactCache(None, None, 0, why=None)
         for result in self._facts(todo, package_dirs, stored, cache):
             done += 1
             if result[0] == "same":  # touched, not changed: remember the stat
@@ -182,7 +185,7 @@ class Indexer:
         t_resolve, c_resolve = time.perf_counter(), time.process_time()
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
             skipped[reason] += n
-        if repo_key:
+        if repo_key and (updated or gone or not self._known or seeded):  # the newest index of a repository first
             factcache.register_index(repo_key, self._db_path())
         report = {
             "updated_files": updated,

@@ -92,7 +92,7 @@ def decode(blob: str, data: bytes) -> FileFacts:
 class FactCache:
     """Open with `FactCache.open()`; every method degrades to a miss / no-op once the cache is unusable."""
 
-    def __init__(self, conn: sqlite3.Connection | None, path: Path | None, limit_bytes: int, why: str = "off") -> None:
+    def __init__(self, conn: sqlite3.Connection | None, path: Path | None, limit_bytes: int, why: str | None = "off") -> None:
         self.conn, self.path, self.limit_bytes = conn, path, limit_bytes
         self.hits = self.misses = self.dropped = self.written = 0
         self.disabled: str | None = None if conn is not None else why
@@ -127,7 +127,8 @@ class FactCache:
                          "data BLOB NOT NULL, size INTEGER NOT NULL, used INTEGER NOT NULL, "
                          "PRIMARY KEY(blob, lang, version)) WITHOUT ROWID")
             conn.execute("CREATE INDEX IF NOT EXISTS facts_used ON facts(used)")
-            conn.execute("INSERT OR IGNORE INTO meta VALUES('format', ?)", (str(FORMAT),))
+            if row is None:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES('format', ?)", (str(FORMAT),))
         except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
             say_once(f"fact cache at {directory} is unusable ({_reason(exc)}); indexing without it")
             return cls(None, path, limit, _reason(exc))
@@ -202,8 +203,8 @@ class FactCache:
         return self.conn.execute("SELECT COALESCE(SUM(size), 0) FROM facts").fetchone()[0] if self.conn else 0
 
     def evict(self) -> int:
-        """Drop the least recently used entries until the cache is under 90% of its bound."""
-        if self.conn is None:
+        """Drop the least recently used entries until the cache is under 90% of its bound (after writes only)."""
+        if self.conn is None or not self.written:
             return 0
         try:
             total = self.size()
