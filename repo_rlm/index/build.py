@@ -1,8 +1,12 @@
 """Build and update the index incrementally: only files whose content changed are parsed again.
 
-Parsing runs in a process pool (trees never leave the worker); the parent writes each batch
-of files in its own transaction, then ties call sites to their targets. A build killed at any
-point leaves a consistent index: unfinished files keep their old facts and are redone next time.
+The parent reads each changed file and takes the facts of its blob from the fact cache
+(factcache.py); blobs not seen before are extracted in batches by an executor (executors.py: a
+process pool, or Ray), whose results go into the cache. The parent places the facts at their
+paths, writes each batch of files in its own transaction, then ties call sites to their
+targets. A build killed at any point leaves a consistent index: unfinished files keep their old
+facts and are redone next time. A fresh index of a git clone starts as a copy of another
+clone's index of the same repository, so it costs the diff.
 """
 from __future__ import annotations
 
@@ -294,7 +298,7 @@ class Indexer:
             if task:
                 yield task
 
-        ex = executors.make(self.executor, len(todo) // TASK_FILES if len(todo) >= INPROCESS_LIMIT else 0)
+        ex = executors.make(self.executor, len(todo), INPROCESS_LIMIT)
         try:
             for result in ex.map(batches()):
                 while ready:

@@ -142,10 +142,10 @@ def _reachable(address: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def make(name: str, jobs: int) -> InProcess | ProcessPool | RayExecutor:
-    """The executor called `name` for `jobs` batches; `auto`: a pool when there is enough work and CPUs."""
+def make(name: str, files: int, inprocess_below: int) -> InProcess | ProcessPool | RayExecutor:
+    """The executor called `name` for up to `files` files; `auto`: a pool when there are enough files and CPUs."""
     if name == "ray":
         return RayExecutor()
-    if name == "inprocess" or (name == "auto" and (jobs < 2 or (os.cpu_count() or 1) < 2)):
+    if name == "inprocess" or (name == "auto" and (files < inprocess_below or (os.cpu_count() or 1) < 2)):
         return InProcess()
     return ProcessPool()
