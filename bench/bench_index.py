@@ -192,11 +192,12 @@ class Runner:
             avail = sorted(os.sched_getaffinity(0))
             os.sched_setaffinity(0, avail[: self.cpus])
 
-    def run(self, cmd, sample_memory=False, cwd=None) -> Run:
+    def run(self, cmd, sample_memory=False, cwd=None, env=None) -> Run:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             t0 = time.perf_counter()
             p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd,
-                                 env=self.env, preexec_fn=self._preexec if self.cpus else None)
+                                 env={**(self.env or os.environ), **(env or {})},
+                                 preexec_fn=self._preexec if self.cpus else None)
             sampler = TreeSampler(p.pid) if sample_memory else None
             if sampler:
                 sampler.start()
@@ -883,6 +884,154 @@ def code_hash(py: str) -> str | None:
         return None
 
 
+def empty_cache(runner: Runner) -> None:
+    """Start from an empty fact cache (the bench's own, never the user's)."""
+    shutil.rmtree(runner.env["REPO_RLM_FACT_CACHE"], ignore_errors=True)
+
+
+def _git_out(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
+
+
+def pick_other_rev(root: Path, share: float) -> tuple[str, int, int]:
+    """The furthest first-parent ancestor of HEAD (trying 25, 50, 100, ... commits back) whose diff
+    touches at most `share` of the tracked files: (rev, files differing, tracked files)."""
+    total = len(_git_out(root, "ls-files").splitlines())
+    best = None
+    n = 25
+    while n <= 6400:
+        rev = f"HEAD~{n}"
+        try:
+            changed = len(_git_out(root, "diff", "--name-only", rev, "HEAD").splitlines())
+        except subprocess.CalledProcessError:
+            break
+        if changed > share * total:
+            break
+        best = (rev, changed, total)
+        n *= 2
+    if best is None:
+        changed = len(_git_out(root, "diff", "--name-only", "HEAD~1", "HEAD").splitlines())
+        best = ("HEAD~1", changed, total)
+    return best
+
+
+def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cli: str) -> dict:
+    """Another commit of a git tree: a second clone with a warm fact cache, and a checkout + update,
+    each against that commit's own cold build, in the same run."""
+    R: dict = {"label": label, "errors": [], "loadavg_start": os.getloadavg()[0]}
+    try:
+        rev, changed, total = (args.other_rev, None, None) if args.other_rev else pick_other_rev(root, args.diff_share)
+        sha = _git_out(root, "rev-parse", rev).strip()
+    except subprocess.CalledProcessError as exc:
+        R["errors"].append(f"no other revision: {exc}")
+        return R
+    R.update(other_rev=rev, other_sha=sha[:12], files_differing=changed, tracked_files=total)
+    head, other = work / "head", work / "other"  # clean clones (the measurements above edit files in root)
+    subprocess.run(["git", "clone", "-q", "--local", str(root), str(head)], check=True)
+    root = head
+    subprocess.run(["git", "clone", "-q", "--local", str(root), str(other)], check=True)
+    subprocess.run(["git", "-C", str(other), "checkout", "-q", sha], check=True)
+    dbs = {k: work / f"rev-{k}.db" for k in ("head", "other", "moving")}
+
+    def fresh(db: Path) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+
+    def index(tree: Path, db: Path) -> Run:
+        r = runner.run([cli, "--repo", str(tree), "--index", str(db), "index", "--json"])
+        if not r.ok or r.json() is None:
+            raise RuntimeError(r.error())
+        return r
+
+    cold, clone2, update, misses, upd_files = [], [], [], [], []
+    try:
+        for _ in range(args.runs):
+            empty_cache(runner)  # the other commit's own cold build
+            fresh(dbs["other"])
+            cold.append(index(other, dbs["other"]).wall)
+            empty_cache(runner)  # warm the cache with HEAD only, then a second clone at the other commit
+            fresh(dbs["head"])
+            index(root, dbs["head"])
+            fresh(dbs["other"])
+            r = index(other, dbs["other"])
+            clone2.append(r.wall)
+            misses.append((r.json().get("fact_cache") or {}).get("misses"))
+            empty_cache(runner)  # one work tree: index HEAD, check out the other commit, update
+            fresh(dbs["moving"])
+            index(root, dbs["moving"])
+            subprocess.run(["git", "-C", str(root), "checkout", "-q", sha], check=True)
+            try:
+                r = index(root, dbs["moving"])
+                update.append(r.wall)
+                upd_files.append(r.json().get("updated_files"))
+            finally:
+                subprocess.run(["git", "-C", str(root), "checkout", "-q", "-"], check=True)
+    except RuntimeError as exc:
+        R["errors"].append(str(exc))
+    R.update(cold_other_s=median(cold), clone2_s=median(clone2), checkout_update_s=median(update),
+             cold_other_all_s=cold, clone2_all_s=clone2, checkout_update_all_s=update,
+             clone2_misses=misses, update_files=upd_files, loadavg_end=os.getloadavg()[0])
+    return R
+
+
+def revisions_table(R: dict) -> str:
+    c = R.get("cold_other_s")
+
+    def share(x):
+        return f"{x / c:.0%}" if (x is not None and c) else "n/a"
+
+    out = [f"### {R['label']}: another commit ({R.get('other_rev')} = {R.get('other_sha')}, "
+           f"{R.get('files_differing', '?')} of {R.get('tracked_files', '?')} tracked files differ)", "",
+           f"Load average {_f(R.get('loadavg_start'), '', 1)} at start, {_f(R.get('loadavg_end'), '', 1)} at end.", "",
+           "| measurement | wall (median) | all runs | of its cold build | target |", "| --- | ---: | --- | ---: | --- |",
+           f"| cold build of the other commit (empty fact cache) | {_f(c, ' s')} | {_fl(R.get('cold_other_all_s'))} | 100% | |",
+           f"| second clone at the other commit, fact cache warm from HEAD (parsed {R.get('clone2_misses')}) | "
+           f"{_f(R.get('clone2_s'), ' s')} | {_fl(R.get('clone2_all_s'))} | {share(R.get('clone2_s'))} | <= 25% |",
+           f"| checkout of the other commit in an indexed work tree, then update (updated {R.get('update_files')}) | "
+           f"{_f(R.get('checkout_update_s'), ' s')} | {_fl(R.get('checkout_update_all_s'))} | {share(R.get('checkout_update_s'))} | <= 25% |"]
+    if R.get("errors"):
+        out += ["", "Errors:"] + [f"- {e}" for e in R["errors"]]
+    return "\n".join(out) + "\n"
+
+
+def bench_executors(label: str, root: Path, work: Path, args, runner: Runner, cli: str) -> dict:
+    """Cold builds with the process pool and with Ray on a local cluster (empty fact cache each time)."""
+    R: dict = {"label": label, "errors": [], "loadavg_start": os.getloadavg()[0]}
+    db = work / "exec.db"
+    for name in ("process", "ray"):
+        times = []
+        for _ in range(args.runs):
+            empty_cache(runner)
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+            r = runner.run([cli, "--repo", str(root), "--index", str(db), "index", "--json", "--executor", name],
+                           env={"RAY_ADDRESS": ""} if name == "ray" and not os.environ.get("RAY_ADDRESS") else None)
+            if not r.ok or r.json() is None:
+                R["errors"].append(f"{name}: {r.error()}")
+                break
+            times.append(r.wall)
+        R[f"{name}_s"], R[f"{name}_all_s"] = median(times), times
+    R["loadavg_end"] = os.getloadavg()[0]
+    return R
+
+
+def executors_table(R: dict) -> str:
+    p, r = R.get("process_s"), R.get("ray_s")
+    out = [f"### {R['label']}: executors (cold build, empty fact cache; Ray on a local cluster of this machine)", "",
+           f"Load average {_f(R.get('loadavg_start'), '', 1)} at start, {_f(R.get('loadavg_end'), '', 1)} at end.", "",
+           "| executor | wall (median) | all runs | vs process pool |", "| --- | ---: | --- | ---: |",
+           f"| process pool | {_f(p, ' s')} | {_fl(R.get('process_all_s'))} | 1.0x |",
+           f"| Ray (start-up of the local cluster included) | {_f(r, ' s')} | {_fl(R.get('ray_all_s'))} | "
+           f"{f'{r / p:.2f}x' if p and r else 'n/a'} |"]
+    if R.get("errors"):
+        out += ["", "Errors:"] + [f"- {e}" for e in R["errors"]]
+    return "\n".join(out) + "\n"
+
+
+def _fl(xs) -> str:
+    return ", ".join(f"{x:.2f}" for x in xs) if xs else "n/a"
+
+
 def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: str | None, py: str) -> dict:
     R: dict = {"label": label, "root": str(root), "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
                "errors": []}
@@ -931,10 +1080,11 @@ def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: st
             if p.exists():
                 p.unlink()
 
-    # ---- cold index
+    # ---- cold index: a fresh DB and an empty fact cache each time
     cold = []
     for i in range(runs):
         rm_db()
+        empty_cache(runner)
         r = runner.run(index_cmd(), sample_memory=True)
         if not r.ok or r.json() is None:
             R["errors"].append(f"cold index: {r.error()}")
@@ -952,6 +1102,18 @@ def bench_tree(label: str, root: Path, work: Path, args, runner: Runner, cli: st
     R["cold_all_s"] = [r.wall for r in cold]
     R["cold_cpu_s"] = median([r.cpu for r in cold])
     R["cold_reported_s"] = median([r.json().get("seconds") for r in cold])
+    # ---- a fresh DB of the same tree with the fact cache the cold runs left (another clone, same commit)
+    same = []
+    for i in range(runs):
+        rm_db()
+        r = runner.run(index_cmd())
+        if not r.ok or r.json() is None:
+            R["errors"].append(f"cold index, warm fact cache: {r.error()}")
+            break
+        same.append(r)
+    if same:
+        R["cold_cached_s"] = median([r.wall for r in same])
+        R["cold_cached_hits"] = (same[-1].json().get("fact_cache") or {}).get("hits")
     R["peak_rss_mb"] = max(r.maxrss_kb for r in cold) / 1024
     R["peak_tree_mb"] = max(r.tree_kb or 0 for r in cold) / 1024
     R["db_mb"] = sum(Path(str(db) + s).stat().st_size for s in ("", "-wal") if Path(str(db) + s).exists()) / 1e6
@@ -1119,6 +1281,9 @@ def table(R: dict) -> str:
     row("cold index (CLI wall)", _f(c, " s"), f"<= {T['cold_ratio']:.0f}x ctags" + (f" ({T['cold_ratio'] * ct:.2f} s)" if ct else ""),
         ratio(c), _ok(c / ct if (c and ct) else None, T["cold_ratio"]))
     row("cold index (reported `seconds`)", _f(R.get("cold_reported_s"), " s"), "", ratio(R.get("cold_reported_s")), "")
+    cs = R.get("cold_cached_s")
+    row(f"fresh index DB, warm fact cache ({R.get('cold_cached_hits')} hits; another clone at the same commit)",
+        _f(cs, " s"), "", ratio(cs) + (f"; {cs / c:.0%} of cold" if cs and c else ""), "")
     cc, ctc = R.get("cold_cpu_s"), R.get("ctags_cpu_s")
     row("cold index CPU time (user+sys, all processes) / ctags CPU time", f"{_f(cc, '', 2)} / {_f(ctc, ' s', 2)}", "",
         f"{cc / ctc:.1f}x" if (cc and ctc) else "", "")
@@ -1176,21 +1341,22 @@ def table(R: dict) -> str:
 
 def summary(results: list[dict]) -> str:
     out = ["### Summary", "",
-           "| tree | files | MB | symbols | calls | ctags s | cold s | cold/ctags | warm s | update s (typical / hub) | "
-           "defs p50/p95 ms | callers p50/p95 ms | CLI defs s | peak MB |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-           "| target | | | | | 1x | | <= 5x | < 0.3 | < 0.3 | < 5 | < 5 | < 0.5 | < 1024 |"]
+           "| tree | files | MB | symbols | calls | ctags s | cold s | cold/ctags | cold ms/file | warm s | update s (typical / hub) | "
+           "defs p50/p95 ms | callers p50/p95 ms | CLI defs s | peak MB | peak MB/1k files |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+           "| target | | | | | 1x | | <= 5x | flat | < 0.3 | < 0.3 | < 5 | < 5 | < 0.5 | < 1024 | flat |"]
     for R in results:
         idx = R.get("index") or {}
         ip = R.get("inproc") or {}
         ct, c = R.get("ctags_s"), R.get("cold_s")
+        n = idx.get("files") or R.get("tree_files")
         peak = max(R.get("peak_rss_mb") or 0, R.get("peak_tree_mb") or 0) or None
         out.append(
             f"| {R['label']} | {idx.get('files', R.get('tree_files'))} | {_f(R.get('indexed_mb') or R.get('tree_mb'), '', 1)} | "
             f"{idx.get('symbols', 'n/a')} | {idx.get('calls', 'n/a')} | {_f(ct)} | {_f(c)} | "
-            f"{(f'{c / ct:.1f}x' if c and ct else 'n/a')} | {_f(R.get('warm_s'))} | {_f(R.get('update_typical_s'))} / {_f(R.get('update_hub_s'))} | "
+            f"{(f'{c / ct:.1f}x' if c and ct else 'n/a')} | {_f(1000 * c / n if c and n else None)} | {_f(R.get('warm_s'))} | {_f(R.get('update_typical_s'))} / {_f(R.get('update_hub_s'))} | "
             f"{_f(ip.get('defs_p50_ms'))}/{_f(ip.get('defs_p95_ms'))} | {_f(ip.get('callers_p50_ms'))}/{_f(ip.get('callers_p95_ms'))} | "
-            f"{_f(R.get('cli_defs_s'))} | {_f(peak, '', 0)} |")
+            f"{_f(R.get('cli_defs_s'))} | {_f(peak, '', 0)} | {_f(1000 * peak / n if peak and n else None, '', 1)} |")
     return "\n".join(out) + "\n"
 
 
@@ -1213,9 +1379,20 @@ def main(argv=None) -> int:
     ap.add_argument("--cpus", type=int, help="pin the measured processes to this many CPUs")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before a single command is killed")
+    ap.add_argument("--revisions", action="store_true",
+                    help="git trees: also a second clone at another commit (warm fact cache) and a checkout + update, "
+                         "against that commit's cold build")
+    ap.add_argument("--other-rev", help="the other commit for --revisions (default: the furthest of HEAD~25, ~50, ... "
+                                        "whose diff touches at most --diff-share of the files)")
+    ap.add_argument("--diff-share", type=float, default=0.05, help="for --revisions; default 0.05")
+    ap.add_argument("--executors", action="store_true", help="also cold builds with --executor process vs ray")
+    ap.add_argument("--only-cache", action="store_true",
+                    help="skip the per-tree query/update measurements; run only --revisions / --executors")
     args = ap.parse_args(argv)
     if not args.paths and not args.synthetic:
         ap.error("give a PATH or --synthetic N[,N...]")
+    if args.only_cache and not (args.revisions or args.executors):
+        ap.error("--only-cache needs --revisions or --executors")
     for p in args.paths:
         if not p.is_dir():
             ap.error(f"not a directory: {p}")
@@ -1236,7 +1413,8 @@ def main(argv=None) -> int:
         base = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
     else:
         base = Path(tempfile.mkdtemp(prefix="repo-rlm-bench-"))
-    results = []
+    runner.env["REPO_RLM_FACT_CACHE"] = str(base / "fact-cache")  # the bench's own, emptied where a run must be cold
+    results, extra = [], []
     try:
         for i, p in enumerate(args.paths):
             work = base / f"repo{i}"
@@ -1245,10 +1423,19 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             root, how = prepare_copy(p.resolve(), work)
             log(f"copied with {how} in {time.perf_counter() - t:.1f} s")
-            R = bench_tree(p.resolve().name, root, work, args, runner, cli, py)
-            R["source"], R["copied_with"] = str(p.resolve()), how
-            results.append(R)
-            print(table(R), file=sys.stderr if args.json else sys.stdout, flush=True)
+            if not args.only_cache:
+                R = bench_tree(p.resolve().name, root, work, args, runner, cli, py)
+                R["source"], R["copied_with"] = str(p.resolve()), how
+                results.append(R)
+                print(table(R), file=sys.stderr if args.json else sys.stdout, flush=True)
+            if args.revisions and cli and (root / ".git").exists():
+                X = bench_revisions(p.resolve().name, root, work, args, runner, cli)
+                extra.append(X)
+                print(revisions_table(X), file=sys.stderr if args.json else sys.stdout, flush=True)
+            if args.executors and cli:
+                X = bench_executors(p.resolve().name, root, work, args, runner, cli)
+                extra.append(X)
+                print(executors_table(X), file=sys.stderr if args.json else sys.stdout, flush=True)
         for n in sizes:
             work = base / f"synthetic{n}"
             work.mkdir()
@@ -1260,7 +1447,7 @@ def main(argv=None) -> int:
             print(table(R), file=sys.stderr if args.json else sys.stdout, flush=True)
         if len(results) > 1:
             print(summary(results), file=sys.stderr if args.json else sys.stdout, flush=True)
-        doc = json.dumps({"targets": TARGETS, "results": results}, indent=2, default=str)
+        doc = json.dumps({"targets": TARGETS, "results": results, "cache_and_executors": extra}, indent=2, default=str)
         if args.json:
             print(doc)
         if args.json_file:
@@ -1270,7 +1457,7 @@ def main(argv=None) -> int:
             log(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
-    return 0 if all(r.get("cold_s") for r in results) else 1
+    return 0 if all(r.get("cold_s") for r in results) and not any(x["errors"] for x in extra) else 1
 
 
 if __name__ == "__main__":

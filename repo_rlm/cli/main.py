@@ -45,6 +45,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--rebuild", action="store_true", help="start the index over")
     sp.add_argument("--embed", action="store_true",
                     help="also embed definitions for semantic search (the vectors extra)")
+    sp.add_argument("--executor", choices=["auto", "process", "inprocess", "ray"], default="auto",
+                    help="where extraction runs: a local process pool (auto), this process, or Ray "
+                         "(pip install 'repo-rlm[ray]'; RAY_ADDRESS names the cluster)")
     sp = cmd("defs", "find definitions by name, qualified name or glob", listing=True)
     sp.add_argument("name")
     sp.add_argument("--kind", help=", ".join(DEF_KINDS))
@@ -211,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
         repo = Repo.open(args.repo, index_path=args.index, update=args.command != "index", progress=progress,
                          rebuild=getattr(args, "rebuild", False), notify=_notice)
         if args.command == "index":
-            report = repo.update(progress=progress) | repo.stats | {"index_path": str(repo.index_path)}
+            report = repo.update(progress=progress, executor=args.executor) | repo.stats | {"index_path": str(repo.index_path)}
             if args.embed:
                 report["embeddings"] = repo.embed()
     finally:
@@ -228,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
         if j:
             _print_json({k: report[k] for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds", "index_path")}
                         | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases",
-                                                 "embeddings") if k in report})
+                                                 "fact_cache", "embeddings") if k in report})
         else:
             langs = ", ".join(f"{k} {v}" for k, v in report["languages"].items())
             out(f"{report['files']} files ({langs}), {report['symbols']} symbols, {report['calls']} calls\n"

@@ -1,34 +1,43 @@
 """Build and update the index incrementally: only files whose content changed are parsed again.
 
-Parsing runs in a process pool (trees never leave the worker); the parent writes each batch
-of files in its own transaction, then ties call sites to their targets. A build killed at any
-point leaves a consistent index: unfinished files keep their old facts and are redone next time.
+The parent reads each changed file and takes the facts of its blob from the fact cache
+(factcache.py); blobs not seen before are extracted in batches by an executor (executors.py: a
+process pool, or Ray), whose results go into the cache. The parent places the facts at their
+paths, writes each batch of files in its own transaction, then ties call sites to their
+targets. A build killed at any point leaves a consistent index: unfinished files keep their old
+facts and are redone next time. A fresh index of a git clone starts as a copy of another
+clone's index of the same repository, so it costs the diff.
 """
 from __future__ import annotations
 
-import multiprocessing
+import copy
 import os
 import sqlite3
 import stat
-import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import discovery, store
+from . import discovery, executors, factcache, store
 from .languages import has_query, language_for
-from .parse import FileFacts, git_blob_id, module_name, parse_file, text_facts
+from .parse import FileFacts, extract, git_blob_id, module_name, name_words, place, text_facts
 
 Progress = Callable[[int, int, str], None]
 DEFAULT_MAX_FILE_BYTES = int(os.environ.get("REPO_RLM_MAX_FILE_BYTES", 2_000_000))
-BATCH = 200
+BATCH = 200  # files written to the index per transaction
+READ_AHEAD = 256  # files read and looked up in the fact cache at a time
+TASK_FILES, TASK_BYTES = 48, 1 << 20  # one extraction task: this many files or bytes, whichever comes first
 INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
 
 
-def _examine(job: tuple) -> tuple:
-    """Worker: read, classify and parse one file. Returns ("ok", facts) or ("skip", path, reason, blob, size, mtime)."""
-    root, path, lang, module, max_bytes = job
+def _result_path(result: tuple) -> str:
+    """The path of an update result: ("ok", facts), ("skip", path, ...) or ("same", size, mtime, path)."""
+    return result[1].path if result[0] == "ok" else result[1] if result[0] == "skip" else result[3]
+
+
+def _read(root: str, path: str, max_bytes: int) -> tuple:
+    """Read and classify one file: ("data", bytes, blob, size, mtime) or ("skip", path, reason, blob, size, mtime)."""
     full = os.path.join(root, path)
     try:
         st = os.lstat(full)  # a symlink is not followed: it may lead out of the repository
@@ -46,24 +55,18 @@ def _examine(job: tuple) -> tuple:
     nl = data.count(b"\n") + 1
     if len(data) > 20_000 and len(data) / nl > 400:
         return ("skip", path, "minified", blob, st.st_size, st.st_mtime_ns)
-    try:
-        if lang != "text" and has_query(lang):
-            facts = parse_file(path, lang, module, data)
-        else:
-            facts = text_facts(path, data, "text" if lang == "text" else lang)
-    except Exception:  # a grammar crash on one file must not stop the build
-        facts = text_facts(path, data, lang)
-        facts.parse_error = True
-    facts.mtime_ns = st.st_mtime_ns
-    return ("ok", facts)
+    return ("data", data, blob, len(data), st.st_mtime_ns)
 
 
 class Indexer:
-    def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+    def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                 executor: str = "auto", cache: factcache.FactCache | None = None) -> None:
         self._known: set[str] = set()  # paths the index held when this update started
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
+        self.executor = executor
+        self.cache = cache
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -135,11 +138,15 @@ class Indexer:
 
     def _update(self, paths: Iterable[str] | None, progress: Progress | None,
                 first: Callable[[], Iterable[str]] | None) -> dict:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stored = self._stored()  # the one read of the files table
+        repo_key = self._repo_key(fresh=not stored) if paths is None else None
+        seeded = None
+        if repo_key and not stored and (seeded := self._seed(repo_key)):
+            stored = self._stored()  # a sibling's index: from here on, this update costs the diff
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        bulk = len(todo) > store.BULK_FILES
+        bulk = len(todo) > max(store.BULK_FILES, len(stored) // 5)
         # Names whose definitions changed: only files that mention them need resolving again.
         changed: set[str] | None = None if bulk else set()
         if changed is not None:
@@ -153,57 +160,54 @@ class Indexer:
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
-        jobs = []
-        for p in todo:
-            lang = language_for(p) or "text"
-            jobs.append((str(self.root), p, lang, module_name(p, lang, package_dirs), self.max_file_bytes))
         done = updated = 0
-        fresh = len(jobs) > 2000 and len(jobs) > 2 * len(stored)
+        fresh = len(todo) > 2000 and len(todo) > 2 * len(stored)
         if fresh:  # a fresh build: fill the tables first, build their indexes once at the end
             store.drop_secondary_indexes(self.conn)
         batch: list[tuple] = []
         touched: list[tuple] = []  # same content, new stat: (size, mtime_ns, path)
         t_plan = time.perf_counter()
-        pending = {j[1]: j for j in jobs} if first is not None else {}
+        if self.cache is not None:
+            cache = self.cache
+        else:  # opened only when there is something to read (a re-check that finds nothing changed never does)
+            cache = factcache.FactCache.open() if todo else factcache.FactCache(None, None, 0, why=None)
+        pending = set(todo) if first is not None else set()
         early: set[str] = set()
         next_poll = 0.0
 
-        def take(result: tuple) -> bool:
-            """Queue one result for writing; False when it needs no write (touched only)."""
-            nonlocal changed
-            if result[0] == "ok":
+        def take(result: tuple) -> None:
+            """Queue one result for writing (a touched file only has its stat remembered)."""
+            nonlocal changed, updated
+            if result[0] == "same":
+                touched.append(result[1:])
+                return
+            if result[0] == "ok" and changed is not None:
                 f = result[1]
-                if f.path in stored and stored[f.path].blob == f.blob:  # touched, not changed: remember the stat
-                    touched.append((f.size, f.mtime_ns, f.path))
-                    return False
-                if changed is not None:
-                    new = {(d[1], d[2]) for d in f.defs} | {(f.defs[i][1] + "<", b) for i, b in f.bases}
-                    changed |= {q.rsplit(".", 1)[-1].rstrip("<") for q, _k in new ^ self._shape(f.path)}
+                new = {(d[1], d[2]) for d in f.defs} | {(f.defs[i][1] + "<", b) for i, b in f.bases}
+                changed |= {q.rsplit(".", 1)[-1].rstrip("<") for q, _k in new ^ self._shape(f.path)}
             batch.append(result)
-            return True
+            updated += result[0] == "ok"
 
-        for result in self._run(jobs):
+        for result in self._facts(todo, package_dirs, stored, cache):
             done += 1
-            path = result[1].path if result[0] == "ok" else result[1]
-            pending.pop(path, None)
+            path = _result_path(result)
+            pending.discard(path)
             if path in early:
                 continue
-            if take(result):
-                updated += result[0] == "ok"
+            take(result)
             wanted: list[str] = []
             if pending and time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + 0.05
                 wanted = [p for p in first() if p in pending]  # type: ignore[misc]
                 for p in wanted:  # written now; their turn in the stream is skipped
                     early.add(p)
-                    result = _examine(pending.pop(p))
-                    if take(result):
-                        updated += result[0] == "ok"
+                    pending.discard(p)
+                    take(self._one(p, package_dirs, stored, cache))
             if len(batch) >= BATCH or wanted:
                 self._write(batch)
                 batch = []
             if progress:
-                progress(done, len(jobs), "parse")
+                progress(done, len(todo), "parse")
         if batch:
             self._write(batch)
         if touched:
@@ -211,13 +215,18 @@ class Indexer:
                 self.conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", touched)
         if fresh:
             store.create_secondary_indexes(self.conn)
-        t_parse = time.perf_counter()
+        cache.evict()
+        if self.cache is None:
+            cache.close()
+        t_parse, c_parse = time.perf_counter(), time.process_time()
         self._resolve(changed, progress)
         if fresh:  # fold the build's large WAL into the database now, not into the next small update
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        t_resolve = time.perf_counter()
+        t_resolve, c_resolve = time.perf_counter(), time.process_time()
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):
             skipped[reason] += n
+        if repo_key and (updated or gone or not self._known or seeded):  # the newest index of a repository first
+            factcache.register_index(repo_key, self._db_path())
         report = {
             "updated_files": updated,
             "deleted_files": len(gone),
@@ -226,19 +235,141 @@ class Indexer:
             "seconds": round(time.perf_counter() - t0, 3),
             "phases": {"plan": round(t_plan - t0, 3), "parse_and_write": round(t_parse - t_plan, 3),
                        "resolve": round(t_resolve - t_parse, 3)},
+            # CPU of this process (workers not included): steadier than wall time on a busy machine
+            "phases_cpu": {"until_written": round(c_parse - c0, 3), "resolve": round(c_resolve - c_parse, 3)},
+            "fact_cache": cache.report() | ({"seeded_from": seeded} if seeded else {}),
         }
         return report
 
-    def _run(self, jobs: list[tuple]):
-        if len(jobs) < INPROCESS_LIMIT or (os.cpu_count() or 1) < 2:
-            for j in jobs:
-                yield _examine(j)
-            return
-        method = "fork" if threading.active_count() == 1 else "spawn"
-        ctx = multiprocessing.get_context(method)
-        workers = max(1, min(os.cpu_count() or 1, 8))
-        with ctx.Pool(workers) as pool:
-            yield from pool.imap_unordered(_examine, jobs, chunksize=8)
+    # -- another clone of the same repository ---------------------------------------------------
+
+    def _db_path(self) -> str:
+        return next((r[2] for r in self.conn.execute("PRAGMA database_list") if r[1] == "main"), "")
+
+    def _repo_key(self, fresh: bool) -> str | None:
+        """Which repository this is, whatever the clone: its root commits (kept in meta after the first build)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='repo_key'").fetchone()
+        if row is not None or not fresh:
+            return row[0] if row else None
+        key = discovery.root_commits(self.root)
+        if key:
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (key,))
+        return key
+
+    def _seed(self, repo_key: str) -> str | None:
+        """Start an empty index as a copy of the newest index of another clone of the same repository
+        (the fact cache's registry names them): the plan then re-reads only files whose blob differs."""
+        me = self._db_path()
+        for other in factcache.sibling_indexes(repo_key):
+            if other == me or not os.path.isfile(other):
+                continue
+            try:
+                src = sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=5)
+            except sqlite3.Error:
+                continue
+            try:
+                if src.execute("SELECT value FROM meta WHERE key='schema'").fetchone() != (store.SCHEMA_VERSION,):
+                    continue
+                if src.execute("SELECT COUNT(*) FROM files WHERE resolved=0").fetchone()[0]:
+                    continue  # a build that did not finish: not a base to start from
+                src.backup(self.conn)
+                with self.conn:  # no stat of the other clone vouches for a file here: git's blob ids or a hash must
+                    self.conn.execute("UPDATE files SET mtime_ns=0")
+                    self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (repo_key,))
+                return other
+            except sqlite3.Error:
+                continue
+            finally:
+                src.close()
+        return None
+
+    def _classify(self, path: str, stored: dict[str, store.StoredFile]) -> tuple:
+        """Read one file: a result ready as it is (skip, same content, plain text), or
+        ("code", path, lang, data, blob, mtime) for the extractor."""
+        r = _read(str(self.root), path, self.max_file_bytes)
+        if r[0] == "skip":
+            return r
+        _, data, blob, size, mtime = r
+        old = stored.get(path)
+        if old is not None and old.blob == blob and old.lang != "skipped":
+            return ("same", size, mtime, path)
+        lang = language_for(path) or "text"
+        if lang == "text" or not has_query(lang):
+            f = text_facts(path, data, lang)
+            f.mtime_ns = mtime
+            return ("ok", f)
+        return ("code", path, lang, data, blob, mtime)
+
+    def _one(self, path: str, package_dirs: set[str], stored: dict[str, store.StoredFile],
+             cache: factcache.FactCache) -> tuple:
+        """One file's result, here and now (an editor's open document during a build)."""
+        r = self._classify(path, stored)
+        if r[0] != "code":
+            return r
+        _, path, lang, data, blob, mtime = r
+        hit = cache.get_many([(blob, lang)]).get((blob, lang))
+        f = place(copy.copy(hit) if hit is not None else extract(lang, data, blob), path,
+                  module_name(path, lang, package_dirs))
+        f.mtime_ns = mtime
+        return ("ok", f)
+
+    def _facts(self, todo: list[str], package_dirs: set[str], stored: dict[str, store.StoredFile],
+               cache: factcache.FactCache):
+        """For each path: ("ok", placed facts), ("skip", path, reason, blob, size, mtime) or ("same", size, mtime, path).
+
+        Files are read here; facts of blobs the cache holds are placed at once, the others are
+        extracted in batches by the executor and written to the cache as they come back.
+        """
+        ready, waiting = deque(), {}  # waiting: (blob, lang) -> [(path, module, mtime)]
+
+        def batches():
+            task: list = []
+            task_bytes = 0
+            for i in range(0, len(todo), READ_AHEAD):
+                code: list = []
+                for path in todo[i:i + READ_AHEAD]:
+                    r = self._classify(path, stored)
+                    if r[0] == "code":
+                        code.append(r[1:])
+                    else:
+                        ready.append(r)
+                hits = cache.get_many(list({(c[3], c[1]) for c in code}))
+                for path, lang, data, blob, mtime in code:
+                    key, module = (blob, lang), module_name(path, lang, package_dirs)
+                    if key in hits:  # a shallow copy each: place() replaces defs, nothing else is changed
+                        f = place(copy.copy(hits[key]), path, module)
+                        f.mtime_ns = mtime
+                        ready.append(("ok", f))
+                    elif key in waiting:  # the same content at another path: extracted once
+                        waiting[key].append((path, module, mtime))
+                    else:
+                        waiting[key] = [(path, module, mtime)]
+                        task.append((blob, lang, data))
+                        task_bytes += len(data)
+                        if len(task) >= TASK_FILES or task_bytes >= TASK_BYTES:
+                            yield task
+                            task, task_bytes = [], 0
+                yield []  # let the consumer drain what is ready
+            if task:
+                yield task
+
+        ex = executors.make(self.executor, len(todo), INPROCESS_LIMIT)
+        try:
+            for result in ex.map(batches()):
+                while ready:
+                    yield ready.popleft()
+                cache.put_many(result)
+                for blob, lang, enc in result:
+                    facts = factcache.decode(blob, enc)
+                    for path, module, mtime in waiting.pop((blob, lang), ()):
+                        f = place(copy.copy(facts), path, module)
+                        f.mtime_ns = mtime
+                        yield ("ok", f)
+            while ready:
+                yield ready.popleft()
+        finally:
+            ex.close()
 
     def _delete(self, path: str) -> None:
         if path not in self._known:
@@ -291,13 +422,13 @@ class Indexer:
                 c.executemany("INSERT INTO binds VALUES(?,?,?,?,?,?)",
                               [(fid, base + s if s >= 0 else None, n, k, v, ln) for s, n, k, v, ln in f.binds])
                 chunk_rows, fts_rows = [], []
-                for d, s, e, body, words in f.chunks:
+                for d, s, e, body in f.chunks:
                     cid = next_chunk
                     next_chunk += 1
                     chunk_rows.append((cid, fid, base + d if d >= 0 else None, s, e))
                     if d >= 0:
                         name, qual, _k, _s, _e, _nl, _nc, sig, doc, _p = f.defs[d]
-                        fts_rows.append((cid, words, f.path, sig, doc, body))
+                        fts_rows.append((cid, name_words(name, qual), f.path, sig, doc, body))
                     else:
                         fts_rows.append((cid, "", f.path, "", "", body))
                 c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)

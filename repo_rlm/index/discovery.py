@@ -90,6 +90,19 @@ def discover(root: Path) -> Discovered:
     return _discover_walk(root)
 
 
+def root_commits(root: Path) -> str | None:
+    """The root commits of HEAD's history and the directory indexed within the work tree: the same
+    for every clone of a repository (and the same subdirectory)."""
+    if git_toplevel(root) is None:
+        return None
+    try:
+        out = _git(root, "rev-list", "--max-parents=0", "HEAD").decode().split()
+        prefix = _git(root, "rev-parse", "--show-prefix").decode("utf-8", "surrogateescape").strip()
+    except (subprocess.CalledProcessError, OSError):
+        return None
+    return f"{','.join(sorted(out))}:{prefix}" if out else None
+
+
 def git_modified(root: Path) -> set[str]:
     """Tracked files whose work-tree copy differs from git's index (or is gone)."""
     try:

@@ -57,8 +57,10 @@ class FileFacts:
     bases: list[tuple] = field(default_factory=list)
     # (scope_idx, name, kind, value, line)  kind: call | new | type | alias | self_call | self_new | self_type
     binds: list[tuple] = field(default_factory=list)
-    # (def_idx or -1, start_line, end_line, text, name words for search)
+    # (def_idx or -1, start_line, end_line, text)
     chunks: list[tuple] = field(default_factory=list)
+    # qualnames of defs lack the module prefix: `place` adds it (facts cached per blob are path-free)
+    relative: bool = False
 
 
 def name_words(name: str, qualname: str) -> str:
@@ -89,7 +91,7 @@ def _windows(lines: list[str], start: int, end: int, idx: int) -> list[tuple]:
         e = min(end, s + CHUNK_LINES - 1)
         body = "\n".join(lines[s - 1 : e])
         if body.strip():
-            out.append((idx, s, e, body[:MAX_CHUNK_CHARS], ""))
+            out.append((idx, s, e, body[:MAX_CHUNK_CHARS]))
     return out
 
 
@@ -203,10 +205,25 @@ def module_name(path: str, lang: str, package_dirs: frozenset[str] | set[str] = 
     return ".".join(parts)
 
 
+def place(facts: FileFacts, path: str, module: str) -> FileFacts:
+    """Put facts extracted from a blob at a path: the module prefix goes in front of relative qualnames."""
+    facts.path, facts.module = path, module
+    if facts.relative and module:
+        facts.defs = [(n, f"{module}.{q}", *rest) for n, q, *rest in facts.defs]
+    facts.relative = False
+    return facts
+
+
 def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
-    """Extract definitions, calls, imports, bases, bindings and search chunks from one file."""
+    """Extract the facts of one file and place them at its path."""
+    return place(extract(lang, data), path, module)
+
+
+def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
+    """Definitions, calls, imports, bases, bindings and search chunks of a blob: a function of
+    its content and language only (no path, no module), so they can be cached per blob."""
     src = _Src(data)
-    facts = FileFacts(path, lang, module, git_blob_id(data), len(data), len(src.blines))
+    facts = FileFacts("", lang, "", blob or git_blob_id(data), len(data), len(src.blines))
     tree = parser_for(lang).parse(data)
     root = tree.root_node
     facts.parse_error = root.has_error
@@ -301,7 +318,10 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
     defs.sort(key=lambda d: (d["start"], -d["end"]))
     stack: list[int] = []
     index_of: list[int] = []  # position in defs -> index in facts.defs (or -1 for scopes)
-    prefix = module if lang == "python" or not package else package
+    # Qualified names start at the declared package, else at the module: the module is a function
+    # of the path, so it is left out here and added by `place` (facts stay a function of the blob).
+    facts.relative = lang == "python" or not package
+    prefix = "" if facts.relative else package
     impl_bases: list[tuple] = []
     lambdas: dict[str, int] = {}  # per enclosing scope, PyCG's `<lambdaN>` in order of appearance
     for i, d in enumerate(defs):
@@ -412,9 +432,9 @@ def parse_file(path: str, lang: str, module: str, data: bytes) -> FileFacts:
         if kind == "lambda":
             continue
         if kind in CLASS_KINDS:
-            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : min(e, s + 5)])[:MAX_CHUNK_CHARS], name_words(name, qual)))
+            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : min(e, s + 5)])[:MAX_CHUNK_CHARS]))
         elif facts.defs[idx][9] < 0 or facts.defs[facts.defs[idx][9]][2] in CLASS_KINDS:
-            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : e])[:MAX_CHUNK_CHARS], name_words(name, qual)))
+            facts.chunks.append((idx, s, e, "\n".join(text_lines[s - 1 : e])[:MAX_CHUNK_CHARS]))
             spans_covered.append((s, e))
     nxt = 1  # windows over the lines no function chunk covers
     for s, e in sorted(spans_covered) + [(len(text_lines) + 1, len(text_lines) + 1)]:

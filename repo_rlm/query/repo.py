@@ -19,6 +19,7 @@ from ..index import discovery, git, store
 from ..index.resolve_base import DECORATED
 from ..index.build import Indexer
 from ..index.discovery import looks_binary
+from ..index.executors import ExecutorError
 from ..index.names import CONSTRUCTIBLE_KINDS, CONSTRUCTORS, IDENTIFIER, is_ident_char
 from .escape import escape_controls
 from .results import (BlameLine, Call, Commit, Definition, GrepHit, Import, OutlineItem, Reference,
@@ -198,14 +199,18 @@ class Repo:
         self.conn.close()
 
     def update(self, paths: list[str] | None = None, progress: Callable[[int, int, str], None] | None = None,
-               first: Callable[[], list[str]] | None = None) -> dict:
+               first: Callable[[], list[str]] | None = None, executor: str = "auto") -> dict:
         """Bring the index up to date (only changed files are parsed). `paths`: known changed files;
-        `first`: files to parse ahead of their turn (polled). Returns what this update did; the
+        `first`: files to parse ahead of their turn (polled); `executor`: where extraction runs
+        (index.executors). Returns what this update did; the
         totals are `stats` (not computed here: every query updates)."""
         if self.readonly:
             raise RepoError("this index was opened read-only")
         rel = [self.relpath(p) for p in paths] if paths is not None else None
-        return Indexer(self.root, self.conn).update(rel, progress, first)
+        try:
+            return Indexer(self.root, self.conn, executor=executor).update(rel, progress, first)
+        except ExecutorError as exc:  # Ray missing or unreachable: bad input, one line
+            raise RepoError(str(exc)) from None
 
     # -- files ------------------------------------------------------------------------------
 
