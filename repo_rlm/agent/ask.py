@@ -41,11 +41,16 @@ class AskConfig:
     retries: int = 3
     output_chars: int = 20_000
     sandbox: str | None = None  # None: bubblewrap when usable; "rlimits" forces the fallback
+    strategy: str = "rlm"  # auto | rlm | direct | rag (repo_rlm.agent.strategies)
+    context_window: int | None = None  # tokens; None: litellm's model map, else unchecked
+    max_reply_tokens: int = 4096  # max_tokens of every model call
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "AskConfig":
         env = {"model": os.environ.get("REPO_RLM_MODEL"), "sub_model": os.environ.get("REPO_RLM_SUB_MODEL"),
-               "api_base": os.environ.get("REPO_RLM_API_BASE"), "api_key": os.environ.get("REPO_RLM_API_KEY")}
+               "api_base": os.environ.get("REPO_RLM_API_BASE"), "api_key": os.environ.get("REPO_RLM_API_KEY"),
+               "context_window": int(os.environ["REPO_RLM_CONTEXT_WINDOW"])
+               if os.environ.get("REPO_RLM_CONTEXT_WINDOW", "").isdigit() else None}
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None and k in known})
@@ -64,6 +69,7 @@ class AskResult:
                                                            "cost_usd": 0.0})
     trace: str | None = None
     notes: list[str] = field(default_factory=list)
+    strategy: str = "rlm"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,28 +97,35 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
     from repo_rlm.agent.engine import Engine, Shared
     from repo_rlm.agent.models import ModelClient, ModelError, ResponseCache
     from repo_rlm.agent.repl import ReplError
+    from repo_rlm.agent.strategies import choose, plain_answer
     from repo_rlm.agent.trace import Trace, default_trace_path
+    from repo_rlm.agent.window import WindowTooSmall
 
     cache = ResponseCache() if config.use_cache else None
     client = ModelClient(api_base=config.api_base, api_key=config.api_key, max_concurrency=config.max_concurrency,
                          call_timeout_s=config.call_timeout_s, retries=config.retries, budget_usd=config.budget_usd,
-                         max_tokens_total=config.max_tokens, cache=cache)
+                         max_tokens_total=config.max_tokens, max_reply_tokens=config.max_reply_tokens, cache=cache)
     trace_path = Path(config.trace_path) if config.trace_path else default_trace_path()
     trace = Trace(trace_path)
     shared = Shared(client, config, trace, time.monotonic() + config.timeout_s, on_progress)
     context = config.context_text if repo is None else None
     engine = Engine(shared, 0, repo=repo, context=context)
+    strategy, why = choose(repo, config)
     trace.event("run_start", question=question, model=config.model, sub_model=config.sub_model,
                 max_iterations=config.max_iterations, max_depth=config.max_depth,
-                max_sub_calls=config.max_sub_calls, budget_usd=config.budget_usd, timeout_s=config.timeout_s)
+                max_sub_calls=config.max_sub_calls, budget_usd=config.budget_usd, timeout_s=config.timeout_s,
+                strategy=strategy, strategy_reason=why)
     notes: list[str] = []
     try:
         try:
-            answer, stopped, iterations = await engine.run(question)
-        except (ModelError, ReplError) as exc:
+            if strategy == "rlm":
+                answer, stopped, iterations = await engine.run(question)
+            else:
+                answer, stopped, iterations = await plain_answer(shared, repo, question, strategy)
+        except (ModelError, ReplError, WindowTooSmall) as exc:
             answer, stopped, iterations = f"Error: {exc}", "error", getattr(engine, "iterations", 0)
             notes.append(str(exc))
-        if shared.code_turns == 0 and stopped != "error":
+        if strategy == "rlm" and shared.code_turns == 0 and stopped != "error":
             notes.append("The model never produced code: it did not use the REPL, so this answer is not grounded "
                          "in the repository. Try a stronger root model.")
         notes += [e for e in shared.errors if e not in notes]
@@ -120,7 +133,7 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
         if repo is not None:
             answer, citations = check_citations(answer, Path(repo.root), repo.files)
         result = AskResult(answer, citations, stopped, iterations, shared.sub_calls, shared.depth_reached,
-                           client.usage.to_dict(), str(trace_path), notes)
+                           client.usage.to_dict(), str(trace_path), notes, strategy)
         trace.event("run_end", **{k: v for k, v in result.to_dict().items() if k != "trace"})
     finally:  # also on cancellation: the engine has already killed its REPL worker
         if cache is not None:
@@ -149,6 +162,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", type=Path, dest="trace_path", help="JSONL trace file (default: in the user cache dir)")
     parser.add_argument("--no-cache", action="store_true", help="bypass the on-disk response cache")
     parser.add_argument("--context", type=Path, dest="context_file", help="answer about this text file instead of the repository")
+    parser.add_argument("--strategy", choices=["auto", "rlm", "direct", "rag"],
+                        help="rlm (default): the recursive agent; direct: the question with as much code as fits "
+                             "the window; rag: the top search hits; auto: direct when the input fits, else rlm")
+    parser.add_argument("--context-window", type=int, help="the model's window in tokens (env REPO_RLM_CONTEXT_WINDOW; "
+                        "default: litellm's model map)")
+    parser.add_argument("--max-reply-tokens", type=int, help="max_tokens of each model call (default 4096)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -188,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
     """The `ask` command. Exit 0 on an answer (also partial or retrieval-only), 2 on bad input, 1 on errors."""
     overrides = {k: getattr(args, k, None) for k in ("model", "sub_model", "api_base", "max_iterations", "max_depth",
                                                      "max_sub_calls", "budget_usd", "max_tokens", "timeout_s",
-                                                     "trace_path")}
+                                                     "trace_path", "strategy", "context_window",
+                                                     "max_reply_tokens")}
     config = AskConfig.from_env(**overrides)
     config.use_cache = not getattr(args, "no_cache", False)
     repo = None
