@@ -61,6 +61,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         from ..agent import ask
 
         ask.add_arguments(sp)
+    from ..viewer import trace_page
+
+    trace_page.add_arguments(sub.add_parser("trace", help="view an ask trace as a page (trace view FILE)"))
     sp = sub.add_parser("lsp", help="start the language server on stdio")
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     return p
@@ -123,6 +126,10 @@ def _run(args: argparse.Namespace) -> int:
         from ..agent import ask
 
         return ask.run(args)
+    if args.command == "trace":
+        from ..viewer import trace_page
+
+        return trace_page.run(args)
     if args.command == "lsp":
         from ..lsp.server import main as lsp_main
 
