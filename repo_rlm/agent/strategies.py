@@ -60,6 +60,16 @@ def _rank_context(chunks: list[tuple[str, int, list[str]]], question: str) -> li
     return sorted(chunks, key=lambda c: -score(c))
 
 
+def _lines(repo: Any, path: str) -> list[str]:
+    try:
+        lines = repo.read(path).split("\n")
+    except Exception:  # noqa: BLE001 - an unreadable file is skipped
+        return []
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _direct_material(repo: Any, context: str | None, question: str) -> list[tuple[str, int, list[str]]]:
     """The whole input, most relevant first: files with search hits, then the rest."""
     if repo is None:
@@ -69,17 +79,7 @@ def _direct_material(repo: Any, context: str | None, question: str) -> list[tupl
         if h.path not in order:
             order.append(h.path)
     order += [f for f in repo.files() if f not in order]
-    out = []
-    for path in order:
-        try:
-            lines = repo.read(path).split("\n")
-        except Exception:  # noqa: BLE001 - an unreadable file is skipped
-            continue
-        if lines and lines[-1] == "":
-            lines.pop()
-        if lines:
-            out.append((path, 1, lines))
-    return out
+    return [(path, 1, lines) for path in order if (lines := _lines(repo, path))]
 
 
 def _rag_material(repo: Any, context: str | None, question: str) -> list[tuple[str, int, list[str]]]:
@@ -87,9 +87,8 @@ def _rag_material(repo: Any, context: str | None, question: str) -> list[tuple[s
         return _rank_context(_context_chunks(context or ""), question)[:RAG_HITS]
     out = []
     for h in repo.search(question, RAG_HITS):
-        try:
-            lines = repo.read(h.path).split("\n")
-        except Exception:  # noqa: BLE001
+        lines = _lines(repo, h.path)
+        if not lines:
             continue
         s = max(1, h.start_line - RAG_CONTEXT_LINES)
         e = min(len(lines), h.end_line + RAG_CONTEXT_LINES)

@@ -64,6 +64,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     from ..viewer import trace_page
 
     trace_page.add_arguments(sub.add_parser("trace", help="view an ask trace as a page (trace view FILE)"))
+    sp = sub.add_parser("eval", help="compare the ask strategies on question files (accuracy, cost, tokens, latency)")
+    if "eval" in (sys.argv[1:] if argv is None else argv):
+        from ..eval import harness
+
+        harness.add_arguments(sp)
     sp = sub.add_parser("lsp", help="start the language server on stdio")
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     return p
@@ -126,6 +131,10 @@ def _run(args: argparse.Namespace) -> int:
         from ..agent import ask
 
         return ask.run(args)
+    if args.command == "eval":
+        from ..eval import harness
+
+        return harness.run(args)
     if args.command == "trace":
         from ..viewer import trace_page
 
