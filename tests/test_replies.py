@@ -124,3 +124,21 @@ async def test_strategies_direct_rag_auto(fake_llm, tmp_path):
         assert "[... cut:" in fake_llm.requests[-1]["messages"][-1]["content"]
     finally:
         repo.close()
+
+
+def test_cli_strategy_flag_and_json_field(fake_llm, tmp_path):
+    import os
+    import subprocess
+    import sys
+    fake_llm.handler = lambda req: "It is src/shop/auth/decorators.py:16-20."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPO_RLM_")}
+    env.update(REPO_RLM_CACHE_DIR=str(tmp_path / "cache"), REPO_RLM_API_KEY="dummy")
+    p = subprocess.run([str(Path(sys.executable).parent / "repo-rlm"), "--repo", str(PYAPP), "--index",
+                        str(tmp_path / "i.db"), "ask", "Where is the session checked?", "--strategy", "rag",
+                        "--model", MODEL, "--api-base", fake_llm.api_base, "--max-reply-tokens", "100",
+                        "--context-window", "8000", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["strategy"] == "rag" and out["stopped"] == "final" and out["iterations"] == 1
+    assert out["citations"] == [{"path": "src/shop/auth/decorators.py", "start_line": 16, "end_line": 20}]
+    assert fake_llm.requests[-1]["max_tokens"] == 100

@@ -61,10 +61,11 @@ def check_first_prompt(config: Any, messages: list[dict[str, Any]]) -> int | Non
 
 def fit_history(model: str, messages: list[dict[str, Any]], window: int | None, reserve: int) -> int:
     """Elide the oldest turn outputs (never the system prompt, the question or the last exchange)
-    until the conversation plus `reserve` reply tokens fits `window`. Returns the prompt's tokens."""
-    need = count_tokens(model, messages)
+    until the conversation plus `reserve` reply tokens fits `window`. Returns the prompt's tokens
+    (0 when the window is unknown: nothing to fit, nothing counted)."""
     if window is None:
-        return need
+        return 0
+    need = count_tokens(model, messages)
     for i in range(2, len(messages) - 2):
         if need + reserve <= window:
             break

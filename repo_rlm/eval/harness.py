@@ -142,6 +142,7 @@ async def run_eval(items: list[Item], strategies: list[str] | None, config: AskC
                    judge_model: str | None = None, index_dir: Path | None = None,
                    on_row: Callable[[Row], None] | None = None) -> list[Row]:
     """Every item with every strategy, one after the other (so latencies do not interfere)."""
+    import litellm  # noqa: F401 - its ~3 s import must not count as the first question's latency
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "traces").mkdir(exist_ok=True)
     repos = Repos(index_dir or out_dir / "indexes")
