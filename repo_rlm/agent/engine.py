@@ -245,8 +245,9 @@ class Engine:
             if window and need + 64 > window:  # the server would refuse it: say so, spend nothing
                 raise RuntimeError(f"sub-call prompt of about {need:,} tokens does not fit the model's "
                                    f"{window:,}-token window: send a smaller chunk")
+            max_tokens = reply_budget(self.cfg, window, need)
             reply = await self.s.client.complete(self.cfg.sub_model or self.cfg.model, msgs, timeout_s=remaining,
-                                                 max_tokens=reply_budget(self.cfg, window, need))
+                                                 max_tokens=max_tokens)
         except BudgetExceeded as exc:
             self.s.stop = self.s.stop or "budget"
             raise RuntimeError(str(exc)) from None
@@ -254,7 +255,7 @@ class Engine:
             self.s.in_flight -= 1
         reply_text = collapse_repeats(reply.text) if reply.finish_reason == "length" else reply.text
         self.s.trace.event("sub_call", depth, model=self.cfg.sub_model or self.cfg.model, prompt=text,
-                           reply=reply_text, finish_reason=reply.finish_reason, prompt_tokens=reply.prompt_tokens,
+                           reply=reply_text, finish_reason=reply.finish_reason, max_tokens=max_tokens, prompt_tokens=reply.prompt_tokens,
                            completion_tokens=reply.completion_tokens, cost_usd=reply.cost_usd,
                            latency_s=round(reply.latency_s, 4), cached=reply.cached)
         self.s.progress("sub-calls")

@@ -180,7 +180,7 @@ def _timeline(events: list[dict[str, Any]]) -> str:
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
-h1{font-size:1.3em} .question{font-size:1.1em;background:#f3f6fb;padding:.6em;border-radius:4px}
+h1{font-size:1.3em} .question{font-size:1.1em;background:#f3f6fb;padding:.6em;border-radius:4px;white-space:pre-wrap}
 pre{background:#f7f7f7;padding:.5em;overflow:auto;max-height:28em;white-space:pre-wrap;word-break:break-word;margin:.2em 0}
 pre.code{background:#eef6ee} pre.error{background:#fbeaea;color:#8a1f1f} pre.answer{background:#fffbe6}
 .label{font-size:.8em;color:#666;margin-top:.4em} .stats{font-size:.8em;color:#666;margin-left:.6em}
