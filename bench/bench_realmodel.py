@@ -53,6 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--turns", type=int, default=4, help="RLM turns of the overhead run")
     ap.add_argument("--eval", action="store_true", help="also run the harness on the example sets")
+    ap.add_argument("--limit", type=int, help="with --eval: at most N questions per example set")
     a = ap.parse_args()
     import litellm  # noqa: F401 - imported once before anything is timed
     with tempfile.TemporaryDirectory() as t:
@@ -79,7 +80,8 @@ def main() -> None:
                 p = subprocess.run([str(Path(sys.executable).parent / "repo-rlm"), "eval", str(ex / "mcq.jsonl"),
                                     str(ex / "qa.jsonl"), str(ex / "loc.jsonl"), "--model", MODEL, "--api-base",
                                     server.api_base, "--context-window", str(N_CTX), "--max-reply-tokens", "128",
-                                    "--max-iterations", "3", "--timeout", "300", "--out", str(tmp / "eval")],
+                                    "--max-iterations", "3", "--timeout", "300", "--out", str(tmp / "eval")]
+                                   + (["--limit", str(a.limit)] if a.limit else []),
                                    capture_output=True, text=True)
                 print(f"\nrepo-rlm eval on SmolLM2-135M (plumbing check, {time.monotonic() - start:.0f} s):\n")
                 print(p.stdout or p.stderr[-3000:])

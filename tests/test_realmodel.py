@@ -182,6 +182,6 @@ def test_eval_harness_runs_to_completion(local_model, tmp_path):
         ("qa", "direct"), ("qa", "rag"), ("loc", "rag"), ("loc", "rlm")]
     assert all(r["stopped"] in STOPPED and r["prompt_tokens"] > 0 for r in out["rows"])
     assert all(r["judge_reply"] for r in out["rows"] if r["format"] == "qa")  # the judge ran on each
-    assert len(re.findall(r"^\| (mcq|qa|loc) ", p.stdout, re.M)) == 8
+    assert len(re.findall(r"^\| (mcq|qa|loc) ", p.stdout, re.M)) == 10
     assert (tmp_path / "out" / "eval.png").read_bytes()[:4] == b"\x89PNG"
     print(f"\neval on the local model: {time.monotonic() - start:.0f} s\n{p.stdout}")
