@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from repo_rlm.agent.models import MAX_REPLY_TOKENS
+
 NO_MODEL_HELP = ("No model is configured. Set REPO_RLM_MODEL (e.g. `openai/gpt-5-mini` with OPENAI_API_KEY, "
                  "`anthropic/claude-sonnet-4-5` with ANTHROPIC_API_KEY, `ollama/qwen2.5-coder:7b`) or pass "
                  "--model; for any OpenAI-compatible server use `--model openai/NAME --api-base URL`.")
@@ -43,7 +45,7 @@ class AskConfig:
     sandbox: str | None = None  # None: bubblewrap when usable; "rlimits" forces the fallback
     strategy: str = "rlm"  # auto | rlm | direct | rag (repo_rlm.agent.strategies)
     context_window: int | None = None  # tokens; None: litellm's model map, else unchecked
-    max_reply_tokens: int = 4096  # max_tokens of every model call
+    max_reply_tokens: int = MAX_REPLY_TOKENS  # max_tokens of every model call
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "AskConfig":
@@ -167,7 +169,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the window; rag: the top search hits; auto: direct when the input fits, else rlm")
     parser.add_argument("--context-window", type=int, help="the model's window in tokens (env REPO_RLM_CONTEXT_WINDOW; "
                         "default: litellm's model map)")
-    parser.add_argument("--max-reply-tokens", type=int, help="max_tokens of each model call (default 4096)")
+    parser.add_argument("--max-reply-tokens", type=int, help=f"max_tokens of each model call (default {MAX_REPLY_TOKENS}, "
+                        "less when the window has less room)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -20,6 +20,10 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+# max_tokens of every call unless set: room for reasoning models, and a looping model still stops.
+MAX_REPLY_TOKENS = 16_000
+
+
 class ModelError(Exception):
     """A model call failed for good (after retries); the message is one line for the user."""
 
@@ -131,7 +135,7 @@ class ModelClient:
     backoff_s: float = 0.5
     budget_usd: float | None = None
     max_tokens_total: int | None = None
-    max_reply_tokens: int = 4096  # every call sets max_tokens: a looping model stops somewhere
+    max_reply_tokens: int = MAX_REPLY_TOKENS
     cache: ResponseCache | None = None
     usage: Usage = field(default_factory=Usage)
     in_flight: int = 0

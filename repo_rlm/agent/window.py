@@ -40,7 +40,8 @@ def count_tokens(model: str, messages: list[dict[str, Any]]) -> int:
 
 def reply_budget(config: Any, window: int | None, prompt_tokens: int) -> int:
     """max_tokens for a call: the configured cap, less if the window has less room left."""
-    cap = int(getattr(config, "max_reply_tokens", 0) or 4096)
+    from repo_rlm.agent.models import MAX_REPLY_TOKENS
+    cap = int(getattr(config, "max_reply_tokens", 0) or MAX_REPLY_TOKENS)
     return cap if window is None else max(1, min(cap, window - prompt_tokens))
 
 

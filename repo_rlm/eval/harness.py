@@ -253,7 +253,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge-model", help="model grading open answers (default: the model under test)")
     p.add_argument("--api-base", help="OpenAI-compatible server (env REPO_RLM_API_BASE)")
     p.add_argument("--context-window", type=int, help="the model's window in tokens")
-    p.add_argument("--max-reply-tokens", type=int, help="max_tokens of each model call (default 4096)")
+    p.add_argument("--max-reply-tokens", type=int, help="max_tokens of each model call (default 16000)")
     p.add_argument("--max-iterations", type=int, help="RLM turns per question (default 30)")
     p.add_argument("--budget", type=float, dest="budget_usd", help="USD per question (default 1.0)")
     p.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per question (default 900)")
