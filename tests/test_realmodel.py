@@ -102,13 +102,16 @@ async def test_batched_sub_calls_on_a_one_at_a_time_server(local_model, tmp_path
     """Root turns scripted (fake server), sub-calls forwarded to the real server, which serves one
     request at a time: all complete, and each answer sits at its prompt's position."""
     prompts = ["Say the word apple.", "Say the word river.", "Say the word seven.", "Say the word green."]
+    served = []  # (max_tokens sent, completion tokens the real server counted)
 
     def forward(req):
         body = json.dumps({**req, "model": "local"}).encode()
         rq = urllib.request.Request(local_model.api_base + "/chat/completions", body,
                                     {"Content-Type": "application/json"})
         with urllib.request.urlopen(rq, timeout=120) as resp:
-            return json.loads(resp.read())["choices"][0]["message"]["content"]
+            data = json.loads(resp.read())
+        served.append((req.get("max_tokens"), data["usage"]["completion_tokens"]))
+        return data["choices"][0]["message"]["content"]
 
     def handler(req):
         if not is_root(req):
@@ -129,7 +132,7 @@ async def test_batched_sub_calls_on_a_one_at_a_time_server(local_model, tmp_path
     out = json.loads(r.answer)
     subs = {e["prompt"]: e for e in events(tmp_path / "trace.jsonl") if e["event"] == "sub_call"}
     assert out == [subs[p]["reply"] for p in prompts]
-    assert all(subs[p]["completion_tokens"] <= 24 for p in prompts)
+    assert len(served) == 4 and all(sent == 24 and used <= 24 for sent, used in served)
     assert proxy.max_in_flight >= 2  # sent concurrently; the real server answered them one by one
 
 
