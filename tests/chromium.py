@@ -2,7 +2,8 @@
 
 Uses Debian's `chromium` (installed by .ci/run) with a throw-away profile per call, so parallel
 runs do not share a profile lock. `--dump-dom` prints the DOM after the page's scripts ran; a
-URL fragment (`page.html#module=app`) lets a test drive what a click would.
+URL fragment (`page.html#module=app`) lets a test drive what a click would. Pages get no
+network: every request goes to a closed proxy port, so a page that needs one shows it.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         cmd = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
+               "--proxy-server=127.0.0.1:9",
                f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
 

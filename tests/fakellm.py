@@ -35,6 +35,12 @@ class Delay:
     seconds: float
 
 
+@dataclass
+class Cut:
+    """Reply `text` as if cut at max_tokens (finish_reason "length")."""
+    text: str
+
+
 Handler = Callable[[dict[str, Any]], Any]
 
 
@@ -105,13 +111,14 @@ class FakeLLM:
             return _send(h, code, json.dumps({"error": {"message": msg, "type": "fault", "code": code}}).encode())
         if delay:
             time.sleep(delay)
-        text = str(out)
+        finish = "length" if isinstance(out, Cut) else "stop"
+        text = out.text if isinstance(out, Cut) else str(out)
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
         completion_tokens = len(text) // 4 + 1
         payload = {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "gpt-4o-mini"),
-            "choices": [{"index": 0, "finish_reason": "stop",
+            "choices": [{"index": 0, "finish_reason": finish,
                          "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "repo_rlm"
 # lower number = lower layer; a module may import its own layer or any lower one
-LAYERS = {"index": 0, "query": 1, "agent": 2, "lsp": 3, "mcp": 3, "review": 3, "report": 3, "cli": 4}
+LAYERS = {"index": 0, "query": 1, "agent": 2, "lsp": 3, "mcp": 3, "review": 3, "report": 3, "viewer": 3, "eval": 3, "cli": 4}
 FRONT_ENDS = {name for name, rank in LAYERS.items() if rank == 3}
 
 

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from repo_rlm.agent.models import MAX_REPLY_TOKENS
+
 NO_MODEL_HELP = ("No model is configured. Set REPO_RLM_MODEL (e.g. `openai/gpt-5-mini` with OPENAI_API_KEY, "
                  "`anthropic/claude-sonnet-4-5` with ANTHROPIC_API_KEY, `ollama/qwen2.5-coder:7b`) or pass "
                  "--model; for any OpenAI-compatible server use `--model openai/NAME --api-base URL`.")
@@ -40,6 +42,9 @@ class AskConfig:
     output_chars: int = 20_000
     sandbox: str | None = None  # None: REPO_RLM_SANDBOX, else bubblewrap (fails closed); "rlimits" opts in
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # provider keys taken from the env
+    strategy: str = "rlm"  # auto | rlm | direct | rag (repo_rlm.agent.strategies)
+    context_window: int | None = None  # tokens; None: litellm's model map, else unchecked
+    max_reply_tokens: int = MAX_REPLY_TOKENS  # max_tokens of every model call
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "AskConfig":
@@ -48,7 +53,9 @@ class AskConfig:
         secrets = take_api_keys()  # out of os.environ in every mode: no child inherits them
         env = {"model": os.environ.get("REPO_RLM_MODEL"), "sub_model": os.environ.get("REPO_RLM_SUB_MODEL"),
                "api_base": os.environ.get("REPO_RLM_API_BASE"), "api_key": secrets.get("REPO_RLM_API_KEY"),
-               "secrets": secrets}
+               "secrets": secrets,
+               "context_window": int(os.environ["REPO_RLM_CONTEXT_WINDOW"])
+               if os.environ.get("REPO_RLM_CONTEXT_WINDOW", "").isdigit() else None}
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None and k in known})
@@ -67,6 +74,7 @@ class AskResult:
                                                            "cost_usd": 0.0})
     trace: str | None = None
     notes: list[str] = field(default_factory=list)
+    strategy: str = "rlm"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,29 +115,37 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
     from repo_rlm.agent.engine import Engine, Shared
     from repo_rlm.agent.models import ModelClient, ModelError, ResponseCache
     from repo_rlm.agent.repl import ReplError
+    from repo_rlm.agent.strategies import choose, plain_answer
     from repo_rlm.agent.trace import Trace, default_trace_path
+    from repo_rlm.agent.window import WindowTooSmall
 
     cache = ResponseCache() if config.use_cache else None
     client = ModelClient(api_base=config.api_base, api_key=config.api_key, max_concurrency=config.max_concurrency,
                          call_timeout_s=config.call_timeout_s, retries=config.retries, budget_usd=config.budget_usd,
-                         max_tokens_total=config.max_tokens, cache=cache, secrets=config.secrets)
+                         max_tokens_total=config.max_tokens, max_reply_tokens=config.max_reply_tokens, cache=cache,
+                         secrets=config.secrets)
     trace_path = Path(config.trace_path) if config.trace_path else default_trace_path()
     trace = Trace(trace_path)
     shared = Shared(client, config, trace, time.monotonic() + config.timeout_s, on_progress)
     context = config.context_text if repo is None else None
     engine = Engine(shared, 0, repo=repo, context=context)
+    strategy, why = choose(repo, config)
     trace.event("run_start", question=question, model=config.model, sub_model=config.sub_model,
                 max_iterations=config.max_iterations, max_depth=config.max_depth,
-                max_sub_calls=config.max_sub_calls, budget_usd=config.budget_usd, timeout_s=config.timeout_s)
+                max_sub_calls=config.max_sub_calls, budget_usd=config.budget_usd, timeout_s=config.timeout_s,
+                strategy=strategy, strategy_reason=why)
     notes: list[str] = []
     try:
         try:
-            answer, stopped, iterations = await engine.run(question)
-        except (ModelError, ReplError) as exc:
+            if strategy == "rlm":
+                answer, stopped, iterations = await engine.run(question)
+            else:
+                answer, stopped, iterations = await plain_answer(shared, repo, question, strategy)
+        except (ModelError, ReplError, WindowTooSmall) as exc:
             answer, stopped, iterations = f"Error: {exc}", "error", getattr(engine, "iterations", 0)
             notes.append(str(exc))
         replied = client.usage.calls + client.usage.cached_calls > 0
-        if shared.code_turns == 0 and stopped != "error" and replied:  # blame the model only if it answered
+        if strategy == "rlm" and shared.code_turns == 0 and stopped != "error" and replied:  # blame it only if it answered
             notes.append("The model never produced code: it did not use the REPL, so this answer is not grounded "
                          "in the repository. Try a stronger root model.")
         notes += [e for e in shared.errors if e not in notes]
@@ -138,7 +154,7 @@ async def ask_async(repo: Any, question: str, config: AskConfig,
             answer, citations = check_citations(answer, Path(repo.root), repo.files,
                                                 deadline=max(shared.deadline, time.monotonic() + 2.0))
         result = AskResult(answer, citations, stopped, iterations, shared.sub_calls, shared.depth_reached,
-                           client.usage.to_dict(), str(trace_path), notes)
+                           client.usage.to_dict(), str(trace_path), notes, strategy)
         trace.event("run_end", **{k: v for k, v in result.to_dict().items() if k != "trace"})
     finally:  # also on cancellation: the engine has already killed its REPL worker
         if cache is not None:

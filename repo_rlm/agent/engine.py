@@ -18,15 +18,17 @@ from typing import Any, Callable
 from repo_rlm.agent.metadata import context_metadata, prompt, repo_metadata
 from repo_rlm.agent.models import BudgetExceeded, ModelClient, ModelError
 from repo_rlm.agent.repl import Repl
+from repo_rlm.agent.replies import code_blocks, collapse_repeats, fences
 from repo_rlm.agent.sandbox import Limits
 from repo_rlm.agent.trace import Trace, valid_text
+from repo_rlm.agent.window import check_first_prompt, count_tokens, fit_history, reply_budget
 
-BLOCK_RE = re.compile(r"```repl[ \t]*\r?\n(.*?)```", re.S)          # only `repl` blocks run
+BLOCK_TAGS = ("repl",)                                              # only `repl` blocks run; `python` is text
 FENCE_RE = re.compile(r"```[^\n]*\n.*?(?:```|\Z)", re.S)           # any fenced block: not prose
 FINAL_START_RE = re.compile(r"^[ \t]*FINAL(?:_VAR)?\(", re.M)
 MAX_FINAL_CHARS = 100_000   # a prose FINAL(...) longer than this is not parsed
-
-
+CUT_NOTE = ("\n\n[Your previous reply was cut at the {n}-token reply limit{what}. Write shorter replies: "
+            "one small `repl` block, no repetition.]")
 @dataclass
 class Shared:
     """State of one run, shared by the root engine and every child."""
@@ -108,6 +110,8 @@ class Engine:
         self.messages: list[dict[str, str]] = []
         self.cell_errors: list[str] = []
         self.last_output = ""
+        self.window: int | None = None
+        self.last_cut: int | None = None  # max_tokens of the last reply when it was cut there
 
     def _system(self) -> str:
         subject = "a code repository" if self.context is None else "a long text input"
@@ -142,6 +146,7 @@ class Engine:
             self.messages = [{"role": "system", "content": self._system()},
                              {"role": "user", "content": prompt("first_turn", metadata=meta, question=question,
                                                                 subject_short=short)}]
+            self.window = check_first_prompt(self.cfg, self.messages)
             try:
                 answer = await asyncio.wait_for(self._loop(), max(0.01, self.s.remaining()))
             except asyncio.TimeoutError:
@@ -166,7 +171,11 @@ class Engine:
                 self.s.iteration = it
             reply = await self._model(self.messages, f"turn {it}")
             self.messages.append({"role": "assistant", "content": reply})
-            blocks = BLOCK_RE.findall(reply)
+            cut = self.last_cut
+            blocks = code_blocks(reply, BLOCK_TAGS, cut=cut is not None)
+            cut_note = "" if cut is None else CUT_NOTE.format(
+                n=cut, what=", inside a code block: its unfinished last line was dropped" if blocks and
+                fences(reply)[-1][2] is False else "")
             if not blocks:
                 final = parse_final_line(reply)
                 if final is not None and it > 1:
@@ -174,7 +183,8 @@ class Engine:
                         return final[1]
                     blocks = [f"FINAL_VAR({final[1]!r})"]
                 else:
-                    self.messages.append({"role": "user", "content": prompt("no_code", subject_short=short)})
+                    self.messages.append({"role": "user", "content": prompt("no_code", subject_short=short)
+                                          + cut_note})
                     continue
             self.s.code_turns += 1
             outputs = []
@@ -193,7 +203,8 @@ class Engine:
             self.last_output = "\n\n".join(outputs)
             self.messages.append({"role": "user", "content": prompt(
                 "turn", outputs=self.last_output, iteration=it, max_iterations=self.cfg.max_iterations,
-                sub_calls=self.s.sub_calls, max_sub_calls=self.cfg.max_sub_calls, question=self.question)})
+                sub_calls=self.s.sub_calls, max_sub_calls=self.cfg.max_sub_calls, question=self.question)
+                + cut_note})
         return None
 
     async def _last_answer(self, stopped: str) -> str:
@@ -209,19 +220,29 @@ class Engine:
                 return final[1] if final and not final[0] else text
             except (ModelError, BudgetExceeded, asyncio.TimeoutError) as exc:
                 self.s.errors.append(str(exc))
-        notes = BLOCK_RE.sub("", next((m["content"] for m in reversed(self.messages) if m["role"] == "assistant"), ""))
+        last = next((m["content"] for m in reversed(self.messages) if m["role"] == "assistant"), "")
+        notes = last
+        for tag, body, _ in fences(last):
+            if tag in BLOCK_TAGS:
+                notes = notes.replace(body, "")
         return (f"_Partial answer: the run stopped ({reason}) before the model gave its answer._\n\n"
                 f"{notes.strip()[:3000]}\n\n{self.last_output[-3000:]}").strip()
 
     async def _model(self, messages: list[dict[str, str]], step: str, timeout: float | None = None) -> str:
         self.s.progress(step)
         call_timeout = timeout or max(1.0, min(self.cfg.call_timeout_s, self.s.remaining()))
-        reply = await self.s.client.complete(self.cfg.model, messages, timeout_s=call_timeout)
+        need = fit_history(self.cfg.model, messages, self.window, min(256, reply_budget(self.cfg, None, 0)))
+        max_tokens = reply_budget(self.cfg, self.window, need)
+        reply = await self.s.client.complete(self.cfg.model, messages, timeout_s=call_timeout, max_tokens=max_tokens)
+        cut = reply.finish_reason == "length"
+        self.last_cut = max_tokens if cut else None
+        text = collapse_repeats(reply.text) if cut else reply.text  # loops run until max_tokens
         self.s.trace.event("model_call", self.depth, model=self.cfg.model, step=step, messages=messages,
-                           reply=reply.text, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
-                           cost_usd=reply.cost_usd, latency_s=round(reply.latency_s, 4), cached=reply.cached)
+                           reply=text, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                           cost_usd=reply.cost_usd, latency_s=round(reply.latency_s, 4), cached=reply.cached,
+                           max_tokens=max_tokens, finish_reason=reply.finish_reason)
         self.s.progress(step)
-        return reply.text
+        return text
 
     def _reserve(self, n: int) -> int:
         take = max(0, min(n, self.cfg.max_sub_calls - self.s.sub_calls))
@@ -275,20 +296,27 @@ class Engine:
         self.s.progress("sub-calls")
         try:
             remaining = max(1.0, min(self.cfg.call_timeout_s, self.s.remaining()))
-            reply = await self.s.client.complete(self.cfg.sub_model or self.cfg.model,
-                                                 [{"role": "system", "content": prompt("sub")},
-                                                  {"role": "user", "content": text}], timeout_s=remaining)
+            msgs = [{"role": "system", "content": prompt("sub")}, {"role": "user", "content": text}]
+            window = self.window if not self.cfg.sub_model else None
+            need = count_tokens(self.cfg.sub_model or self.cfg.model, msgs) if window else 0
+            if window and need + 64 > window:  # the server would refuse it: say so, spend nothing
+                raise RuntimeError(f"sub-call prompt of about {need:,} tokens does not fit the model's "
+                                   f"{window:,}-token window: send a smaller chunk")
+            max_tokens = reply_budget(self.cfg, window, need)
+            reply = await self.s.client.complete(self.cfg.sub_model or self.cfg.model, msgs, timeout_s=remaining,
+                                                 max_tokens=max_tokens)
         except BudgetExceeded as exc:
             self.s.stop = self.s.stop or "budget"
             raise RuntimeError(str(exc)) from None
         finally:
             self.s.in_flight -= 1
+        reply_text = collapse_repeats(reply.text) if reply.finish_reason == "length" else reply.text
         self.s.trace.event("sub_call", depth, model=self.cfg.sub_model or self.cfg.model, prompt=text,
-                           reply=reply.text, prompt_tokens=reply.prompt_tokens,
+                           reply=reply_text, finish_reason=reply.finish_reason, max_tokens=max_tokens, prompt_tokens=reply.prompt_tokens,
                            completion_tokens=reply.completion_tokens, cost_usd=reply.cost_usd,
                            latency_s=round(reply.latency_s, 4), cached=reply.cached)
         self.s.progress("sub-calls")
-        return reply.text
+        return reply_text
 
     async def _child(self, question: str, context: str | None) -> str:
         depth = self.depth + 1

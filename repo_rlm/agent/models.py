@@ -24,6 +24,10 @@ from repo_rlm.agent.trace import private_dir, valid_text
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+# max_tokens of every call unless set: room for reasoning models, and a looping model still stops.
+MAX_REPLY_TOKENS = 16_000
+
+
 class ModelError(Exception):
     """A model call failed for good (after retries); the message is one line for the user."""
 
@@ -53,6 +57,7 @@ class Reply:
     cost_usd: float
     latency_s: float
     cached: bool = False
+    finish_reason: str = "stop"  # "length": cut at max_tokens
 
 
 def cache_dir() -> Path:
@@ -182,6 +187,7 @@ class ModelClient:
     backoff_s: float = 0.5
     budget_usd: float | None = None
     max_tokens_total: int | None = None
+    max_reply_tokens: int = MAX_REPLY_TOKENS
     cache: ResponseCache | None = None
     secrets: dict[str, str] = field(default_factory=dict)   # from take_api_keys()
     usage: Usage = field(default_factory=Usage)
@@ -205,11 +211,14 @@ class ModelClient:
             raise BudgetExceeded(f"budget reached ({spent})")
 
     async def complete(self, model: str, messages: list[dict[str, Any]], *, timeout_s: float | None = None,
-                       enforce_budget: bool = True) -> Reply:
-        """One chat completion; raises BudgetExceeded before spending past the budget."""
+                       enforce_budget: bool = True, max_tokens: int | None = None) -> Reply:
+        """One chat completion of at most `max_tokens` (default: the client's max_reply_tokens);
+        raises BudgetExceeded before spending past the budget."""
         if enforce_budget:
             self.check_budget()
-        key = ResponseCache.key(model, messages, {"api_base": self.api_base}) if self.cache else ""
+        max_tokens = max(1, max_tokens or self.max_reply_tokens)
+        key = ResponseCache.key(model, messages, {"api_base": self.api_base, "max_tokens": max_tokens}) \
+            if self.cache else ""
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -220,7 +229,7 @@ class ModelClient:
                 self.check_budget()  # another call may have spent it while we waited
             self.in_flight += 1
             try:
-                reply = await self._with_retries(model, messages, timeout_s or self.call_timeout_s)
+                reply = await self._with_retries(model, messages, timeout_s or self.call_timeout_s, max_tokens)
             finally:
                 self.in_flight -= 1
         self.usage.calls += 1
@@ -253,11 +262,12 @@ class ModelClient:
             out["aws_session_token"] = self.secrets["AWS_SESSION_TOKEN"]
         return out
 
-    async def _with_retries(self, model: str, messages: list[dict[str, Any]], timeout_s: float) -> Reply:
+    async def _with_retries(self, model: str, messages: list[dict[str, Any]], timeout_s: float,
+                            max_tokens: int) -> Reply:
         import litellm
         litellm.suppress_debug_info = True
         kwargs: dict[str, Any] = {"model": model, "messages": messages, "timeout": timeout_s,
-                                  "max_retries": 0, "num_retries": 0}
+                                  "max_retries": 0, "num_retries": 0, "max_tokens": max_tokens}
         if self.api_base:
             kwargs["api_base"] = self.api_base
         kwargs.update(self._credentials(model))
@@ -280,7 +290,8 @@ class ModelClient:
                 usage = getattr(resp, "usage", None)
                 pt = int(getattr(usage, "prompt_tokens", 0) or 0)
                 ct = int(getattr(usage, "completion_tokens", 0) or 0)
-                return Reply(text, pt, ct, price(model, pt, ct), time.monotonic() - start)
+                finish = str(getattr(resp.choices[0], "finish_reason", None) or "stop")
+                return Reply(text, pt, ct, price(model, pt, ct), time.monotonic() - start, finish_reason=finish)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below

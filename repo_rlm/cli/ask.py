@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.ask import AskConfig, AskResult, ask
+from ..agent.models import MAX_REPLY_TOKENS
 from ..index.discovery import looks_binary
 
 
@@ -26,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", type=Path, dest="trace_path", help="JSONL trace file (default: in the user cache dir)")
     parser.add_argument("--no-cache", action="store_true", help="bypass the on-disk response cache")
     parser.add_argument("--context", type=Path, dest="context_file", help="answer about this text file instead of the repository")
+    parser.add_argument("--strategy", choices=["auto", "rlm", "direct", "rag"],
+                        help="rlm (default): the recursive agent; direct: the question with as much code as fits "
+                             "the window; rag: the top search hits; auto: direct when the input fits, else rlm")
+    parser.add_argument("--context-window", type=int, help="the model's window in tokens (env REPO_RLM_CONTEXT_WINDOW; "
+                        "default: litellm's model map)")
+    parser.add_argument("--max-reply-tokens", type=int, help=f"max_tokens of each model call (default {MAX_REPLY_TOKENS}, "
+                        "less when the window has less room)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--sandbox", choices=["bubblewrap", "rlimits"],
                         help="bubblewrap (default; ask stops if it cannot run) or rlimits: run model-written code "
@@ -67,7 +75,8 @@ def _fail(msg: str, code: int) -> int:
 # flag -> (attribute, smallest allowed value, whether the smallest value itself is allowed)
 LIMITS = {"--max-iterations": ("max_iterations", 1, True), "--max-depth": ("max_depth", 1, True),
           "--max-sub-calls": ("max_sub_calls", 0, True), "--budget": ("budget_usd", 0, False),
-          "--max-tokens": ("max_tokens", 1, True), "--timeout": ("timeout_s", 0, False)}
+          "--max-tokens": ("max_tokens", 1, True), "--timeout": ("timeout_s", 0, False),
+          "--context-window": ("context_window", 1, True), "--max-reply-tokens": ("max_reply_tokens", 1, True)}
 
 
 def _bad_input(args: argparse.Namespace) -> str | None:
@@ -90,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(bad, 2)
     overrides = {k: getattr(args, k, None) for k in ("model", "sub_model", "api_base", "max_iterations", "max_depth",
                                                      "max_sub_calls", "budget_usd", "max_tokens", "timeout_s",
-                                                     "trace_path", "sandbox")}
+                                                     "trace_path", "sandbox", "strategy", "context_window",
+                                                     "max_reply_tokens")}
     config = AskConfig.from_env(**overrides)
     config.use_cache = not getattr(args, "no_cache", False)
     repo = None

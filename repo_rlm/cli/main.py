@@ -86,6 +86,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     from ..report.command import add_arguments as report_arguments
 
     report_arguments(sp)
+    from ..viewer import trace_page
+
+    trace_page.add_arguments(sub.add_parser("trace", help="view an ask trace as a page (trace view FILE)"))
+    sp = sub.add_parser("eval", help="compare the ask strategies on question files (accuracy, cost, tokens, latency)")
+    if "eval" in (sys.argv[1:] if argv is None else argv):
+        from ..eval import harness
+
+        harness.add_arguments(sp)
     sp = cmd("lsp", "start the language server on stdio", json_flag=False)
     sp.add_argument("--stdio", action="store_true", help="accepted and ignored (editors append it)")
     cmd("mcp", "serve the helpers and ask over the Model Context Protocol on stdio", json_flag=False)
@@ -200,6 +208,14 @@ def _run(args: argparse.Namespace) -> int:
         from ..report.command import run as report_run
 
         return report_run(args, lambda: Repo.open(args.repo, index_path=args.index, notify=_notice))
+    if args.command == "eval":
+        from ..eval import harness
+
+        return harness.run(args)
+    if args.command == "trace":
+        from ..viewer import trace_page
+
+        return trace_page.run(args)
     if args.command == "lsp":
         from ..lsp.server import main as lsp_main
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from .store import BULK_FILES as BULK  # resolving more files than this loads everything up front
+from . import store
+
+BULK = store.BULK_FILES  # resolving more files than this loads everything up front
 MADE = 2  # calls.is_new of rows the resolver made
 DECORATED = 3  # ... naming a decorated function a call reaches through its decorator's wrapper
 

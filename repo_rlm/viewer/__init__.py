@@ -1,0 +1,1 @@
+"""Front end: pages of what a run did (`repo-rlm trace view`)."""
