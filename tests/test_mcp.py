@@ -290,6 +290,9 @@ def test_the_mcp_inspector_cli_lists_and_calls_tools(app: Path) -> None:
            str(app.parent / "index.db"), "mcp"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPO_RLM_")}
     env.update(XDG_CACHE_HOME=str(app.parent / "cache"), MCP_CATALOG_PATH=str(app.parent / "catalog.json"))
+    # each Inspector call starts a server; index first, so that none answers from a build under way
+    subprocess.run([sys.executable, "-m", "repo_rlm.cli", "--repo", str(app), "--index", str(app.parent / "index.db"),
+                    "index"], capture_output=True, check=True, timeout=300, env=env)
     out = subprocess.run([*cmd, "--method", "tools/list"], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert [t["name"] for t in json.loads(out.stdout)["tools"]] == [*HELPERS, "ask"]
