@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from repo_rlm.index.discovery import inside
+
 CITE_RE = re.compile(
     r"(?<![\w/.-])`?((?:[\w@+-][\w@+.-]*/)*[\w@+-][\w@+.-]*\.[A-Za-z0-9_]+)"
     r"(?::|#L|, lines? )(\d+)(?:\s*[-–]\s*L?(\d+))?")
@@ -53,9 +55,9 @@ def check_citations(answer: str, root: Path, files: Callable[[], list[str]] | No
 
     def resolve(raw: str) -> str | None:
         path = raw.lstrip("./")
-        if not _inside(root, path) or not (root / path).is_file():
+        if inside(root, path) is None or not (root / path).is_file():
             matches = [f for f in all_files() if f == path or f.endswith("/" + path)]
-            if len(matches) != 1 or not _inside(root, matches[0]):
+            if len(matches) != 1 or inside(root, matches[0]) is None:
                 return None
             path = matches[0]
         return path
@@ -90,10 +92,3 @@ def check_citations(answer: str, root: Path, files: Callable[[], list[str]] | No
 
     return CITE_RE.sub(fix, answer), out
 
-
-def _inside(root: Path, rel: str) -> bool:
-    try:
-        (root / rel).resolve().relative_to(root.resolve())
-        return True
-    except (ValueError, OSError):
-        return False

@@ -9,23 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.ask import AskConfig, AskResult, ask
+from ..agent.flags import add_model_flags
 from ..agent.models import MAX_REPLY_TOKENS
 from ..index.discovery import looks_binary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("question", metavar="QUESTION", help="the question to answer")
-    parser.add_argument("--model", help="root model, litellm name (env REPO_RLM_MODEL)")
-    parser.add_argument("--sub-model", help="model for sub-calls (env REPO_RLM_SUB_MODEL; default: the root model)")
-    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server (env REPO_RLM_API_BASE)")
+    add_model_flags(parser, "run")
     parser.add_argument("--max-iterations", type=int, help="root turns (default 30)")
     parser.add_argument("--max-depth", type=int, help="recursion depth; 2 lets rlm_query start child RLMs (default 1)")
-    parser.add_argument("--max-sub-calls", type=int, help="sub-calls in the whole run (default 100)")
-    parser.add_argument("--budget", type=float, dest="budget_usd", help="USD for the whole run (default 1.0)")
-    parser.add_argument("--max-tokens", type=int, help="tokens for the whole run (default: no limit)")
-    parser.add_argument("--timeout", type=float, dest="timeout_s", help="wall-time seconds (default 900)")
     parser.add_argument("--trace", type=Path, dest="trace_path", help="JSONL trace file (default: in the user cache dir)")
-    parser.add_argument("--no-cache", action="store_true", help="bypass the on-disk response cache")
     parser.add_argument("--context", type=Path, dest="context_file", help="answer about this text file instead of the repository")
     parser.add_argument("--strategy", choices=["auto", "rlm", "direct", "rag"],
                         help="rlm (default): the recursive agent; direct: the question with as much code as fits "

@@ -37,9 +37,6 @@ def _git(root: Path, *args: str) -> bytes:
     return git.run(args, root, check=True, timeout=300).stdout
 
 
-git_toplevel = git.toplevel  # kept for callers outside the index layer
-
-
 def inside(root: Path, rel: str, dirs: dict[str, str | None] | None = None) -> Path | None:
     """root/rel with every symlink resolved, when that stays inside root; None when it leads out.
 
@@ -82,7 +79,7 @@ def skip_reason(path: str) -> str | None:
 
 
 def discover(root: Path) -> Discovered:
-    if git_toplevel(root) is not None:
+    if git.toplevel(root) is not None:
         try:
             return _discover_git(root)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
@@ -93,7 +90,7 @@ def discover(root: Path) -> Discovered:
 def root_commits(root: Path) -> str | None:
     """The root commits of HEAD's history and the directory indexed within the work tree: the same
     for every clone of a repository (and the same subdirectory)."""
-    if git_toplevel(root) is None:
+    if git.toplevel(root) is None:
         return None
     try:
         out = _git(root, "rev-list", "--max-parents=0", "HEAD").decode().split()

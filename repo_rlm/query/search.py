@@ -307,14 +307,6 @@ def rank_files(feats: list[tuple[dict, dict[str, float]]], k: int, weights: dict
     return ranked[:k]
 
 
-def search(conn: sqlite3.Connection, query: str, k: int = 20) -> ResultList[SearchHit]:
-    return ranked(conn, query, k, "lexical", files=False)
-
-
-def search_files(conn: sqlite3.Connection, query: str, k: int = 20) -> ResultList[SearchHit]:
-    return ranked(conn, query, k, "lexical", files=True)
-
-
 # -- semantic and hybrid ------------------------------------------------------------------------
 
 MODES = ("lexical", "semantic", "hybrid")

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..agent.flags import add_model_flags
+
 
 def add_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--format", choices=["md", "html", "json"], default="md", help="output format (default md)")
@@ -20,14 +22,7 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--no-model", action="store_true", help="static facts only: no module summaries")
     sp.add_argument("--top", type=int, default=None, help="modules drawn in the diagrams (default 25)")
     sp.add_argument("--no-history", action="store_true", help="skip churn and ownership from git")
-    sp.add_argument("--model", help="root model for the narrative, litellm name (env REPO_RLM_MODEL)")
-    sp.add_argument("--sub-model", help="model for module summaries (env REPO_RLM_SUB_MODEL; default: the root model)")
-    sp.add_argument("--api-base", help="base URL of an OpenAI-compatible server (env REPO_RLM_API_BASE)")
-    sp.add_argument("--max-sub-calls", type=int, help="module-summary sub-calls (default 100)")
-    sp.add_argument("--budget", type=float, dest="budget_usd", help="USD for the whole report (default 1.0)")
-    sp.add_argument("--max-tokens", type=int, help="tokens for the whole report (default: no limit)")
-    sp.add_argument("--timeout", type=float, dest="timeout_s", help="wall-time seconds for the model part (default 900)")
-    sp.add_argument("--no-cache", action="store_true", help="ignore cached module summaries")
+    add_model_flags(sp, "report", "module summaries")
 
 
 def _fail(msg: str, code: int) -> int:

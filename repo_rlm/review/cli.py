@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..agent.flags import add_model_flags
+
 EXIT_FINDINGS = 4
 
 
@@ -23,18 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--post", action="store_true", help="post the review to the pull request (GITHUB_TOKEN, GITHUB_REPOSITORY)")
     p.add_argument("--pr", type=int, help="pull request number for --post (default: from the GitHub Actions event)")
     p.add_argument("--max-findings", type=int, help="cap on findings (default 10, or [review] max_findings)")
-    # ask's model and limit flags
-    p.add_argument("--model", help="model, litellm name (env REPO_RLM_MODEL)")
-    p.add_argument("--sub-model", help="model for the per-symbol sub-calls (env REPO_RLM_SUB_MODEL; default: --model)")
-    p.add_argument("--api-base", help="base URL of an OpenAI-compatible server (env REPO_RLM_API_BASE)")
+    add_model_flags(p, "review", "the per-symbol sub-calls")
     p.add_argument("--max-iterations", type=int, help="accepted for compatibility with ask; a review makes no root turns")
     p.add_argument("--max-depth", type=int, help="accepted for compatibility with ask; sub-calls are plain calls")
-    p.add_argument("--max-sub-calls", type=int, help="model sub-calls in the whole review (default 100)")
-    p.add_argument("--budget", type=float, dest="budget_usd", help="USD for the whole review (default 1.0)")
-    p.add_argument("--max-tokens", type=int, help="tokens for the whole review (default: no limit)")
-    p.add_argument("--timeout", type=float, dest="timeout_s", help="wall-time seconds of the model part (default 900)")
     p.add_argument("--trace", type=Path, dest="trace_path", help="accepted for compatibility with ask (no trace is written)")
-    p.add_argument("--no-cache", action="store_true", help="bypass the on-disk model reply cache")
 
 
 def _fail(msg: str, code: int) -> int:
