@@ -20,7 +20,7 @@ import re
 import sqlite3
 from collections import defaultdict
 
-from .resolve_base import BULK, write_calls, write_imports_and_bases
+from .resolve_base import BULK, MADE, clear_made, write_calls, write_imports_and_bases
 
 _OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
 _EMPTY: dict = {}
@@ -124,6 +124,8 @@ class World:
         self._pkg: dict[tuple, dict[str, str]] = {}
         self._types: dict[tuple, str] = {}
         self._visible: dict[int, tuple] = {}
+        self.refs: dict[int, list[tuple]] = defaultdict(list)  # file -> [(scope, value, line)]: values passed on (Go)
+        self._dispatch: dict = {}  # caches of the Go/Java/C# dispatch functions at the end of this module
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -174,6 +176,8 @@ class World:
                 "WHERE {where} ORDER BY t.line, t.rowid", fids):
             if kind.startswith("self_"):
                 self._self_binds[fid].append((line, rowid, scope, name, kind, value))
+            elif kind == "alias" and name == value:  # a function or method value passed on (go.scm)
+                self.refs[fid].append((scope, value, line))
             else:
                 self.binds[(fid, scope)].setdefault(name, (kind, value))
 
@@ -248,7 +252,7 @@ class World:
 
     def prefix(self, fid: int) -> str:
         _p, lang, module, package = self.files[fid]
-        return package or module
+        return module if lang == "go" else package or module  # Go qualnames start at the directory
 
     def enclosing_class(self, scope: int | None) -> str:
         """The qualname of the class-like definition around a scope (Go/Rust/C++ receivers too)."""
@@ -600,6 +604,10 @@ class World:
                 q = self.members_of(self.sym[s][3]).get(name)
                 if q:
                     return q
+        if lang == "go":  # a local shadows the package: `f := s.Run; f()` follows the value, else nothing
+            local = go_local_value(self, fid, scope, name)
+            if local is not None:
+                return local
         q = self.lookup(fid, name)
         if q and self.kind_of(q) in CLASSISH:  # Kotlin `Foo()`, C++ `Foo(x)`: a constructor
             return self.constructor(q, lang)
@@ -612,16 +620,19 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         return
     w = World(conn, bulk=len(file_ids) > BULK)
     wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
+    clear_made(conn, wanted)
     w.ensure_files(wanted)
-    updates = []
+    updates, extra = [], []
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
-        for cid, fid, scope, callee, name, is_new in conn.execute(
-                "SELECT id, file_id, caller_id, callee_text, name, is_new FROM calls "
-                f"WHERE file_id IN ({','.join('?' * len(part))})", part):
+        for cid, fid, scope, callee, name, is_new, caller, line, col, text in conn.execute(
+                "SELECT id, file_id, caller_id, callee_text, name, is_new, caller, line, col, text FROM calls "
+                f"WHERE file_id IN ({','.join('?' * len(part))}) AND is_new < {MADE}", part):
             target = w.call_target(fid, scope, callee, bool(is_new))
             if target:
                 updates.append((target, "resolved", cid))
+                extra += [(fid, scope, caller, callee, name, line, col, text, t, "name", MADE)
+                          for t in dispatch_targets(w, fid, scope, callee, target)]
                 continue
             fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
             recv = _split(_clean(callee))[0]
@@ -631,7 +642,8 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 updates.append((None, "name", cid))
             else:
                 updates.append((f"<external>.{name}", "external", cid))
-    write_calls(conn, updates)
+    extra += value_calls(w, conn, wanted)
+    write_calls(conn, updates, extra)
 
     imp = []
     for fid in wanted:
@@ -649,3 +661,172 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             if q:
                 bases.append((q, sid, base))
     write_imports_and_bases(conn, imp, bases)
+
+
+# -- Go, Java, C#: function values and dispatch through interfaces ---------------------------------
+# A call through an interface (or a Java/C# abstract class) reaches the declared method (the call's
+# own row, `resolved`) and each implementation (one more row each, `name`, like value flow's several
+# targets in Python): in Go every type whose method set has all the interface's methods, in Java,
+# C# and Kotlin the overrides in every subtype. A Go function or method value passed on is an edge.
+
+DISPATCH = {"go", "java", "csharp", "kotlin"}
+FUNCS = {"function", "method"}
+_ABSTRACT = re.compile(r"\b(abstract|sealed)\b")
+
+
+def go_local_value(w: World, fid: int, scope: int | None, name: str) -> str | None:
+    """What a bare `name()` calls in Go when a local of that name is in scope: the function or method
+    its alias holds (`f := s.Run`), '' for any other local (a parameter, `x := New()`), None for no local."""
+    for s in w._scopes(scope):
+        hit = w.file_binds(fid, s).get(name)
+        if not hit:
+            continue
+        kind, value = hit
+        guard = w._dispatch.setdefault("aliases", set())
+        if kind != "alias" or (fid, s, name) in guard:
+            return ""
+        guard.add((fid, s, name))
+        try:
+            target = w.call_target(fid, scope, value, False)
+        finally:
+            guard.discard((fid, s, name))
+        return target if target and w.kind_of(target) in FUNCS else ""
+    return None
+
+
+def value_calls(w: World, conn: sqlite3.Connection, fids: list[int]) -> list[tuple]:
+    """Rows for the Go function and method values passed on (`use(s.Handle)`): an edge at the value."""
+    out = []
+    for fid in fids:
+        lines = None
+        for scope, value, line in w.refs.get(fid, ()):
+            if "." in value:
+                target = w.call_target(fid, scope, value, False)
+            else:
+                local = go_local_value(w, fid, scope, value)
+                target = local if local is not None else w.lookup(fid, value)
+            if not target or w.kind_of(target) not in FUNCS:
+                continue
+            if lines is None:
+                lines = _file_lines(conn, fid)
+            text, name = lines.get(line, ""), _split(value)[1]
+            m = re.search(rf"(?<![\w.]){re.escape(value)}(?!\w)", text)
+            col = m.end() - len(name) + 1 if m else 1
+            caller = w.sym[scope][3] if scope in w.sym else w.files[fid][2]
+            out.append((fid, scope, caller, value, name, line, col, text.strip()[:200], target, "resolved", MADE))
+    return out
+
+
+def _file_lines(conn: sqlite3.Connection, fid: int) -> dict[int, str]:
+    """line -> text of one file, from its search chunks (they cover every line)."""
+    out: dict[int, str] = {}
+    for start, body in conn.execute("SELECT c.start_line, t.body FROM chunks c JOIN chunks_fts t ON t.rowid = c.id "
+                                    "WHERE c.file_id = ?", (fid,)):
+        for i, text in enumerate(body.split("\n")):
+            out.setdefault(start + i, text)
+    return out
+
+
+def dispatch_targets(w: World, fid: int, scope: int | None, callee: str, target: str) -> list[str]:
+    """The implementations a call reaches besides `target` when its receiver is an interface or an
+    abstract class (Go: structurally; Java, C#, Kotlin: overrides in subtypes)."""
+    lang = w.files[fid][1]
+    if lang not in DISPATCH or w.kind_of(target) not in FUNCS:
+        return []
+    recv, name = _split(_clean(callee))
+    if recv in SUPER:
+        return []
+    cls = w.enclosing_class(scope)
+    if recv:
+        rtype = w.receiver_type(fid, scope, recv, cls)
+        if recv[:1].isupper() and w.resolve_type(fid, recv) == rtype:  # `Shape.of()`: static
+            return []
+    else:
+        rtype = cls if lang != "go" and cls and w.member(cls, name) == target else ""
+    if not rtype:
+        return []
+    key = (rtype, name)
+    cache = w._dispatch.setdefault("targets", {})
+    if key not in cache:
+        if lang == "go":
+            cache[key] = go_implementations(w, rtype, name) if w.kind_of(rtype) == "interface" else []
+        elif w.kind_of(rtype) == "interface" or _ABSTRACT.search(w.sig_of(rtype)):
+            cache[key] = overrides(w, rtype, name)
+        else:
+            cache[key] = []
+    return [t for t in cache[key] if t != target]
+
+
+def _base_index(w: World) -> dict[str, list[tuple]]:
+    """Last name of a base as written -> [(file id, symbol id, base)] over the loaded files."""
+    idx = w._dispatch.get("bases")
+    if idx is None or idx[0] != len(w._loaded):
+        rows: dict[str, list[tuple]] = defaultdict(list)
+        for fid, brows in w.base_rows.items():
+            for sid, base in brows:
+                rows[_split(_clean(base))[1]].append((fid, sid, base))
+        idx = w._dispatch["bases"] = (len(w._loaded), rows)
+    return idx[1]
+
+
+def subtypes(w: World, cls: str) -> list[str]:
+    """Every class that extends or implements `cls`, directly or not, nearest first."""
+    out, todo = [], [cls]
+    while todo:
+        cur = todo.pop(0)
+        simple = cur.rsplit(".", 1)[-1]
+        if not w.bulk:
+            w.ensure_files([f for (f,) in w.conn.execute(
+                "SELECT DISTINCT file_id FROM bases WHERE base LIKE ?", (f"%{simple}%",)) if f in w.files])
+        for fid, sid, base in _base_index(w).get(simple, ()):
+            sub = w.sym[sid][3] if sid in w.sym else ""
+            if sub and sub != cls and sub not in out and w.resolve_type(fid, base) == cur:
+                out.append(sub)
+                todo.append(sub)
+    return out
+
+
+def overrides(w: World, cls: str, name: str) -> list[str]:
+    """The methods named `name` defined in the subtypes of `cls`."""
+    out = []
+    for sub in subtypes(w, cls):
+        q = w.members_of(sub).get(name)
+        if q and q not in out and w.kind_of(q) in FUNCS:
+            out.append(q)
+    return out
+
+
+def go_method_set(w: World, iface: str, depth: int = 0) -> set[str]:
+    """The method names of a Go interface, embedded interfaces included."""
+    names = {n for n, q in w.members_of(iface).items() if w.kind_of(q) in FUNCS}
+    if depth < 5:
+        for fid, base in w.bases_of(iface):
+            bq = w.resolve_type(fid, base)
+            if bq and bq != iface and w.kind_of(bq) == "interface":
+                names |= go_method_set(w, bq, depth + 1)
+    return names
+
+
+def go_implementations(w: World, iface: str, name: str) -> list[str]:
+    """`name` of every Go type whose methods (own or promoted from embedded fields) cover the interface."""
+    mset = go_method_set(w, iface)
+    if name not in mset:
+        return []
+    if not w.bulk:
+        w.ensure_files([f for (f,) in w.conn.execute(
+            "SELECT DISTINCT s.file_id FROM symbols s JOIN files f ON f.id = s.file_id "
+            "WHERE s.name = ? AND s.kind = 'method' AND f.lang = 'go'", (name,)) if f in w.files])
+    idx = w._dispatch.get("go_methods")
+    if idx is None or idx[0] != len(w._loaded):
+        methods: dict[str, list[str]] = defaultdict(list)
+        for sid, (fid, _p, n, q, kind) in w.sym.items():
+            if kind == "method" and w.files.get(fid, ("", ""))[1] == "go":
+                methods[n].append(q)
+        idx = w._dispatch["go_methods"] = (len(w._loaded), methods)
+    out = []
+    for q in idx[1].get(name, ()):
+        owner = q.rsplit(".", 1)[0]
+        if owner != iface and w.kind_of(owner) not in ("interface", None) and q not in out and \
+                all(w.member(owner, n) for n in mset):
+            out.append(q)
+    return out
