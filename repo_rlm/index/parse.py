@@ -209,13 +209,16 @@ def module_name(path: str, lang: str, package_dirs: frozenset[str] | set[str] = 
 
 
 def go_package_name(path: str, package_dirs: frozenset[str] | set[str] = frozenset()) -> str:
-    """A Go file's qualname prefix: its package's import path relative to the nearest `go.mod`
-    (relative to the repository without one), dotted, so `a/util` and `b/util` stay apart;
-    "" at a module's root, where `place` uses the declared package name (`main`, `chi`)."""
+    """A Go file's qualname prefix: its directory relative to the outermost `go.mod` above it (so
+    the import path less the module path; nested modules' packages keep their place in it), or to
+    the repository without one, dotted, so `a/util` and `b/util` stay apart; "" at the root, where
+    `place` uses the declared package name (`main`, `chi`)."""
     d = path.rsplit("/", 1)[0] if "/" in path else ""
-    root = d
-    while root and f"{root}/go.mod" not in package_dirs:
-        root = root.rsplit("/", 1)[0] if "/" in root else ""
+    root, up = "", d
+    while up and "go.mod" not in package_dirs:
+        if f"{up}/go.mod" in package_dirs:
+            root = up
+        up = up.rsplit("/", 1)[0] if "/" in up else ""
     return d[len(root):].strip("/").replace("/", ".")
 
 

@@ -125,6 +125,7 @@ class World:
         self._types: dict[tuple, str] = {}
         self._visible: dict[int, tuple] = {}
         self.refs: dict[int, list[tuple]] = defaultdict(list)  # file -> [(scope, value, line)]: values passed on (Go)
+        self.values: dict[tuple, dict[str, str]] = defaultdict(dict)  # (file, scope) -> local -> value it holds (Go)
         self._dispatch: dict = {}  # caches of the Go/Java/C# dispatch functions at the end of this module
         if bulk:
             self._load(None)
@@ -180,6 +181,8 @@ class World:
                 self.refs[fid].append((scope, value, line))
             else:
                 self.binds[(fid, scope)].setdefault(name, (kind, value))
+                if kind == "alias":  # `var h Handler = helper`: the type for `h.x()`, the value for `h()`
+                    self.values[(fid, scope)].setdefault(name, value)
 
     def ensure_files(self, fids) -> None:
         todo = [f for f in dict.fromkeys(fids) if f not in self._loaded and f in self.files]
@@ -678,12 +681,11 @@ def go_local_value(w: World, fid: int, scope: int | None, name: str) -> str | No
     """What a bare `name()` calls in Go when a local of that name is in scope: the function or method
     its alias holds (`f := s.Run`), '' for any other local (a parameter, `x := New()`), None for no local."""
     for s in w._scopes(scope):
-        hit = w.file_binds(fid, s).get(name)
-        if not hit:
+        if name not in w.file_binds(fid, s):
             continue
-        kind, value = hit
+        value = w.values.get((fid, s), _EMPTY).get(name)
         guard = w._dispatch.setdefault("aliases", set())
-        if kind != "alias" or (fid, s, name) in guard:
+        if not value or (fid, s, name) in guard:
             return ""
         guard.add((fid, s, name))
         try:

@@ -40,8 +40,14 @@
 ; whose name is its own value: the resolver makes it an edge when it names a function or method.
 (short_var_declaration left: (expression_list . (identifier) @bind.name)
   right: (expression_list . [(selector_expression) (identifier)] @bind.alias .)) @bind
-(var_spec name: (identifier) @bind.name !type value: (expression_list . [(selector_expression) (identifier)] @bind.alias .)) @bind
+(var_spec name: (identifier) @bind.name value: (expression_list . [(selector_expression) (identifier)] @bind.alias .)) @bind
 (argument_list (selector_expression) @bind.name @bind.alias @bind)
 (argument_list (identifier) @bind.name @bind.alias @bind (#not-match? @bind.name "^(err|ctx|_|ok|i|n)$"))
 (keyed_element value: (literal_element [(selector_expression) (identifier)] @bind.name @bind.alias @bind))
 (return_statement (expression_list (selector_expression) @bind.name @bind.alias @bind))
+; Other locals, so that a value passed on is never taken for a package function of the same name:
+; variadic parameters, range variables and the later names of `a, b := f()` (type unknown: the
+; keyword stands in for it)
+(variadic_parameter_declaration name: (identifier) @bind.name type: (_) @bind.type) @bind
+(range_clause left: (expression_list (identifier) @bind.name) "range" @bind.type) @bind
+(short_var_declaration left: (expression_list (identifier) (identifier) @bind.name) ":=" @bind.type) @bind
