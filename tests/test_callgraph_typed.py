@@ -135,6 +135,28 @@ def test_resolving_again_gives_the_same_rows(tmp_path: Path) -> None:
     assert rows() == first
 
 
+def test_an_editor_save_adding_an_implementation_reaches_it(tmp_path: Path) -> None:
+    """A few files resolved (no bulk load): a new Go type and a new Java subclass join the
+    implementations of calls in files that did not change; deleting one takes its rows away."""
+    repo = _open("go_interface_var", tmp_path)
+    (repo.root / "redis.go").write_text("package store\n\ntype Redis struct{}\n\n"
+                                        "func (r Redis) Get(key string) string { return key }\n\n"
+                                        "func (r Redis) Put(key, value string) {}\n")
+    assert repo.update()["updated_files"] == 1
+    assert [(c.caller, c.resolution) for c in repo.callers_of("store.Redis.Get")] == [("store.Lookup", "name")]
+    (repo.root / "redis.go").unlink()
+    repo.update()
+    assert repo.callers_of("store.Redis.Get") == []
+    assert not repo.conn.execute("SELECT 1 FROM calls WHERE target LIKE 'store.Redis%'").fetchall()
+
+    repo = _open("java_abstract", tmp_path / "2")
+    (repo.root / "Cat.java").write_text("package zoo;\n\npublic class Cat extends Animal {\n    String sound() { return \"meow\"; }\n}\n")
+    repo.update()
+    assert {c.caller for c in repo.callers_of("zoo.Cat.sound")} == {"zoo.Keeper.feed", "zoo.Animal.speak"}
+    assert {c.callee for c in repo.callees_of("zoo.Keeper.feed")} == {  # Dog, Puppy: files not resolved again
+        "zoo.Animal.sound", "zoo.Dog.sound", "zoo.Puppy.sound", "zoo.Cat.sound", "zoo.Animal.speak"}
+
+
 if __name__ == "__main__":
     import tempfile
 

@@ -124,6 +124,7 @@ class World:
         self._pkg: dict[tuple, dict[str, str]] = {}
         self._types: dict[tuple, str] = {}
         self._visible: dict[int, tuple] = {}
+        self._typing: set[tuple] = set()  # call bindings being typed (a cycle guard)
         self.refs: dict[int, list[tuple]] = defaultdict(list)  # file -> [(scope, value, line)]: values passed on (Go)
         self.values: dict[tuple, dict[str, str]] = defaultdict(dict)  # (file, scope) -> local -> value it holds (Go)
         self._dispatch: dict = {}  # caches of the Go/Java/C# dispatch functions at the end of this module
@@ -572,7 +573,14 @@ class World:
             recv, name = _split(value)
             if recv and name == "new":  # Ruby `Foo.new`
                 return self.resolve_type(fid, recv)
-            target = self.call_target(fid, scope, value, False)
+            key = (fid, scope, value)
+            if key in self._typing:  # `x := x.Next()`: the binding's own call types its receiver
+                return ""
+            self._typing.add(key)
+            try:
+                target = self.call_target(fid, scope, value, False)
+            finally:
+                self._typing.discard(key)
             return self.returns(target, fid) if target else ""
         return ""
 
