@@ -710,6 +710,8 @@ def value_calls(w: World, conn: sqlite3.Connection, fids: list[int]) -> list[tup
     for fid in fids:
         lines = None
         for scope, value, line in w.refs.get(fid, ()):
+            if not w.has_name(_split(value)[1]):  # no definition has that name: a field, a local
+                continue
             if "." in value:
                 target = w.call_target(fid, scope, value, False)
             else:
@@ -741,7 +743,10 @@ def dispatch_targets(w: World, fid: int, scope: int | None, callee: str, target:
     """The implementations a call reaches besides `target` when its receiver is an interface or an
     abstract class (Go: structurally; Java, C#, Kotlin: overrides in subtypes)."""
     lang = w.files[fid][1]
-    if lang not in DISPATCH or w.kind_of(target) not in FUNCS:
+    if lang not in DISPATCH or w.kind_of(target) not in FUNCS or "." not in target:
+        return []
+    owner = target.rsplit(".", 1)[0]  # the method's own class: an interface or abstract, else no dispatch
+    if w.kind_of(owner) != "interface" and (lang == "go" or not _ABSTRACT.search(w.sig_of(owner))):
         return []
     recv, name = _split(_clean(callee))
     if recv in SUPER:
