@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,8 @@ print(json.dumps({"seconds": dt, "labels": labels, "edges": edges}))
 
 def run(code: Path, repo: Path, db: Path, what: str, lang: str = "python") -> dict:
     out = subprocess.run([sys.executable, "-c", RESOLVE, str(code), str(repo), str(db), what, lang],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True,  # parse workers import `code` too; no shared fact cache
+                         env={**os.environ, "PYTHONPATH": str(code), "REPO_RLM_FACT_CACHE": "off"})
     if out.returncode != 0:
         raise SystemExit(f"{code}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed'}")
     return json.loads(out.stdout) if what == "resolve" else {}

@@ -700,7 +700,9 @@ def go_local_value(w: World, fid: int, scope: int | None, name: str) -> str | No
             target = w.call_target(fid, scope, value, False)
         finally:
             guard.discard((fid, s, name))
-        return target if target and w.kind_of(target) in FUNCS else ""
+        if target and w.kind_of(target) in FUNCS:
+            return target
+        return "" if s is not None else None  # a package variable (`var now = time.Now`): its definition
     return None
 
 

@@ -45,9 +45,5 @@
 (argument_list (identifier) @bind.name @bind.alias @bind (#not-match? @bind.name "^(err|ctx|_|ok|i|n)$"))
 (keyed_element value: (literal_element [(selector_expression) (identifier)] @bind.name @bind.alias @bind))
 (return_statement (expression_list (selector_expression) @bind.name @bind.alias @bind))
-; Other locals, so that a value passed on is never taken for a package function of the same name:
-; variadic parameters, range variables and the later names of `a, b := f()` (type unknown: the
-; keyword stands in for it)
+; Variadic parameters (a local, never a package function of the same name passed on)
 (variadic_parameter_declaration name: (identifier) @bind.name type: (_) @bind.type) @bind
-(range_clause left: (expression_list (identifier) @bind.name) "range" @bind.type) @bind
-(short_var_declaration left: (expression_list (identifier) (identifier) @bind.name) ":=" @bind.type) @bind
