@@ -840,10 +840,39 @@ def go_implementations(w: World, iface: str, name: str) -> list[str]:
             if kind == "method" and w.files.get(fid, ("", ""))[1] == "go":
                 methods[n].append(q)
         idx = w._dispatch["go_methods"] = (len(w._loaded), methods)
+    want = _go_arity(w.sig_of(w.member(iface, name)), name)
     out = []
     for q in idx[1].get(name, ()):
         owner = q.rsplit(".", 1)[0]
         if owner != iface and w.kind_of(owner) not in ("interface", None) and q not in out and \
-                all(w.member(owner, n) for n in mset):
+                _go_arity(w.sig_of(q), name) == want and all(w.member(owner, n) for n in mset):
             out.append(q)
     return out
+
+
+def _go_arity(sig: str, name: str) -> tuple[int, int] | None:
+    """(parameters, results) of a Go method signature: `ServeHTTP(w, r, next Handler) error` is not
+    the `ServeHTTP(http.ResponseWriter, *http.Request) error` of an interface (names are not enough)."""
+    at = sig.find(name + "(")
+    if at < 0:
+        return None
+    parts, depth, start = [], 0, at + len(name)
+    for i in range(start, len(sig)):
+        depth += sig[i] in "([{"
+        depth -= sig[i] in ")]}"
+        if depth == 0:
+            parts.append(sig[start + 1:i])
+            rest = sig[i + 1:].strip()
+            parts.append(rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest)
+            break
+    else:
+        return None
+
+    def count(text: str) -> int:
+        level, n = 0, 1 if text.strip() else 0
+        for ch in text:
+            level += ch in "([{"
+            level -= ch in ")]}"
+            n += ch == "," and level == 0
+        return n
+    return count(parts[0]), count(parts[1])
