@@ -63,7 +63,7 @@ def scored(tmp_path_factory) -> tuple[float, float, list[tuple]]:
 def test_there_are_cases_for_each_language_and_feature() -> None:
     names = {c.name for c in CASES}
     assert {"go_method_value", "go_func_value", "go_interface_var", "go_interface_param", "go_embedded",
-            "go_same_name_packages", "java_interface", "java_abstract", "java_inherit", "cs_interface",
+            "go_same_name_packages", "go_callback", "java_interface", "java_abstract", "java_inherit", "cs_interface",
             "cs_abstract"} <= names
 
 
@@ -111,11 +111,13 @@ def test_go_packages_of_the_same_name_keep_apart_by_directory(tmp_path: Path) ->
 
 
 def test_a_method_value_passed_as_an_argument_is_an_edge_at_its_place(tmp_path: Path) -> None:
-    """`each(..., s.Handle)`: one edge to the method, at the column of `Handle`; `s.name` (a field) none."""
+    """`each(..., s.Handle)`: one edge to the method, at the column of `Handle` (and `fn(it)` inside
+    `each` reaches it); `s.name` (a field) none."""
     repo = _open("go_method_value", tmp_path)
     calls = repo.callers_of("main.Server.Handle")
     line = next(i for i, t in enumerate((tmp_path / "go_method_value/main.go").read_text().splitlines(), 1) if "s.Handle" in t)
-    assert [(c.caller, c.line, c.column, c.resolution) for c in calls] == [("main.main", line, 24, "resolved")]
+    assert [(c.caller, c.line, c.column, c.resolution) for c in calls] == [
+        ("main.each", 15, 3, "resolved"), ("main.main", line, 24, "resolved")]  # `fn(it)` in each: the callback
     assert not [c for c in repo.callees_of("main.main") if c.callee.endswith("name")]
 
 
@@ -155,6 +157,18 @@ def test_an_editor_save_adding_an_implementation_reaches_it(tmp_path: Path) -> N
     assert {c.caller for c in repo.callers_of("zoo.Cat.sound")} == {"zoo.Keeper.feed", "zoo.Animal.speak"}
     assert {c.callee for c in repo.callees_of("zoo.Keeper.feed")} == {  # Dog, Puppy: files not resolved again
         "zoo.Animal.sound", "zoo.Dog.sound", "zoo.Puppy.sound", "zoo.Cat.sound", "zoo.Animal.speak"}
+
+
+def test_a_callback_parameter_reaches_what_the_call_sites_pass(tmp_path: Path) -> None:
+    """`task()` inside Run reaches `b.Build` and `test` (two targets: `name`; the literal is not
+    followed); saving runner.go alone (no bulk load) reads main.go's stored call sites."""
+    repo = _open("go_callback", tmp_path)
+    want = {("main.Builder.Build", "name"), ("main.test", "name")}
+    assert {(c.callee, c.resolution) for c in repo.callees_of("main.Run") if c.line == 5} == want
+    runner = repo.root / "runner.go"
+    runner.write_text(runner.read_text() + "\nfunc later() {}\n")
+    assert repo.update()["updated_files"] == 1
+    assert {(c.callee, c.resolution) for c in repo.callees_of("main.Run") if c.line == 5} == want
 
 
 if __name__ == "__main__":

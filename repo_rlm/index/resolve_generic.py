@@ -634,19 +634,26 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     clear_made(conn, wanted)
     w.ensure_files(wanted)
     updates, extra = [], []
+    sites: dict[str, list[tuple]] = defaultdict(list)  # Go function -> its call sites (for parameters called)
+    params: list[tuple] = []  # Go calls of a function's own parameter
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
         for cid, fid, scope, callee, name, is_new, caller, line, col, text in conn.execute(
                 "SELECT id, file_id, caller_id, callee_text, name, is_new, caller, line, col, text FROM calls "
                 f"WHERE file_id IN ({','.join('?' * len(part))}) AND is_new < {MADE}", part):
             target = w.call_target(fid, scope, callee, bool(is_new))
+            go = w.files[fid][1] == "go"
             if target:
+                if go:
+                    sites[target].append((fid, scope, line, col))
                 updates.append((target, "resolved", cid))
                 extra += [(fid, scope, caller, callee, name, line, col, text, t, "name", MADE)
                           for t in dispatch_targets(w, fid, scope, callee, target)]
                 continue
             fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
             recv = _split(_clean(callee))[0]
+            if go and not recv and scope is not None and w.file_binds(fid, scope).get(name, ("",))[0] == "type":
+                params.append((cid, fid, scope, caller, callee, name, line, col, text, len(updates)))
             if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
                 updates.append((f"<builtin>.{name}", "builtin", cid))
             elif w.has_name(name):
@@ -654,6 +661,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             else:
                 updates.append((f"<external>.{name}", "external", cid))
     extra += value_calls(w, conn, wanted)
+    extra += go_param_calls(w, conn, wanted, sites, params, updates)
     write_calls(conn, updates, extra)
 
     imp = []
@@ -712,14 +720,8 @@ def value_calls(w: World, conn: sqlite3.Connection, fids: list[int]) -> list[tup
     for fid in fids:
         lines = None
         for scope, value, line in w.refs.get(fid, ()):
-            if not w.has_name(_split(value)[1]):  # no definition has that name: a field, a local
-                continue
-            if "." in value:
-                target = w.call_target(fid, scope, value, False)
-            else:
-                local = go_local_value(w, fid, scope, value)
-                target = local if local is not None else w.lookup(fid, value)
-            if not target or w.kind_of(target) not in FUNCS:
+            target = go_value_target(w, fid, scope, value)
+            if not target:
                 continue
             if lines is None:
                 lines = _file_lines(conn, fid)
@@ -729,6 +731,104 @@ def value_calls(w: World, conn: sqlite3.Connection, fids: list[int]) -> list[tup
             caller = w.sym[scope][3] if scope in w.sym else w.files[fid][2]
             out.append((fid, scope, caller, value, name, line, col, text.strip()[:200], target, "resolved", MADE))
     return out
+
+
+def go_value_target(w: World, fid: int, scope: int | None, value: str) -> str:
+    """The function or method a Go value (`s.Handle`, `index`) names where it is written, or ''."""
+    if not w.has_name(_split(value)[1]):  # no definition has that name: a field, a local
+        return ""
+    if "." in value:
+        target = w.call_target(fid, scope, value, False)
+    else:
+        local = go_local_value(w, fid, scope, value)
+        target = local if local is not None else w.lookup(fid, value)
+    return target if target and w.kind_of(target) in FUNCS else ""
+
+
+def go_param_calls(w: World, conn: sqlite3.Connection, fids: list[int], sites: dict[str, list[tuple]],
+                   params: list[tuple], updates: list[tuple]) -> list[tuple]:
+    """`func apply(fn func()) { fn() }`: the call of `fn` reaches the functions and methods the call
+    sites of `apply` pass at its place (one level: a parameter passed on is not followed). One
+    target is `resolved`, several are one row each, `name`. Patches `updates`; returns new rows."""
+    extra: list[tuple] = []
+    here, lines = set(fids), {}
+    for cid, fid, scope, caller, callee, name, line, col, text, at in params:
+        fn = w.sym[scope][3]
+        k = _go_param_index(w.sig_of(fn), fn.rsplit(".", 1)[-1], name)
+        if k is None:
+            continue
+        calls = list(sites.get(fn, ()))
+        if not w.bulk:  # call sites in files not resolved now: their stored rows
+            calls += [r for r in conn.execute("SELECT file_id, caller_id, line, col FROM calls WHERE target = ? "
+                                              f"AND is_new < {MADE}", (fn,)) if r[0] not in here and r[0] in w.files]
+        targets: list[str] = []
+        for sfid, sscope, sline, scol in calls:
+            if sfid not in lines:
+                lines[sfid] = _file_lines(conn, sfid)
+            for arg in _go_args(lines[sfid], sline, scol)[k[0]:k[0] + 1 if not k[1] else None]:
+                t = go_value_target(w, sfid, sscope, arg) if re.fullmatch(r"[\w.]+", arg) else ""
+                if t and t not in targets:
+                    targets.append(t)
+        if targets:
+            how = "resolved" if len(targets) == 1 else "name"
+            updates[at] = (targets[0], how, cid)
+            extra += [(fid, scope, caller, callee, name, line, col, text, t, how, MADE) for t in targets[1:]]
+    return extra
+
+
+def _go_param_index(sig: str, fname: str, pname: str) -> tuple[int, bool] | None:
+    """(position, variadic) of parameter `pname` in a Go function's signature."""
+    m = re.search(rf"\b{re.escape(fname)}\s*(?:\[[^\]]*\])?\(", sig)
+    if not m:
+        return None
+    depth, parts, start = 1, [], m.end()
+    for i in range(m.end(), len(sig)):
+        depth += sig[i] in "([{"
+        depth -= sig[i] in ")]}"
+        if depth == 1 and sig[i] == ",":
+            parts.append(sig[start:i].strip())
+            start = i + 1
+        elif depth == 0:
+            parts.append(sig[start:i].strip())
+            break
+    for i, part in enumerate(parts):
+        words = part.split(None, 1)
+        if words and words[0] == pname:
+            return i, len(words) > 1 and words[1].startswith("...")
+    return None
+
+
+def _go_args(lines: dict[int, str], line: int, col: int, most: int = 30) -> list[str]:
+    """The argument texts of the call whose name is at (line, col), read off the file's lines."""
+    text = lines.get(line, "")
+    at = text.find("(", max(col - 1, 0))
+    if at < 0:
+        return []
+    args, cur, depth, quote, n = [], [], 0, "", line
+    while True:
+        for ch in text[at + 1:]:
+            if quote:
+                cur.append(ch)
+                quote = "" if ch == quote and (len(cur) < 2 or cur[-2] != "\\" or quote == "`") else quote
+                continue
+            if ch in "\"'`":
+                quote = ch
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                if depth == 0:
+                    args.append("".join(cur).strip())
+                    return args
+                depth -= 1
+            elif ch == "," and depth == 0:
+                args.append("".join(cur).strip())
+                cur = []
+                continue
+            cur.append(ch)
+        n += 1
+        if n > line + most or n not in lines:
+            return []
+        text, at = lines[n], -1
 
 
 def _file_lines(conn: sqlite3.Connection, fid: int) -> dict[int, str]:
