@@ -719,8 +719,11 @@ def value_calls(w: World, conn: sqlite3.Connection, fids: list[int]) -> list[tup
     out = []
     for fid in fids:
         lines = None
+        seen: dict[tuple, str] = {}
         for scope, value, line in w.refs.get(fid, ()):
-            target = go_value_target(w, fid, scope, value)
+            target = seen.get((scope, value))
+            if target is None:
+                target = seen[(scope, value)] = go_value_target(w, fid, scope, value)
             if not target:
                 continue
             if lines is None:
