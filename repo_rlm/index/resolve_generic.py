@@ -738,7 +738,14 @@ def value_calls(w: World, conn: sqlite3.Connection, fids: list[int]) -> list[tup
 
 def go_value_target(w: World, fid: int, scope: int | None, value: str) -> str:
     """The function or method a Go value (`s.Handle`, `index`) names where it is written, or ''."""
-    if not w.has_name(_split(value)[1]):  # no definition has that name: a field, a local
+    name = _split(value)[1]
+    if w.bulk:  # no function or method has that name: a field, a local
+        names = w._dispatch.get("funcs")
+        if names is None:
+            names = w._dispatch["funcs"] = {n for _f, _p, n, _q, kind in w.sym.values() if kind in FUNCS}
+        if name not in names:
+            return ""
+    elif not w.has_name(name):
         return ""
     if "." in value:
         target = w.call_target(fid, scope, value, False)
