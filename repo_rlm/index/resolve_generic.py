@@ -652,7 +652,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 continue
             fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
             recv = _split(_clean(callee))[0]
-            if go and not recv and scope is not None and w.file_binds(fid, scope).get(name, ("",))[0] == "type":
+            if go and not recv and scope is not None and w.binds.get((fid, scope), _EMPTY).get(name, ("",))[0] == "type":
                 params.append((cid, fid, scope, caller, callee, name, line, col, text, len(updates)))
             if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
                 updates.append((f"<builtin>.{name}", "builtin", cid))
@@ -696,8 +696,9 @@ _ABSTRACT = re.compile(r"\b(abstract|sealed)\b")
 def go_local_value(w: World, fid: int, scope: int | None, name: str) -> str | None:
     """What a bare `name()` calls in Go when a local of that name is in scope: the function or method
     its alias holds (`f := s.Run`), '' for any other local (a parameter, `x := New()`), None for no local."""
+    w.ensure_files((fid,))
     for s in w._scopes(scope):
-        if name not in w.file_binds(fid, s):
+        if name not in w.binds.get((fid, s), _EMPTY):
             continue
         value = w.values.get((fid, s), _EMPTY).get(name)
         guard = w._dispatch.setdefault("aliases", set())
