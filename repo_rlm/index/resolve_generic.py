@@ -686,7 +686,8 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
 # A call through an interface (or a Java/C# abstract class) reaches the declared method (the call's
 # own row, `resolved`) and each implementation (one more row each, `name`, like value flow's several
 # targets in Python): in Go every type whose method set has all the interface's methods, in Java,
-# C# and Kotlin the overrides in every subtype. A Go function or method value passed on is an edge.
+# C# and Kotlin the overrides in every subtype. A Go function or method value passed on is an edge,
+# and a Go function's parameter called inside it reaches the values its call sites pass.
 
 DISPATCH = {"go", "java", "csharp", "kotlin"}
 FUNCS = {"function", "method"}
@@ -703,7 +704,7 @@ def go_local_value(w: World, fid: int, scope: int | None, name: str) -> str | No
         value = w.values.get((fid, s), _EMPTY).get(name)
         guard = w._dispatch.setdefault("aliases", set())
         if not value or (fid, s, name) in guard:
-            return ""
+            return "" if s is not None else None  # a package variable: its definition, by name
         guard.add((fid, s, name))
         try:
             target = w.call_target(fid, scope, value, False)
