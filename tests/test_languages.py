@@ -20,7 +20,7 @@ LANGS = ["javascript", "typescript", "tsx", "go", "java", "rust", "c", "cpp", "c
 
 def facts_of(rel: str):
     lang = language_for(rel)
-    return parse_file(rel, lang, module_name(rel, lang), (FIXTURE / rel).read_bytes())
+    return parse_file(rel, lang, module_name(rel, lang, {"services/gateway/go.mod"}), (FIXTURE / rel).read_bytes())
 
 
 # path -> (definitions (qualname, kind), calls (caller, callee name), imports (module, name, alias),
@@ -393,6 +393,8 @@ UNRESOLVED = {
     ('java/src/main/java/com/acme/auth/AuthGuard.java', 'SecurityException', 'external', '<external>.SecurityException'),
     ('java/src/main/java/com/acme/auth/AuthGuard.java', 'token.startsWith', 'external', '<external>.startsWith'),
     ('java/src/main/java/com/acme/users/BaseService.java', 'System.out.println', 'external', '<external>.println'),
+    # a call through the interface Channel also reaches its implementation (a second row, `name`)
+    ('kotlin/src/main/kotlin/com/acme/notify/Notifier.kt', 'channel.send', 'name', 'com.acme.notify.channels.EmailChannel.send'),
     ('java/src/main/java/com/acme/users/UserRepository.java', 'HashMap<>', 'external', '<external>.HashMap'),
     ('java/src/main/java/com/acme/users/UserRepository.java', 'Optional.ofNullable', 'external', '<external>.ofNullable'),
     ('java/src/main/java/com/acme/users/UserRepository.java', 'rows.get', 'name', None),
@@ -473,7 +475,7 @@ def test_import_and_base_targets(repo):
         "SELECT f.path, i.module, i.name, i.target FROM imports i JOIN files f ON f.id = i.file_id"))
     assert imports[("src/app.ts", "./auth", "requireAuth")] == "src.auth.middleware.requireAuth"  # via index.ts
     assert imports[("src/auth/middleware.ts", "../util/log", "*")] == "src.util.log"
-    assert imports[("services/gateway/main.go", "example.com/gateway/handlers", "")].startswith("services.gateway.handlers.")
+    assert imports[("services/gateway/main.go", "example.com/gateway/handlers", "")] == "handlers"  # by directory
     assert imports[("src/auth/middleware.ts", "express", "Request")] is None
     bases = dict(((q, b), t) for q, b, t in repo.conn.execute(
         "SELECT s.qualname, b.base, b.target FROM bases b JOIN symbols s ON s.id = b.symbol_id"))

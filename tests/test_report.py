@@ -41,7 +41,7 @@ MODULES = ["app", "app.services", "cmd/tool", "com.example", "com.example.util",
 ENTRY_POINTS = [
     ("main", "app.__main__", "app/__main__.py", 1),
     ("main", "app.cli", "app/cli.py", 13),
-    ("main", "main.main", "cmd/tool/main.go", 14),
+    ("main", "cmd.tool.main", "cmd/tool/main.go", 14),  # Go qualnames start at the directory below go.mod
     ("main", "com.example.App.main", "java/src/com/example/App.java", 14),
     ("script", "archapp-admin = app.admin:run", "app/admin.py", 4),
     ("script", "archapp = app.cli:main", "app/cli.py", 6),

@@ -160,6 +160,7 @@ class Indexer:
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
+        package_dirs |= {p for p in (*stored, *todo) if (p == "go.mod" or p.endswith("/go.mod")) and p not in gone_set}
         done = updated = 0
         fresh = len(todo) > 2000 and len(todo) > 2 * len(stored)
         if fresh:  # a fresh build: fill the tables first, build their indexes once at the end

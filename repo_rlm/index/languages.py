@@ -36,7 +36,7 @@ TEXT_EXTENSIONS = {
     ".scala", ".ex", ".exs", ".erl", ".hs", ".ml", ".r", ".jl", ".vue", ".svelte", ".tf", ".env",
     ".dockerfile", ".mk", ".cmake", ".bat", ".ps1", ".pl", ".m", ".dart", ".zig", ".nim",
 }
-TEXT_NAMES = {"Makefile", "Dockerfile", "README", "LICENSE", "Rakefile", "Gemfile", "Procfile"}
+TEXT_NAMES = {"Makefile", "Dockerfile", "README", "LICENSE", "Rakefile", "Gemfile", "Procfile", "go.mod"}
 
 
 def language_for(path: str) -> str | None:

@@ -186,8 +186,11 @@ def module_name(path: str, lang: str, package_dirs: frozenset[str] | set[str] = 
 
     Python: the import path (`pkg/mod.py` -> `pkg.mod`, `pkg/__init__.py` -> `pkg`); inside a
     package (directories with `__init__.py`), the path from the top package; a `src/` layout
-    is stripped. Other languages: the path without extension, dotted.
+    is stripped. Go: see `go_package_name`. Other languages: the path without extension, dotted.
+    `package_dirs` holds the directories with `__init__.py` and the paths of `go.mod` files.
     """
+    if lang == "go":
+        return go_package_name(path, package_dirs)
     stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
     parts = stem.split("/")
     if lang == "python":
@@ -205,8 +208,24 @@ def module_name(path: str, lang: str, package_dirs: frozenset[str] | set[str] = 
     return ".".join(parts)
 
 
+def go_package_name(path: str, package_dirs: frozenset[str] | set[str] = frozenset()) -> str:
+    """A Go file's qualname prefix: its directory relative to the outermost `go.mod` above it (so
+    the import path less the module path; nested modules' packages keep their place in it), or to
+    the repository without one, dotted, so `a/util` and `b/util` stay apart; "" at the root, where
+    `place` uses the declared package name (`main`, `chi`)."""
+    d = path.rsplit("/", 1)[0] if "/" in path else ""
+    root, up = "", d
+    while up and "go.mod" not in package_dirs:
+        if f"{up}/go.mod" in package_dirs:
+            root = up
+        up = up.rsplit("/", 1)[0] if "/" in up else ""
+    return d[len(root):].strip("/").replace("/", ".")
+
+
 def place(facts: FileFacts, path: str, module: str) -> FileFacts:
     """Put facts extracted from a blob at a path: the module prefix goes in front of relative qualnames."""
+    if facts.lang == "go" and not module:  # a Go module's root package: its declared name
+        module = facts.package
     facts.path, facts.module = path, module
     if facts.relative and module:
         facts.defs = [(n, f"{module}.{q}", *rest) for n, q, *rest in facts.defs]
@@ -320,7 +339,7 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
     index_of: list[int] = []  # position in defs -> index in facts.defs (or -1 for scopes)
     # Qualified names start at the declared package, else at the module: the module is a function
     # of the path, so it is left out here and added by `place` (facts stay a function of the blob).
-    facts.relative = lang == "python" or not package
+    facts.relative = lang in ("python", "go") or not package  # Go: by directory (go_package_name)
     prefix = "" if facts.relative else package
     impl_bases: list[tuple] = []
     lambdas: dict[str, int] = {}  # per enclosing scope, PyCG's `<lambdaN>` in order of appearance

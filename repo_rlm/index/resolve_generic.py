@@ -20,7 +20,7 @@ import re
 import sqlite3
 from collections import defaultdict
 
-from .resolve_base import BULK, write_calls, write_imports_and_bases
+from .resolve_base import BULK, MADE, clear_made, write_calls, write_imports_and_bases
 
 _OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
 _EMPTY: dict = {}
@@ -124,6 +124,10 @@ class World:
         self._pkg: dict[tuple, dict[str, str]] = {}
         self._types: dict[tuple, str] = {}
         self._visible: dict[int, tuple] = {}
+        self._typing: set[tuple] = set()  # call bindings being typed (a cycle guard)
+        self.refs: dict[int, list[tuple]] = defaultdict(list)  # file -> [(scope, value, line)]: values passed on (Go)
+        self.values: dict[tuple, dict[str, str]] = defaultdict(dict)  # (file, scope) -> local -> value it holds (Go)
+        self._dispatch: dict = {}  # caches of the Go/Java/C# dispatch functions at the end of this module
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -174,8 +178,12 @@ class World:
                 "WHERE {where} ORDER BY t.line, t.rowid", fids):
             if kind.startswith("self_"):
                 self._self_binds[fid].append((line, rowid, scope, name, kind, value))
+            elif kind == "alias" and name == value:  # a function or method value passed on (go.scm)
+                self.refs[fid].append((scope, value, line))
             else:
                 self.binds[(fid, scope)].setdefault(name, (kind, value))
+                if kind == "alias":  # `var h Handler = helper`: the type for `h.x()`, the value for `h()`
+                    self.values[(fid, scope)].setdefault(name, value)
 
     def ensure_files(self, fids) -> None:
         todo = [f for f in dict.fromkeys(fids) if f not in self._loaded and f in self.files]
@@ -248,7 +256,7 @@ class World:
 
     def prefix(self, fid: int) -> str:
         _p, lang, module, package = self.files[fid]
-        return package or module
+        return module if lang == "go" else package or module  # Go qualnames start at the directory
 
     def enclosing_class(self, scope: int | None) -> str:
         """The qualname of the class-like definition around a scope (Go/Rust/C++ receivers too)."""
@@ -565,7 +573,14 @@ class World:
             recv, name = _split(value)
             if recv and name == "new":  # Ruby `Foo.new`
                 return self.resolve_type(fid, recv)
-            target = self.call_target(fid, scope, value, False)
+            key = (fid, scope, value)
+            if key in self._typing:  # `x := x.Next()`: the binding's own call types its receiver
+                return ""
+            self._typing.add(key)
+            try:
+                target = self.call_target(fid, scope, value, False)
+            finally:
+                self._typing.discard(key)
             return self.returns(target, fid) if target else ""
         return ""
 
@@ -600,6 +615,10 @@ class World:
                 q = self.members_of(self.sym[s][3]).get(name)
                 if q:
                     return q
+        if lang == "go":  # a local shadows the package: `f := s.Run; f()` follows the value, else nothing
+            local = go_local_value(self, fid, scope, name)
+            if local is not None:
+                return local
         q = self.lookup(fid, name)
         if q and self.kind_of(q) in CLASSISH:  # Kotlin `Foo()`, C++ `Foo(x)`: a constructor
             return self.constructor(q, lang)
@@ -612,26 +631,38 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         return
     w = World(conn, bulk=len(file_ids) > BULK)
     wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
+    clear_made(conn, wanted)
     w.ensure_files(wanted)
-    updates = []
+    updates, extra = [], []
+    sites: dict[str, list[tuple]] = defaultdict(list)  # Go function -> its call sites (for parameters called)
+    params: list[tuple] = []  # Go calls of a function's own parameter
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
-        for cid, fid, scope, callee, name, is_new in conn.execute(
-                "SELECT id, file_id, caller_id, callee_text, name, is_new FROM calls "
-                f"WHERE file_id IN ({','.join('?' * len(part))})", part):
+        for cid, fid, scope, callee, name, is_new, caller, line, col, text in conn.execute(
+                "SELECT id, file_id, caller_id, callee_text, name, is_new, caller, line, col, text FROM calls "
+                f"WHERE file_id IN ({','.join('?' * len(part))}) AND is_new < {MADE}", part):
             target = w.call_target(fid, scope, callee, bool(is_new))
+            go = w.files[fid][1] == "go"
             if target:
+                if go:
+                    sites[target].append((fid, scope, line, col))
                 updates.append((target, "resolved", cid))
+                extra += [(fid, scope, caller, callee, name, line, col, text, t, "name", MADE)
+                          for t in dispatch_targets(w, fid, scope, callee, target)]
                 continue
             fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
             recv = _split(_clean(callee))[0]
+            if go and not recv and scope is not None and w.binds.get((fid, scope), _EMPTY).get(name, ("",))[0] == "type":
+                params.append((cid, fid, scope, caller, callee, name, line, col, text, len(updates)))
             if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
                 updates.append((f"<builtin>.{name}", "builtin", cid))
             elif w.has_name(name):
                 updates.append((None, "name", cid))
             else:
                 updates.append((f"<external>.{name}", "external", cid))
-    write_calls(conn, updates)
+    extra += value_calls(w, conn, wanted)
+    extra += go_param_calls(w, conn, wanted, sites, params, updates)
+    write_calls(conn, updates, extra)
 
     imp = []
     for fid in wanted:
@@ -649,3 +680,311 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             if q:
                 bases.append((q, sid, base))
     write_imports_and_bases(conn, imp, bases)
+
+
+# -- Go, Java, C#: function values and dispatch through interfaces ---------------------------------
+# A call through an interface (or a Java/C# abstract class) reaches the declared method (the call's
+# own row, `resolved`) and each implementation (one more row each, `name`, like value flow's several
+# targets in Python): in Go every type whose method set has all the interface's methods, in Java,
+# C# and Kotlin the overrides in every subtype. A Go function or method value passed on is an edge,
+# and a Go function's parameter called inside it reaches the values its call sites pass.
+
+DISPATCH = {"go", "java", "csharp", "kotlin"}
+FUNCS = {"function", "method"}
+_ABSTRACT = re.compile(r"\b(abstract|sealed)\b")
+
+
+def go_local_value(w: World, fid: int, scope: int | None, name: str) -> str | None:
+    """What a bare `name()` calls in Go when a local of that name is in scope: the function or method
+    its alias holds (`f := s.Run`), '' for any other local (a parameter, `x := New()`), None for no local."""
+    w.ensure_files((fid,))
+    for s in w._scopes(scope):
+        if name not in w.binds.get((fid, s), _EMPTY):
+            continue
+        value = w.values.get((fid, s), _EMPTY).get(name)
+        guard = w._dispatch.setdefault("aliases", set())
+        if not value or (fid, s, name) in guard:
+            return "" if s is not None else None  # a package variable: its definition, by name
+        guard.add((fid, s, name))
+        try:
+            target = w.call_target(fid, scope, value, False)
+        finally:
+            guard.discard((fid, s, name))
+        if target and w.kind_of(target) in FUNCS:
+            return target
+        return "" if s is not None else None  # a package variable (`var now = time.Now`): its definition
+    return None
+
+
+def value_calls(w: World, conn: sqlite3.Connection, fids: list[int]) -> list[tuple]:
+    """Rows for the Go function and method values passed on (`use(s.Handle)`): an edge at the value."""
+    out = []
+    for fid in fids:
+        lines = None
+        seen: dict[tuple, str] = {}
+        for scope, value, line in w.refs.get(fid, ()):
+            target = seen.get((scope, value))
+            if target is None:
+                target = seen[(scope, value)] = go_value_target(w, fid, scope, value)
+            if not target:
+                continue
+            if lines is None:
+                lines = _file_lines(conn, fid)
+            text, name = lines.get(line, ""), _split(value)[1]
+            m = re.search(rf"(?<![\w.]){re.escape(value)}(?!\w)", text)
+            col = m.end() - len(name) + 1 if m else 1
+            caller = w.sym[scope][3] if scope in w.sym else w.files[fid][2]
+            out.append((fid, scope, caller, value, name, line, col, text.strip()[:200], target, "resolved", MADE))
+    return out
+
+
+def go_value_target(w: World, fid: int, scope: int | None, value: str) -> str:
+    """The function or method a Go value (`s.Handle`, `index`) names where it is written, or ''."""
+    name = _split(value)[1]
+    if w.bulk:  # no function or method has that name: a field, a local
+        names = w._dispatch.get("funcs")
+        if names is None:
+            names = w._dispatch["funcs"] = {n for _f, _p, n, _q, kind in w.sym.values() if kind in FUNCS}
+        if name not in names:
+            return ""
+    elif not w.has_name(name):
+        return ""
+    if "." in value:
+        target = w.call_target(fid, scope, value, False)
+    else:
+        local = go_local_value(w, fid, scope, value)
+        target = local if local is not None else w.lookup(fid, value)
+    return target if target and w.kind_of(target) in FUNCS else ""
+
+
+def go_param_calls(w: World, conn: sqlite3.Connection, fids: list[int], sites: dict[str, list[tuple]],
+                   params: list[tuple], updates: list[tuple]) -> list[tuple]:
+    """`func apply(fn func()) { fn() }`: the call of `fn` reaches the functions and methods the call
+    sites of `apply` pass at its place (one level: a parameter passed on is not followed). One
+    target is `resolved`, several are one row each, `name`. Patches `updates`; returns new rows."""
+    extra: list[tuple] = []
+    here, lines = set(fids), {}
+    for cid, fid, scope, caller, callee, name, line, col, text, at in params:
+        fn = w.sym[scope][3]
+        k = _go_param_index(w.sig_of(fn), fn.rsplit(".", 1)[-1], name)
+        if k is None:
+            continue
+        calls = list(sites.get(fn, ()))
+        if not w.bulk:  # call sites in files not resolved now: their stored rows
+            calls += [r for r in conn.execute("SELECT file_id, caller_id, line, col FROM calls WHERE target = ? "
+                                              f"AND is_new < {MADE}", (fn,)) if r[0] not in here and r[0] in w.files]
+        targets: list[str] = []
+        for sfid, sscope, sline, scol in calls:
+            if sfid not in lines:
+                lines[sfid] = _file_lines(conn, sfid)
+            for arg in _go_args(lines[sfid], sline, scol)[k[0]:k[0] + 1 if not k[1] else None]:
+                t = go_value_target(w, sfid, sscope, arg) if re.fullmatch(r"[\w.]+", arg) else ""
+                if t and t not in targets:
+                    targets.append(t)
+        if targets:
+            how = "resolved" if len(targets) == 1 else "name"
+            updates[at] = (targets[0], how, cid)
+            extra += [(fid, scope, caller, callee, name, line, col, text, t, how, MADE) for t in targets[1:]]
+    return extra
+
+
+def _go_param_index(sig: str, fname: str, pname: str) -> tuple[int, bool] | None:
+    """(position, variadic) of parameter `pname` in a Go function's signature."""
+    m = re.search(rf"\b{re.escape(fname)}\s*(?:\[[^\]]*\])?\(", sig)
+    if not m:
+        return None
+    depth, parts, start = 1, [], m.end()
+    for i in range(m.end(), len(sig)):
+        depth += sig[i] in "([{"
+        depth -= sig[i] in ")]}"
+        if depth == 1 and sig[i] == ",":
+            parts.append(sig[start:i].strip())
+            start = i + 1
+        elif depth == 0:
+            parts.append(sig[start:i].strip())
+            break
+    for i, part in enumerate(parts):
+        words = part.split(None, 1)
+        if words and words[0] == pname:
+            return i, len(words) > 1 and words[1].startswith("...")
+    return None
+
+
+def _go_args(lines: dict[int, str], line: int, col: int, most: int = 30) -> list[str]:
+    """The argument texts of the call whose name is at (line, col), read off the file's lines."""
+    text = lines.get(line, "")
+    at = text.find("(", max(col - 1, 0))
+    if at < 0:
+        return []
+    args, cur, depth, quote, n = [], [], 0, "", line
+    while True:
+        for ch in text[at + 1:]:
+            if quote:
+                cur.append(ch)
+                quote = "" if ch == quote and (len(cur) < 2 or cur[-2] != "\\" or quote == "`") else quote
+                continue
+            if ch in "\"'`":
+                quote = ch
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                if depth == 0:
+                    args.append("".join(cur).strip())
+                    return args
+                depth -= 1
+            elif ch == "," and depth == 0:
+                args.append("".join(cur).strip())
+                cur = []
+                continue
+            cur.append(ch)
+        n += 1
+        if n > line + most or n not in lines:
+            return []
+        text, at = lines[n], -1
+
+
+def _file_lines(conn: sqlite3.Connection, fid: int) -> dict[int, str]:
+    """line -> text of one file, from its search chunks (they cover every line)."""
+    out: dict[int, str] = {}
+    for start, body in conn.execute("SELECT c.start_line, t.body FROM chunks c JOIN chunks_fts t ON t.rowid = c.id "
+                                    "WHERE c.file_id = ?", (fid,)):
+        for i, text in enumerate(body.split("\n")):
+            out.setdefault(start + i, text)
+    return out
+
+
+def dispatch_targets(w: World, fid: int, scope: int | None, callee: str, target: str) -> list[str]:
+    """The implementations a call reaches besides `target` when its receiver is an interface or an
+    abstract class (Go: structurally; Java, C#, Kotlin: overrides in subtypes)."""
+    lang = w.files[fid][1]
+    if lang not in DISPATCH or w.kind_of(target) not in FUNCS or "." not in target:
+        return []
+    owner = target.rsplit(".", 1)[0]  # the method's own class: an interface or abstract, else no dispatch
+    if w.kind_of(owner) != "interface" and (lang == "go" or not _ABSTRACT.search(w.sig_of(owner))):
+        return []
+    recv, name = _split(_clean(callee))
+    if recv in SUPER:
+        return []
+    cls = w.enclosing_class(scope)
+    if recv:
+        rtype = w.receiver_type(fid, scope, recv, cls)
+        if recv[:1].isupper() and w.resolve_type(fid, recv) == rtype:  # `Shape.of()`: static
+            return []
+    else:
+        rtype = cls if lang != "go" and cls and w.member(cls, name) == target else ""
+    if not rtype:
+        return []
+    key = (rtype, name)
+    cache = w._dispatch.setdefault("targets", {})
+    if key not in cache:
+        if lang == "go":
+            cache[key] = go_implementations(w, rtype, name) if w.kind_of(rtype) == "interface" else []
+        elif w.kind_of(rtype) == "interface" or _ABSTRACT.search(w.sig_of(rtype)):
+            cache[key] = overrides(w, rtype, name)
+        else:
+            cache[key] = []
+    return [t for t in cache[key] if t != target]
+
+
+def _base_index(w: World) -> dict[str, list[tuple]]:
+    """Last name of a base as written -> [(file id, symbol id, base)] over the loaded files."""
+    idx = w._dispatch.get("bases")
+    if idx is None or idx[0] != len(w._loaded):
+        rows: dict[str, list[tuple]] = defaultdict(list)
+        for fid, brows in w.base_rows.items():
+            for sid, base in brows:
+                rows[_split(_clean(base))[1]].append((fid, sid, base))
+        idx = w._dispatch["bases"] = (len(w._loaded), rows)
+    return idx[1]
+
+
+def subtypes(w: World, cls: str) -> list[str]:
+    """Every class that extends or implements `cls`, directly or not, nearest first."""
+    out, todo = [], [cls]
+    while todo:
+        cur = todo.pop(0)
+        simple = cur.rsplit(".", 1)[-1]
+        if not w.bulk:
+            w.ensure_files([f for (f,) in w.conn.execute(
+                "SELECT DISTINCT file_id FROM bases WHERE base LIKE ?", (f"%{simple}%",)) if f in w.files])
+        for fid, sid, base in _base_index(w).get(simple, ()):
+            sub = w.sym[sid][3] if sid in w.sym else ""
+            if sub and sub != cls and sub not in out and w.resolve_type(fid, base) == cur:
+                out.append(sub)
+                todo.append(sub)
+    return out
+
+
+def overrides(w: World, cls: str, name: str) -> list[str]:
+    """The methods named `name` defined in the subtypes of `cls`."""
+    out = []
+    for sub in subtypes(w, cls):
+        q = w.members_of(sub).get(name)
+        if q and q not in out and w.kind_of(q) in FUNCS:
+            out.append(q)
+    return out
+
+
+def go_method_set(w: World, iface: str, depth: int = 0) -> set[str]:
+    """The method names of a Go interface, embedded interfaces included."""
+    names = {n for n, q in w.members_of(iface).items() if w.kind_of(q) in FUNCS}
+    if depth < 5:
+        for fid, base in w.bases_of(iface):
+            bq = w.resolve_type(fid, base)
+            if bq and bq != iface and w.kind_of(bq) == "interface":
+                names |= go_method_set(w, bq, depth + 1)
+    return names
+
+
+def go_implementations(w: World, iface: str, name: str) -> list[str]:
+    """`name` of every Go type whose methods (own or promoted from embedded fields) cover the interface."""
+    mset = go_method_set(w, iface)
+    if name not in mset:
+        return []
+    if not w.bulk:
+        w.ensure_files([f for (f,) in w.conn.execute(
+            "SELECT DISTINCT s.file_id FROM symbols s JOIN files f ON f.id = s.file_id "
+            "WHERE s.name = ? AND s.kind = 'method' AND f.lang = 'go'", (name,)) if f in w.files])
+    idx = w._dispatch.get("go_methods")
+    if idx is None or idx[0] != len(w._loaded):
+        methods: dict[str, list[str]] = defaultdict(list)
+        for sid, (fid, _p, n, q, kind) in w.sym.items():
+            if kind == "method" and w.files.get(fid, ("", ""))[1] == "go":
+                methods[n].append(q)
+        idx = w._dispatch["go_methods"] = (len(w._loaded), methods)
+    want = _go_arity(w.sig_of(w.member(iface, name)), name)
+    out = []
+    for q in idx[1].get(name, ()):
+        owner = q.rsplit(".", 1)[0]
+        if owner != iface and w.kind_of(owner) not in ("interface", None) and q not in out and \
+                _go_arity(w.sig_of(q), name) == want and all(w.member(owner, n) for n in mset):
+            out.append(q)
+    return out
+
+
+def _go_arity(sig: str, name: str) -> tuple[int, int] | None:
+    """(parameters, results) of a Go method signature: `ServeHTTP(w, r, next Handler) error` is not
+    the `ServeHTTP(http.ResponseWriter, *http.Request) error` of an interface (names are not enough)."""
+    at = sig.find(name + "(")
+    if at < 0:
+        return None
+    parts, depth, start = [], 0, at + len(name)
+    for i in range(start, len(sig)):
+        depth += sig[i] in "([{"
+        depth -= sig[i] in ")]}"
+        if depth == 0:
+            parts.append(sig[start + 1:i])
+            rest = sig[i + 1:].strip()
+            parts.append(rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest)
+            break
+    else:
+        return None
+
+    def count(text: str) -> int:
+        level, n = 0, 1 if text.strip() else 0
+        for ch in text:
+            level += ch in "([{"
+            level -= ch in ")]}"
+            n += ch == "," and level == 0
+        return n
+    return count(parts[0]), count(parts[1])

@@ -33,3 +33,4 @@
 (field_declaration (variable_declaration type: [(identifier) (qualified_name) (generic_name)] @bind.type @bind.self
   (variable_declarator name: (identifier) @bind.name))) @bind
 (property_declaration type: [(identifier) (qualified_name) (generic_name)] @bind.type @bind.self name: (identifier) @bind.name) @bind
+(foreach_statement type: [(identifier) (qualified_name) (generic_name)] @bind.type left: (identifier) @bind.name) @bind

@@ -35,3 +35,15 @@
 (parameter_declaration name: (identifier) @bind.name type: (_) @bind.type) @bind
 ; struct fields type `recv.x`
 (field_declaration name: (field_identifier) @bind.name @bind.self type: (_) @bind.type) @bind
+; Function and method values. `f := s.Run`, `var f = helper`: an alias the resolver follows at
+; `f()`. A value passed on (`use(s.Handle)`, `Server{Handler: s.Handle}`, `return s.Run`) is a bind
+; whose name is its own value: the resolver makes it an edge when it names a function or method.
+(short_var_declaration left: (expression_list . (identifier) @bind.name)
+  right: (expression_list . [(selector_expression) (identifier)] @bind.alias .)) @bind
+(var_spec name: (identifier) @bind.name value: (expression_list . [(selector_expression) (identifier)] @bind.alias .)) @bind
+(argument_list (selector_expression) @bind.name @bind.alias @bind)
+(argument_list (identifier) @bind.name @bind.alias @bind (#not-match? @bind.name "^(err|ctx|_|ok|i|n)$"))
+(keyed_element value: (literal_element [(selector_expression) (identifier)] @bind.name @bind.alias @bind))
+(return_statement (expression_list (selector_expression) @bind.name @bind.alias @bind))
+; Variadic parameters (a local, never a package function of the same name passed on)
+(variadic_parameter_declaration name: (identifier) @bind.name type: (_) @bind.type) @bind

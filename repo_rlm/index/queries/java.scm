@@ -33,3 +33,4 @@
   value: (object_creation_expression type: (_) @bind.new))) @bind
 (formal_parameter type: (_) @bind.type name: (identifier) @bind.name) @bind
 (field_declaration type: (_) @bind.type @bind.self declarator: (variable_declarator name: (identifier) @bind.name)) @bind
+(enhanced_for_statement type: (_) @bind.type name: (identifier) @bind.name (#not-eq? @bind.type "var")) @bind
