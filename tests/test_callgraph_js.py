@@ -1,0 +1,75 @@
+"""JavaScript/TypeScript call-graph precision and recall on our own micro cases
+(fixtures/callgraph_js/<case>/): one small program per feature (functions assigned to `const`,
+object literals of functions, callbacks, class fields, typed receivers), the expected graph next to
+it in PyCG's format, scored like the Python cases. `python tests/test_callgraph_js.py` prints the table.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from test_callgraph import edges, run_case
+
+from repo_rlm.query.repo import Repo
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = sorted(p.parent for p in (ROOT / "fixtures" / "callgraph_js").glob("*/callgraph.json"))
+PRECISION, RECALL = 0.98, 0.95
+
+
+def score(work: Path) -> tuple[float, float, list[tuple]]:
+    tp = fp = fn = 0
+    rows = []
+    for case in CASES:
+        ours, expected = run_case(case, work)
+        got, want = edges(ours), edges(expected)
+        tp += len(got & want)
+        fp += len(got - want)
+        fn += len(want - got)
+        rows.append((case.name, len(got & want), sorted(got - want), sorted(want - got), ours, expected))
+    return tp / max(1, tp + fp), tp / max(1, tp + fn), rows
+
+
+def table(precision: float, recall: float, rows: list[tuple]) -> str:
+    lines = [f"{'case':24} {'ok':>3} {'extra':>5} {'miss':>4}"]
+    for name, ok, extra, missing, _o, _e in rows:
+        lines.append(f"{name:24} {ok:3} {len(extra):5} {len(missing):4}"
+                     + (f"  extra={extra}" if extra else "") + (f"  missing={missing}" if missing else ""))
+    lines.append(f"cases={len(rows)} precision={precision:.3f} recall={recall:.3f}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> tuple[float, float, list[tuple]]:
+    return score(tmp_path_factory.mktemp("callgraph_js"))
+
+
+def test_there_is_a_case_per_feature() -> None:
+    names = {c.name for c in CASES}
+    assert {"const_function", "alias", "import_const", "object_literal", "export_default_object", "module_exports",
+            "callback_param", "callback_union", "higher_order", "class_fields", "class_fields_ts",
+            "constructor_attr", "ts_typed"} <= names
+    assert any((c / "main.ts").exists() for c in CASES) and any((c / "main.js").exists() for c in CASES)
+
+
+def test_precision_and_recall_reach_the_targets(scored) -> None:
+    precision, recall, rows = scored
+    print("\n" + table(precision, recall, rows))
+    assert precision >= PRECISION and recall >= RECALL, table(precision, recall, rows)
+
+
+def test_every_expected_key_is_a_key(scored) -> None:
+    """Functions, methods, object-literal properties (`api.get`) and class fields are keys; classes are not."""
+    _p, _r, rows = scored
+    for name, _ok, _x, _m, ours, expected in rows:
+        assert set(expected) <= set(ours), (name, sorted(set(expected) - set(ours)))
+        assert not any(k.rsplit(".", 1)[-1][:1].isupper() for k in ours if k not in expected), (name, sorted(ours))
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        print(table(*score(Path(tmp))))
