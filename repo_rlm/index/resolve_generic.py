@@ -20,7 +20,7 @@ import re
 import sqlite3
 from collections import defaultdict
 
-from .resolve_base import BULK, write_calls, write_imports_and_bases
+from .resolve_base import BULK, MADE, clear_made, write_calls, write_imports_and_bases
 
 _OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
 _EMPTY: dict = {}
@@ -124,6 +124,9 @@ class World:
         self._pkg: dict[tuple, dict[str, str]] = {}
         self._types: dict[tuple, str] = {}
         self._visible: dict[int, tuple] = {}
+        self._js_busy: set[tuple] = set()  # JS/TS value flow: questions being answered (cycles)
+        self._js_params: dict[int, list[str]] = {}
+        self._js_sites: dict[str, list[tuple]] | None = None
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -332,7 +335,9 @@ class World:
             if not files:
                 return []
             if name == "*" or (not name and alias):
-                return [(alias, "module", files)] if name == "*" else [(alias, "symbol", self.js_export(files[0], alias, True, depth))]
+                default = self.js_export(files[0], alias, True, depth) if name != "*" else ""
+                # no default export: CommonJS `const m = require('./m')` names the module's exports
+                return [(alias, "symbol", default)] if default else [(alias, "module", files)]
             return [(alias or name, "symbol", self.js_export(files[0], name, False, depth))]
         if lang == "go":
             files = self.go_files(module)
@@ -394,6 +399,8 @@ class World:
                     for _l, kind, value in self.import_bindings(fid, module, iname, alias, depth + 1):
                         if kind == "symbol" and value:
                             return value
+        if default and (self.top(fid).get("default") or self.top(fid).get("exports")):
+            return self.top(fid).get("default") or self.top(fid).get("exports")  # `export default {...}`
         if default:  # a default import named differently from the one class/function it exports
             tops = [q for n, q in self.top(fid).items() if self.kind_of(q) in ("class", "function")]
             if len(tops) == 1:
@@ -520,7 +527,7 @@ class World:
                 if t == "Self" and "." in qual:
                     return qual.rsplit(".", 1)[0]
                 return self.resolve_type(fid, t)
-        return ""
+        return self.js_returns(qual) if FAMILY.get(self.files[fid][1]) == "ts" else ""
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -567,11 +574,18 @@ class World:
                 return self.resolve_type(fid, recv)
             target = self.call_target(fid, scope, value, False)
             return self.returns(target, fid) if target else ""
+        if kind == "alias":  # JS/TS `const s = other`: the type of what it names
+            return self.js_guarded(("type", fid, scope, value), lambda: self.receiver_type(
+                fid, scope, value, self.enclosing_class(scope)), "")
         return ""
 
     def call_target(self, fid: int, scope: int | None, callee: str, is_new: bool) -> str:
         """The qualname a call reaches through the rules in the module docstring, or ''."""
         lang = self.files[fid][1]
+        if FAMILY.get(lang) == "ts" and not is_new and ")" in callee:
+            q = self.js_chain(fid, scope, callee)
+            if q is not None:
+                return q
         callee = _clean(callee)
         recv, name = _split(callee)
         cls = self.enclosing_class(scope)
@@ -584,7 +598,11 @@ class World:
         if recv:
             rtype = self.receiver_type(fid, scope, recv, cls)
             if rtype:
-                return self.member(rtype, name)
+                return self.member(rtype, name) or (self.js_attr(rtype, name) if FAMILY.get(lang) == "ts" else "")
+            if FAMILY.get(lang) == "ts" and name in ("call", "apply", "bind"):  # `f.call(this, x)` calls f
+                q = self.js_function(fid, scope, recv)
+                if q:
+                    return q
             modules = self.visible(fid)[1]
             for f in modules.get(recv, ()):
                 q = self.top(f).get(name)
@@ -595,6 +613,10 @@ class World:
             q = self.member(cls, name)
             if q:
                 return q
+        if FAMILY.get(lang) == "ts":
+            local = self.js_local(fid, scope, name)
+            if local is not None:
+                return local[0] if len(local) == 1 else ""
         for s in self._scopes(scope):  # enclosing functions (never class bodies, see IMPLICIT_THIS)
             if s is not None and self.sym[s][4] not in CLASSISH:
                 q = self.members_of(self.sym[s][3]).get(name)
@@ -606,6 +628,218 @@ class World:
         return q or ""
 
 
+    # -- JavaScript/TypeScript value flow ------------------------------------------------------------
+    # Functions held by `const`s, aliases, object properties and class fields, and callbacks: a
+    # parameter called in a function reaches the functions its call sites pass (one call deep, the
+    # union over call sites), and `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)`, ... call `fn`.
+
+    def js_guarded(self, key: tuple, compute, default):
+        """compute() unless the same question is being answered already (`x = x.next`, mutual aliases)."""
+        if key in self._js_busy or len(self._js_busy) > 16:
+            return default
+        self._js_busy.add(key)
+        try:
+            return compute()
+        finally:
+            self._js_busy.discard(key)
+
+    def js_local(self, fid: int, scope: int | None, name: str) -> list[str] | None:
+        """What a bare `name()` reaches through the enclosing functions, innermost first: a nested
+        function, a parameter (what its call sites pass), a local (`const f = g`, `g.bind(x)`;
+        other locals reach nothing). None when nothing local has that name."""
+        for s in self._scopes(scope):
+            if s is not None:
+                _f, _p, _n, qual, kind = self.sym[s]
+                if kind in CLASSISH:
+                    continue
+                q = self.members_of(qual).get(name)
+                if q:
+                    return [q]
+                params = self.js_params(s)
+                if name in params:
+                    i = params.index(name)
+                    return self.js_guarded(("param", s, i), lambda: self.js_param_values(s, i), [])
+            hit = self.file_binds(fid, s).get(name)
+            if hit:
+                kind, value = hit
+                if kind == "call" and _clean(value).endswith(".bind"):
+                    kind, value = "alias", _clean(value)[:-5]
+                if kind != "alias":
+                    return []
+                q = self.js_guarded(("alias", fid, s, value), lambda: self.js_function(fid, s, value), "")
+                return [q] if q else []
+        return None
+
+    def js_chain(self, fid: int, scope: int | None, callee: str) -> str | None:
+        """`new Holder().go`, `A.make().run`, `api.get(x).then`: a method of what a call returns;
+        None when the receiver is not a call."""
+        m = _JS_CHAIN.match(_WS.sub("", callee))
+        if not m:
+            return None
+        inner, name = m.groups()
+        depth, j = 0, len(inner) - 1
+        for j in range(len(inner) - 1, -1, -1):
+            depth += (inner[j] == ")") - (inner[j] == "(")
+            if not depth:
+                break
+        head = inner[:j]
+        if head.startswith("new") and _JS_PATH.fullmatch(head[3:]):
+            rtype = self.resolve_type(fid, head[3:])
+        else:
+            q = self.call_target(fid, scope, head, False) if _JS_PATH.fullmatch(head) else ""
+            rtype = self.returns(q, fid) if q else ""
+        return self.member(rtype, name) if rtype else None
+
+    def js_returns(self, qual: str) -> str:
+        """The class a JS/TS function returns: `(): A =>` or `=> new A(` in its signature."""
+        first = self._first.get(qual)
+        m = _JS_RETURNS.search(first[2]) if first else None
+        return self.resolve_type(self.sym[first[0]][0], m.group(1) or m.group(2)) if m and first[0] in self.sym else ""
+
+    def js_params(self, sid: int) -> list[str]:
+        if sid not in self._js_params:
+            self._js_params[sid] = _js_params(self.sig_of(self.sym[sid][3]))
+        return self._js_params[sid]
+
+    def js_sites(self) -> dict[str, list[tuple]]:
+        """Call sites with their argument lists (the `(args)` alias bindings ecma.scm records), by the
+        called name: name -> [(file id, scope, arguments, callee, line)]."""
+        if self._js_sites is None:
+            self._js_sites = defaultdict(list)
+            for fid, scope, args, callee, line in self.conn.execute(
+                    "SELECT b.file_id, b.scope_id, b.name, b.value, b.line FROM binds b JOIN files f ON f.id = b.file_id "
+                    "WHERE b.kind = 'alias' AND substr(b.name, 1, 1) = '(' "
+                    "AND f.lang IN ('javascript', 'typescript', 'tsx') ORDER BY b.rowid"):
+                if fid in self.files:
+                    self._js_sites[_split(_clean(callee))[1]].append((fid, scope, args, callee, line))
+        return self._js_sites
+
+    def js_param_values(self, sid: int, i: int) -> list[str]:
+        """The functions the call sites of function `sid` pass as its `i`th argument."""
+        _f, parent, name, qual, _k = self.sym[sid]
+        if name == "constructor" and parent in self.sym:  # `new Foo(fn)`
+            name = self.sym[parent][2]
+        out: list[str] = []
+        for fid, scope, args, callee, _line in self.js_sites().get(name, ()):
+            self.ensure_files((fid,))
+            if self.call_target(fid, scope, callee, False) != qual:
+                continue
+            parts = _js_args(args)
+            q = self.js_function(fid, scope, parts[i]) if i < len(parts) else ""
+            if q and q not in out:
+                out.append(q)
+        return out
+
+    def js_function(self, fid: int, scope: int | None, text: str) -> str:
+        """The function or method an expression names (`handler`, `this.onClick`, `api.get`), or ''."""
+        text = text.strip()
+        if not _JS_PATH.fullmatch(text):
+            return ""
+        q = self.call_target(fid, scope, text, False)
+        if not q or self.kind_of(q) not in ("function", "method") or (
+                q.endswith(".constructor") and not text.endswith("constructor")):  # a class, not a function
+            return ""
+        return q
+
+    def js_attr(self, cls: str, name: str) -> str:
+        """A property or field naming a function: `{ del }`, `cb = ping`, `this.cb = handler`."""
+        hit = self.attrs_of(cls).get(name)
+        if not hit or hit[0] != "alias":
+            return ""
+        fid = hit[2]
+        scope = next((sc for _l, _r, sc, n, k, v in self._self_binds.get(fid, ())
+                      if n == name and k == "self_alias" and v == hit[1]), None)
+        return self.js_guarded(("attr", cls, name), lambda: self.js_function(fid, scope, hit[1]), "")
+
+    def js_many(self, fid: int, scope: int | None, callee: str) -> list[str]:
+        """Every function a call of a parameter (`cb()`, `cb.call(x)`) reaches, when more than one."""
+        recv, name = _split(_clean(callee))
+        if recv and name in ("call", "apply"):
+            name = recv
+        elif recv:
+            return []
+        local = self.js_local(fid, scope, name) if _JS_PATH.fullmatch(name) else None
+        return local if local and len(local) > 1 else []
+
+    def js_callback_rows(self, wanted: list[int]) -> list[tuple]:
+        """Calls rows for functions handed to `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)`, ..."""
+        rows = []
+        wanted_set = set(wanted)
+        for hof in JS_CALLS_ARGUMENT:
+            for fid, scope, args, _callee, line in self.js_sites().get(hof, ()):
+                if fid not in wanted_set:
+                    continue
+                caller = self.sym[scope][3] if scope in self.sym else self.files[fid][2]
+                for arg in _js_args(args):
+                    q = self.js_function(fid, scope, arg)
+                    if q:
+                        rows.append((fid, scope, caller, arg, arg.rsplit(".", 1)[-1], line, 1, "", q, "resolved", MADE))
+        return rows
+
+
+_WS = re.compile(r"\s+")
+_JS_CHAIN = re.compile(r"^(.*\))(?:\?\.|\.)([\w$]+)$")
+_JS_RETURNS = re.compile(r"\)\s*:\s*([A-Z][\w$.]*)(?:<[^=]*>)?\s*=>|=>\s*new\s+([A-Z][\w$.]*)")
+_JS_PATH = re.compile(r"[\w$]+(?:\.[\w$]+)*")
+_JS_ONE_PARAM = re.compile(r"(?:^|=|\s)(?:async\s+)?([\w$]+)\s*=>")
+_JS_PARAM = re.compile(r"^(?:(?:public|private|protected|readonly|override)\s+)*(?:\.\.\.)?([\w$]+)")
+# library functions that call the function they are handed (the name after the last dot)
+JS_CALLS_ARGUMENT = ("map", "forEach", "filter", "reduce", "reduceRight", "some", "every", "find", "findIndex",
+                     "findLast", "findLastIndex", "flatMap", "sort", "then", "catch", "finally", "setTimeout",
+                     "setInterval", "setImmediate", "queueMicrotask", "requestAnimationFrame", "nextTick",
+                     "addEventListener")
+
+
+def _js_top_split(text: str) -> list[str]:
+    """Split at the commas outside brackets and strings."""
+    parts, depth, cur, quote = [], 0, [], ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([{<":
+            depth += 1
+        elif ch in ")]}>" and depth:
+            depth -= 1
+        elif ch == "," and not depth:
+            parts.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
+    return parts
+
+
+def _js_args(args: str) -> list[str]:
+    """`(a, this.b, 'x')` -> ['a', 'this.b', "'x'"]."""
+    return _js_top_split(args.strip()[1:-1])
+
+
+def _js_params(sig: str) -> list[str]:
+    """Parameter names from a signature: `function run(cb, {a}, ...rest)` -> ['cb', '', 'rest'],
+    `const f = x => ...` -> ['x'], `constructor(private svc: Service)` -> ['svc']."""
+    paren = sig.find("(")
+    arrow = _JS_ONE_PARAM.search(sig)
+    if arrow and (paren < 0 or arrow.start(1) < paren):
+        return [arrow.group(1)]
+    if paren < 0:
+        return []
+    depth, end = 0, len(sig)
+    for j in range(paren, len(sig)):
+        depth += sig[j] == "("
+        depth -= sig[j] == ")"
+        if not depth:
+            end = j
+            break
+    out = []
+    for part in _js_top_split(sig[paren + 1:end]):
+        m = _JS_PARAM.match(part)
+        out.append(m.group(1) if m else "")
+    return out
+
+
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     """Set calls.target/resolution, imports.target and bases.target for these non-Python files."""
     if not file_ids:
@@ -613,17 +847,23 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     w = World(conn, bulk=len(file_ids) > BULK)
     wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
     w.ensure_files(wanted)
-    updates = []
+    clear_made(conn, wanted)  # the rows an earlier resolve made (JS/TS callbacks) are made again
+    updates, extra = [], []
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
-        for cid, fid, scope, callee, name, is_new in conn.execute(
-                "SELECT id, file_id, caller_id, callee_text, name, is_new FROM calls "
+        for cid, fid, scope, caller, callee, name, line, col, text, is_new in conn.execute(
+                "SELECT id, file_id, caller_id, caller, callee_text, name, line, col, text, is_new FROM calls "
                 f"WHERE file_id IN ({','.join('?' * len(part))})", part):
             target = w.call_target(fid, scope, callee, bool(is_new))
             if target:
                 updates.append((target, "resolved", cid))
                 continue
             fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
+            many = w.js_many(fid, scope, callee) if fam == "ts" and not is_new else []
+            if many:  # a parameter bound to several functions: each, labelled `name`
+                updates.append((many[0], "name", cid))
+                extra += [(fid, scope, caller, callee, name, line, col, text, t, "name", MADE) for t in many[1:]]
+                continue
             recv = _split(_clean(callee))[0]
             if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
                 updates.append((f"<builtin>.{name}", "builtin", cid))
@@ -631,7 +871,9 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 updates.append((None, "name", cid))
             else:
                 updates.append((f"<external>.{name}", "external", cid))
-    write_calls(conn, updates)
+    if any(FAMILY.get(w.files[fid][1]) == "ts" for fid in wanted):
+        extra += w.js_callback_rows(wanted)
+    write_calls(conn, updates, extra)
 
     imp = []
     for fid in wanted:
