@@ -668,7 +668,13 @@ class World:
                     return []
                 q = self.js_guarded(("alias", fid, s, value), lambda: self.js_function(fid, s, value), "")
                 return [q] if q else []
-        return None
+        return [] if self.js_package_import(fid, name) else None
+
+    def js_package_import(self, fid: int, name: str) -> bool:
+        """Is `name` imported from a package (`import {setTimeout as delay} from 'node:timers'`)?"""
+        self.ensure_files((fid,))
+        return any((alias or iname) == name and not module.startswith(".")
+                   for _i, module, iname, alias in self.imports.get(fid, ()))
 
     def js_chain(self, fid: int, scope: int | None, callee: str) -> str | None:
         """`new Holder().go`, `A.make().run`, `api.get(x).then`: a method of what a call returns;
@@ -733,9 +739,14 @@ class World:
     def js_function(self, fid: int, scope: int | None, text: str) -> str:
         """The function or method an expression names (`handler`, `this.onClick`, `api.get`), or ''."""
         text = text.strip()
-        if not _JS_PATH.fullmatch(text):
+        req = _JS_REQUIRE.fullmatch(text)
+        if req:  # `const f = require('./m').f`
+            files = self.js_files(self.files[fid][0], req.group(2))
+            q = self.js_export(files[0], req.group(3), False, 0) if files else ""
+        elif not _JS_PATH.fullmatch(text):
             return ""
-        q = self.call_target(fid, scope, text, False)
+        else:
+            q = self.call_target(fid, scope, text, False)
         if not q or self.kind_of(q) not in ("function", "method") or (
                 q.endswith(".constructor") and not text.endswith("constructor")):  # a class, not a function
             return ""
@@ -780,6 +791,7 @@ class World:
 _WS = re.compile(r"\s+")
 _JS_CHAIN = re.compile(r"^(.*\))(?:\?\.|\.)([\w$]+)$")
 _JS_RETURNS = re.compile(r"\)\s*:\s*([A-Z][\w$.]*)(?:<[^=]*>)?\s*=>|=>\s*new\s+([A-Z][\w$.]*)")
+_JS_REQUIRE = re.compile(r"require\((['\"])([^'\"]+)\1\)\.([\w$]+)")
 _JS_PATH = re.compile(r"[\w$]+(?:\.[\w$]+)*")
 _JS_ONE_PARAM = re.compile(r"(?:^|=|\s)(?:async\s+)?([\w$]+)\s*=>")
 _JS_PARAM = re.compile(r"^(?:(?:public|private|protected|readonly|override)\s+)*(?:\.\.\.)?([\w$]+)")
@@ -863,6 +875,9 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             if many:  # a parameter bound to several functions: each, labelled `name`
                 updates.append((many[0], "name", cid))
                 extra += [(fid, scope, caller, callee, name, line, col, text, t, "name", MADE) for t in many[1:]]
+                continue
+            if fam == "ts" and w.js_package_import(fid, re.split(r"\?\.|\.", _clean(callee), maxsplit=1)[0]):
+                updates.append((f"<external>.{name}", "external", cid))  # `delay()`, `express.Router()`
                 continue
             recv = _split(_clean(callee))[0]
             if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):

@@ -14,20 +14,23 @@
   left: (member_expression object: [(identifier) (member_expression)] @_exports property: (property_identifier) @name)
   right: [(arrow_function) (function_expression)]) @def.function
   (#match? @_exports "^(module[.])?exports$"))
-; Object literals of functions are namespaces of their properties (`api.get`): a `const` holding one
-; (anywhere, when a property is a function; at the top level, when a property names one), a property
-; holding one, `export default {...}` (named `default`) and `module.exports = {...}` (named `exports`)
-; with a method or a `key: value` property (`{ a, b }` alone: the importer reaches `a` as the module's)
-(variable_declarator name: (identifier) @name
-  value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object
-(pair key: (property_identifier) @name
-  value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object
-(program [(lexical_declaration (variable_declarator name: (identifier) @name
-            value: (object [(shorthand_property_identifier) (pair value: (identifier))])) @def.object)
-          (variable_declaration (variable_declarator name: (identifier) @name
-            value: (object [(shorthand_property_identifier) (pair value: (identifier))])) @def.object)
-          (export_statement (lexical_declaration (variable_declarator name: (identifier) @name
-            value: (object [(shorthand_property_identifier) (pair value: (identifier))])) @def.object))])
+; Object literals are namespaces of their function properties (`api.get`): a top-level `const`
+; holding one with a property that is or names a function, a property of such a `const` holding one,
+; `export default {...}` (named `default`) and `module.exports = {...}` (named `exports`) with a
+; method or a `key: value` property (`{ a, b }` alone: the importer reaches `a` as the module's).
+; Objects inside functions are not: their properties stay functions of the enclosing scope.
+(program [(lexical_declaration (variable_declarator name: (identifier) @name value: (object [(method_definition)
+            (pair value: [(arrow_function) (function_expression) (identifier)]) (shorthand_property_identifier)])) @def.object)
+          (variable_declaration (variable_declarator name: (identifier) @name value: (object [(method_definition)
+            (pair value: [(arrow_function) (function_expression) (identifier)]) (shorthand_property_identifier)])) @def.object)
+          (export_statement (lexical_declaration (variable_declarator name: (identifier) @name value: (object [(method_definition)
+            (pair value: [(arrow_function) (function_expression) (identifier)]) (shorthand_property_identifier)])) @def.object))])
+(program [(lexical_declaration (variable_declarator value: (object (pair key: (property_identifier) @name
+            value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object)))
+          (variable_declaration (variable_declarator value: (object (pair key: (property_identifier) @name
+            value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object)))
+          (export_statement (lexical_declaration (variable_declarator value: (object (pair key: (property_identifier) @name
+            value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object))))])
 (export_statement "default" @name value: (object [(method_definition) (pair)])) @def.object
 (expression_statement (assignment_expression
   left: (member_expression object: (identifier) @_module property: (property_identifier) @name)
