@@ -127,6 +127,8 @@ class World:
         self._js_busy: set[tuple] = set()  # JS/TS value flow: questions being answered (cycles)
         self._js_params: dict[int, list[str]] = {}
         self._js_sites: dict[str, list[tuple]] | None = None
+        self._js_packaged: dict[int, set[str]] = {}
+        self._js_local: dict[tuple, list[str] | None] = {}
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -582,7 +584,7 @@ class World:
     def call_target(self, fid: int, scope: int | None, callee: str, is_new: bool) -> str:
         """The qualname a call reaches through the rules in the module docstring, or ''."""
         lang = self.files[fid][1]
-        if FAMILY.get(lang) == "ts" and not is_new and ")" in callee:
+        if ")" in callee and not is_new and FAMILY.get(lang) == "ts":
             q = self.js_chain(fid, scope, callee)
             if q is not None:
                 return q
@@ -599,7 +601,7 @@ class World:
             rtype = self.receiver_type(fid, scope, recv, cls)
             if rtype:
                 return self.member(rtype, name) or (self.js_attr(rtype, name) if FAMILY.get(lang) == "ts" else "")
-            if FAMILY.get(lang) == "ts" and name in ("call", "apply", "bind"):  # `f.call(this, x)` calls f
+            if FAMILY.get(lang) == "ts" and name in ("call", "apply"):  # `f.call(this, x)` calls f
                 q = self.js_function(fid, scope, recv)
                 if q:
                     return q
@@ -647,6 +649,15 @@ class World:
         """What a bare `name()` reaches through the enclosing functions, innermost first: a nested
         function, a parameter (what its call sites pass), a local (`const f = g`, `g.bind(x)`;
         other locals reach nothing). None when nothing local has that name."""
+        key = (fid, scope, name)
+        if key not in self._js_local:
+            found = self._js_local_uncached(fid, scope, name)
+            if self._js_busy:  # inside a cycle guard the answer may be partial: do not keep it
+                return found
+            self._js_local[key] = found
+        return self._js_local[key]
+
+    def _js_local_uncached(self, fid: int, scope: int | None, name: str) -> list[str] | None:
         for s in self._scopes(scope):
             if s is not None:
                 _f, _p, _n, qual, kind = self.sym[s]
@@ -672,9 +683,12 @@ class World:
 
     def js_package_import(self, fid: int, name: str) -> bool:
         """Is `name` imported from a package (`import {setTimeout as delay} from 'node:timers'`)?"""
-        self.ensure_files((fid,))
-        return any((alias or iname) == name and not module.startswith(".")
-                   for _i, module, iname, alias in self.imports.get(fid, ()))
+        names = self._js_packaged.get(fid)
+        if names is None:
+            self.ensure_files((fid,))
+            names = self._js_packaged[fid] = {alias or iname for _i, module, iname, alias in self.imports.get(fid, ())
+                                              if not module.startswith(".")}
+        return name in names
 
     def js_chain(self, fid: int, scope: int | None, callee: str) -> str | None:
         """`new Holder().go`, `A.make().run`, `api.get(x).then`: a method of what a call returns;
@@ -713,10 +727,9 @@ class World:
         if self._js_sites is None:
             self._js_sites = defaultdict(list)
             for fid, scope, args, callee, line in self.conn.execute(
-                    "SELECT b.file_id, b.scope_id, b.name, b.value, b.line FROM binds b JOIN files f ON f.id = b.file_id "
-                    "WHERE b.kind = 'alias' AND substr(b.name, 1, 1) = '(' "
-                    "AND f.lang IN ('javascript', 'typescript', 'tsx') ORDER BY b.rowid"):
-                if fid in self.files:
+                    "SELECT file_id, scope_id, name, value, line FROM binds WHERE kind = 'alias' AND name LIKE '(%' "
+                    "ORDER BY rowid"):
+                if fid in self.files and FAMILY.get(self.files[fid][1]) == "ts":
                     self._js_sites[_split(_clean(callee))[1]].append((fid, scope, args, callee, line))
         return self._js_sites
 
@@ -764,12 +777,13 @@ class World:
 
     def js_many(self, fid: int, scope: int | None, callee: str) -> list[str]:
         """Every function a call of a parameter (`cb()`, `cb.call(x)`) reaches, when more than one."""
-        recv, name = _split(_clean(callee))
-        if recv and name in ("call", "apply"):
-            name = recv
-        elif recv:
+        if callee.endswith((".call", ".apply")):
+            name = _split(_clean(callee))[0]
+        elif "." in callee:
             return []
-        local = self.js_local(fid, scope, name) if _JS_PATH.fullmatch(name) else None
+        else:
+            name = callee
+        local = self.js_local(fid, scope, name) if _JS_IDENT.fullmatch(name) else None
         return local if local and len(local) > 1 else []
 
     def js_callback_rows(self, wanted: list[int]) -> list[tuple]:
@@ -792,6 +806,8 @@ _WS = re.compile(r"\s+")
 _JS_CHAIN = re.compile(r"^(.*\))(?:\?\.|\.)([\w$]+)$")
 _JS_RETURNS = re.compile(r"\)\s*:\s*([A-Z][\w$.]*)(?:<[^=]*>)?\s*=>|=>\s*new\s+([A-Z][\w$.]*)")
 _JS_REQUIRE = re.compile(r"require\((['\"])([^'\"]+)\1\)\.([\w$]+)")
+_JS_HEAD = re.compile(r"[^.?(<\s]*")
+_JS_IDENT = re.compile(r"[\w$]+")
 _JS_PATH = re.compile(r"[\w$]+(?:\.[\w$]+)*")
 _JS_ONE_PARAM = re.compile(r"(?:^|=|\s)(?:async\s+)?([\w$]+)\s*=>")
 _JS_PARAM = re.compile(r"^(?:(?:public|private|protected|readonly|override)\s+)*(?:\.\.\.)?([\w$]+)")
@@ -860,11 +876,11 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
     w.ensure_files(wanted)
     clear_made(conn, wanted)  # the rows an earlier resolve made (JS/TS callbacks) are made again
-    updates, extra = [], []
+    updates, extra, several = [], [], {}
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
-        for cid, fid, scope, caller, callee, name, line, col, text, is_new in conn.execute(
-                "SELECT id, file_id, caller_id, caller, callee_text, name, line, col, text, is_new FROM calls "
+        for cid, fid, scope, callee, name, is_new in conn.execute(
+                "SELECT id, file_id, caller_id, callee_text, name, is_new FROM calls "
                 f"WHERE file_id IN ({','.join('?' * len(part))})", part):
             target = w.call_target(fid, scope, callee, bool(is_new))
             if target:
@@ -874,9 +890,9 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             many = w.js_many(fid, scope, callee) if fam == "ts" and not is_new else []
             if many:  # a parameter bound to several functions: each, labelled `name`
                 updates.append((many[0], "name", cid))
-                extra += [(fid, scope, caller, callee, name, line, col, text, t, "name", MADE) for t in many[1:]]
+                several[cid] = many[1:]
                 continue
-            if fam == "ts" and w.js_package_import(fid, re.split(r"\?\.|\.", _clean(callee), maxsplit=1)[0]):
+            if fam == "ts" and w.js_package_import(fid, _JS_HEAD.match(callee).group()):
                 updates.append((f"<external>.{name}", "external", cid))  # `delay()`, `express.Router()`
                 continue
             recv = _split(_clean(callee))[0]
@@ -886,6 +902,10 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 updates.append((None, "name", cid))
             else:
                 updates.append((f"<external>.{name}", "external", cid))
+    for cid, more in several.items():  # copies of the call's row for the other functions
+        row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE id = ?",
+                           (cid,)).fetchone()
+        extra += [row + (t, "name", MADE) for t in more]
     if any(FAMILY.get(w.files[fid][1]) == "ts" for fid in wanted):
         extra += w.js_callback_rows(wanted)
     write_calls(conn, updates, extra)
