@@ -95,3 +95,70 @@ if __name__ == "__main__":
 
     with tempfile.TemporaryDirectory() as tmp:
         print(table(*score(Path(tmp))))
+
+
+# -- the calls table behind the graph: labels, rows the resolver makes, updates -------------------------
+
+
+def _open(case: str, tmp_path: Path) -> Repo:
+    dst = tmp_path / case
+    shutil.copytree(ROOT / "fixtures" / "callgraph_js" / case, dst, ignore=shutil.ignore_patterns("callgraph.json"))
+    return Repo.open(dst, index_path=tmp_path / f"{case}.db")
+
+
+def _rows(repo: Repo) -> list[tuple]:
+    return sorted(repo.conn.execute("SELECT caller, callee_text, line, target, resolution, is_new FROM calls"))
+
+
+def test_a_parameter_reaches_what_its_call_sites_pass_labelled_by_certainty(tmp_path: Path) -> None:
+    """One function passed: `resolved`; two (over two call sites): both, `name`; never the global `cb`."""
+    repo = _open("callback_param", tmp_path)
+    assert [(c.callee, c.resolution) for c in repo.callees_of("main.run")] == [("main.handler", "resolved")]
+    repo = _open("callback_union", tmp_path)
+    assert sorted((c.callee, c.resolution) for c in repo.callees_of("main.run")) == [("main.a", "name"), ("main.b", "name")]
+    assert repo.callers_of("main.cb") == []
+
+
+def test_functions_handed_to_library_calls_are_called_by_the_caller(tmp_path: Path) -> None:
+    repo = _open("higher_order", tmp_path)
+    made = {(caller, text, target, how) for caller, text, _l, target, how, is_new in _rows(repo) if is_new == 2}
+    assert made == {("main.run", f, f"main.{f}", "resolved") for f in ("double", "log", "later", "done", "fail", "onClick")}
+    assert [c.caller for c in repo.callers_of("main.onClick")] == ["main.run"]
+
+
+def test_resolving_again_gives_the_same_rows(tmp_path: Path) -> None:
+    """Rows the resolver made (a second callback, `arr.map(fn)`) are made again, not added."""
+    for case in ("callback_union", "higher_order"):
+        repo = _open(case, tmp_path)
+        first = _rows(repo)
+        assert any(r[5] == 2 for r in first)
+        main = repo.root / "main.js"
+        main.write_text(main.read_text() + "\n")
+        repo.update()
+        assert _rows(repo) == first
+        with repo.conn:
+            repo.conn.execute("UPDATE files SET resolved=0")
+        repo.update()
+        assert _rows(repo) == first
+
+
+def test_a_small_update_still_binds_parameters_from_other_files(tmp_path: Path) -> None:
+    """Resolving only lib.ts (an editor's save) reads main.ts's stored call `each(['a'], show)`."""
+    repo = _open("callback_import", tmp_path)
+    assert [c.caller for c in repo.callers_of("main.show")] == ["lib.each"]
+    lib = repo.root / "lib.ts"
+    lib.write_text(lib.read_text() + "\nexport function later(): void {}\n")
+    assert repo.update()["updated_files"] == 1
+    assert [c.caller for c in repo.callers_of("main.show")] == ["lib.each"]
+
+
+def test_package_imports_are_external_never_a_same_named_definition(tmp_path: Path) -> None:
+    """`import {setTimeout as delay} from 'node:timers/promises'`: `delay()` is not the local `delay` property."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "main.js").write_text(
+        "import { setTimeout as delay } from 'node:timers/promises';\n"
+        "const retry = { delay: () => 0 };\n"
+        "async function run() {\n  await delay(10);\n  retry.delay();\n}\n")
+    repo = Repo.open(tmp_path / "p", index_path=tmp_path / "p.db")
+    rows = repo.conn.execute("SELECT callee_text, target, resolution FROM calls WHERE caller = 'main.run' ORDER BY line")
+    assert list(rows) == [("delay", "<external>.delay", "external"), ("retry.delay", "main.retry.delay", "resolved")]

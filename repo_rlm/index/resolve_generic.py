@@ -557,6 +557,8 @@ class World:
                 hit = self.attrs_of(cls).get(recv.lstrip("@$"))
                 if hit:
                     return self.bind_type(hit[2], hit[:2], scope)
+            if FAMILY.get(lang) == "ts" and self.js_is_param(scope, recv):  # an untyped parameter
+                return ""
         return self.resolve_type(fid, recv)
 
     def _scopes(self, scope: int | None):
@@ -715,6 +717,10 @@ class World:
         first = self._first.get(qual)
         m = _JS_RETURNS.search(first[2]) if first else None
         return self.resolve_type(self.sym[first[0]][0], m.group(1) or m.group(2)) if m and first[0] in self.sym else ""
+
+    def js_is_param(self, scope: int | None, name: str) -> bool:
+        return any(s is not None and self.sym[s][4] not in CLASSISH and name in self.js_params(s)
+                   for s in self._scopes(scope))
 
     def js_params(self, sid: int) -> list[str]:
         if sid not in self._js_params:
