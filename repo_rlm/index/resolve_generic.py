@@ -832,9 +832,9 @@ def _js_top_split(text: str) -> list[str]:
             quote = "" if ch == quote else quote
         elif ch in "'\"`":
             quote = ch
-        elif ch in "([{<":
+        elif ch in "([{":
             depth += 1
-        elif ch in ")]}>" and depth:
+        elif ch in ")]}" and depth:
             depth -= 1
         elif ch == "," and not depth:
             parts.append("".join(cur).strip())

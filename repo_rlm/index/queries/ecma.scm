@@ -100,9 +100,12 @@
     (shorthand_property_identifier) @bind.name @bind.alias @bind.self
     (pair key: (property_identifier) @bind.name @bind.self value: (identifier) @bind.alias)]) @bind
   (#eq? @_module "module") (#eq? @_exports "exports"))
-; The arguments of a call naming something (`run(handler, 1)`, `el.on('x', this.cb)`), one line, no
-; braces: name = the argument list as written, value = the callee. The resolver binds callback
-; parameters from them and ties `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)` to `fn`.
+; The arguments of a call naming something (`run(handler, 1)`, `el.on('x', this.cb)`, `new Foo(fn)`),
+; at most 240 characters: name = the argument list as written, value = the callee. The resolver
+; binds callback parameters from them and ties `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)` to `fn`.
 (call_expression function: (_) @bind.alias
   arguments: (arguments [(identifier) (member_expression object: (this))]) @bind.name
-  (#match? @bind.name "^[(][^{}\n]{0,160}[)]$")) @bind
+  (#match? @bind.name "^[(][\\s\\S]{0,240}[)]$")) @bind
+(new_expression constructor: [(identifier) (member_expression)] @bind.alias
+  arguments: (arguments [(identifier) (member_expression object: (this))]) @bind.name
+  (#match? @bind.name "^[(][\\s\\S]{0,240}[)]$")) @bind
