@@ -6,8 +6,11 @@ class hierarchy, enclosing functions and the same file, the same package (Go: th
 directory; Java, Kotlin, C#, PHP: the declared package/namespace), imports (JS/TS relative
 paths incl. index files and re-exports, Go import paths, Java/Kotlin/PHP/C#/Rust `use`,
 C/C++ `#include`, Ruby `require`), constructors (`new Foo()`) and typed receivers (`x = new
-Foo(); x.m()`, `Foo x`, `x: Foo`, `x := NewFoo()`). Anything else is `name` (some definition
-has that name; the query layer matches it by name), `builtin` or `external`.
+Foo(); x.m()`, `Foo x`, `x: Foo`, `x := NewFoo()`). JS/TS also follow a few value flows (the
+`js_*` methods: functions in consts, aliases, object literals and class fields, callbacks passed
+as arguments); a call that reaches several functions gets one row per function, labelled `name`.
+Anything else is `name` (some definition has that name; the query layer matches it by name),
+`builtin` or `external`.
 
 A bulk update loads everything with a few SELECTs up front; a few files (an editor's save) load
 only what resolution reaches, per file, through indexed lookups. Per-call work is dictionary lookups.
@@ -630,7 +633,6 @@ class World:
         if q and self.kind_of(q) in CLASSISH:  # Kotlin `Foo()`, C++ `Foo(x)`: a constructor
             return self.constructor(q, lang)
         return q or ""
-
 
     # -- JavaScript/TypeScript value flow ------------------------------------------------------------
     # Functions held by `const`s, aliases, object properties and class fields, and callbacks: a
