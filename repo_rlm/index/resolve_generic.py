@@ -132,6 +132,7 @@ class World:
         self._js_sites: dict[str, list[tuple]] | None = None
         self._js_packaged: dict[int, set[str]] = {}
         self._js_local: dict[tuple, list[str] | None] = {}
+        self._js_workspaces: dict[str, str] | None = None  # package name -> directory (package.json)
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -385,12 +386,39 @@ class World:
 
     def js_files(self, path: str, module: str) -> list[int]:
         if not module.startswith("."):
-            return []
+            return self.js_workspace_files(module)
         base = posixpath.normpath(posixpath.join(posixpath.dirname(path), module))
         for ext in JS_EXT:
             fid = self.by_path.get(base + ext)
             if fid is not None and FAMILY.get(self.files[fid][1]) == "ts":
                 return [fid]
+        return []
+
+    def js_workspace_files(self, module: str) -> list[int]:
+        """A package of this repository (a monorepo's `@vue/runtime-core`, found by the `name` in its
+        package.json): its `src/index`, `index` or `lib/index`, or `src/<sub>` / `<sub>` for a subpath."""
+        if self._js_workspaces is None:
+            self._js_workspaces = {}
+            for path, body in self.conn.execute(
+                    "SELECT f.path, x.body FROM files f JOIN chunks c ON c.file_id = f.id JOIN chunks_fts x ON x.rowid = c.id "
+                    "WHERE (f.path = 'package.json' OR f.path LIKE '%/package.json') AND c.start_line = 1"):
+                m = _JSON_NAME.search(body)
+                if m and "node_modules/" not in path:
+                    self._js_workspaces.setdefault(m.group(1), posixpath.dirname(path))
+        if not self._js_workspaces:
+            return []
+        parts = module.split("/")
+        for n in (2, 1) if module.startswith("@") else (1,):
+            root = self._js_workspaces.get("/".join(parts[:n]))
+            if root is None:
+                continue
+            sub = "/".join(parts[n:])
+            bases = [f"{root}/src/{sub}", f"{root}/{sub}"] if sub else [f"{root}/src/index", f"{root}/index", f"{root}/lib/index"]
+            for base in bases:
+                for ext in JS_EXT:
+                    fid = self.by_path.get(base.lstrip("/") + ext)
+                    if fid is not None and FAMILY.get(self.files[fid][1]) == "ts":
+                        return [fid]
         return []
 
     def js_export(self, fid: int, name: str, default: bool, depth: int) -> str:
@@ -691,7 +719,7 @@ class World:
         if names is None:
             self.ensure_files((fid,))
             names = self._js_packaged[fid] = {alias or iname for _i, module, iname, alias in self.imports.get(fid, ())
-                                              if not module.startswith(".")}
+                                              if not module.startswith(".") and not self.js_workspace_files(module)}
         return name in names
 
     def js_chain(self, fid: int, scope: int | None, callee: str) -> str | None:
@@ -816,6 +844,7 @@ _JS_RETURNS = re.compile(r"\)\s*:\s*([A-Z][\w$.]*)(?:<[^=]*>)?\s*=>|=>\s*new\s+(
 _JS_REQUIRE = re.compile(r"require\((['\"])([^'\"]+)\1\)\.([\w$]+)")
 _JS_HEAD = re.compile(r"[^.?(<\s]*")
 _JS_IDENT = re.compile(r"[\w$]+")
+_JSON_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
 _JS_PATH = re.compile(r"[\w$]+(?:\.[\w$]+)*")
 _JS_ONE_PARAM = re.compile(r"(?:^|=|\s)(?:async\s+)?([\w$]+)\s*=>")
 _JS_PARAM = re.compile(r"^(?:(?:public|private|protected|readonly|override)\s+)*(?:\.\.\.)?([\w$]+)")
