@@ -303,8 +303,8 @@ class World:
                         for f in value:
                             for n, q in self.top(f).items():
                                 names.setdefault(n, q)
-                elif value and FAMILY.get(lang) == "ts":  # a JS module cannot also declare a name it imports:
-                    names[local] = value                  # the import wins over object properties' functions
+                elif FAMILY.get(lang) == "ts":  # a JS module cannot also declare a name it imports: the import
+                    names[local] = value         # wins over object properties' functions, even when not found
                 elif value:
                     names.setdefault(local, value)
         key = ("go", posixpath.dirname(path)) if lang == "go" else (FAMILY.get(lang, lang), package) if package else None
