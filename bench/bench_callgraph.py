@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Python call resolution: this tree against a baseline revision, on one repository.
+"""Call resolution: this tree against a baseline revision, on one repository.
 
-    python bench/bench_callgraph.py PATH [--base REV] [--runs N]
+    python bench/bench_callgraph.py PATH [--base REV] [--runs N] [--lang python|js]
 
 The baseline is repo-rlm at REV (default: the parent of the value-flow work, aefeca3), taken
 with `git archive` into a temporary directory. Each version builds its own index of PATH (in a
 temporary directory; PATH is only read), then the Python resolve step runs N times per version,
 alternating, so both see the same machine load. Printed: the best resolve time of each, their
 ratio (target: at most 1.30), and the call rows by resolution label with the in-repository edges.
+`--lang js` times the JavaScript/TypeScript files' resolve step instead (resolve_generic).
 """
 from __future__ import annotations
 
@@ -25,29 +26,31 @@ RESOLVE = r'''
 import json, sys, time
 sys.path.insert(0, sys.argv[1]); sys.setrecursionlimit(10000)
 from pathlib import Path
-from repo_rlm.index import store, resolve_python
+from repo_rlm.index import store, resolve_generic, resolve_python
 from repo_rlm.query.repo import Repo
 if sys.argv[4] == "build":
     Repo.open(Path(sys.argv[2]), index_path=Path(sys.argv[3])).close()
     raise SystemExit
 c = store.connect(Path(sys.argv[3]))
-py = [x[0] for x in c.execute("SELECT id FROM files WHERE lang='python'")]
+langs, resolver = ("('python')", resolve_python) if sys.argv[5] == "python" else \
+    ("('javascript', 'typescript', 'tsx')", resolve_generic)
+ids = [x[0] for x in c.execute(f"SELECT id FROM files WHERE lang IN {langs}")]
 with c:
-    c.execute("UPDATE files SET resolved=0 WHERE lang='python'")
+    c.execute(f"UPDATE files SET resolved=0 WHERE lang IN {langs}")
     t = time.perf_counter()
-    resolve_python.resolve_files(c, py)
+    resolver.resolve_files(c, ids)
     dt = time.perf_counter() - t
     c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
 labels = dict(c.execute("SELECT c.resolution, COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id "
-                        "WHERE f.lang = 'python' GROUP BY c.resolution"))
-edges = c.execute("SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.lang = 'python' "
+                        f"WHERE f.lang IN {langs} GROUP BY c.resolution"))
+edges = c.execute(f"SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.lang IN {langs} "
                   "AND c.target IS NOT NULL AND c.target NOT LIKE '<%'").fetchone()[0]
 print(json.dumps({"seconds": dt, "labels": labels, "edges": edges}))
 '''
 
 
-def run(code: Path, repo: Path, db: Path, what: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", RESOLVE, str(code), str(repo), str(db), what],
+def run(code: Path, repo: Path, db: Path, what: str, lang: str = "python") -> dict:
+    out = subprocess.run([sys.executable, "-c", RESOLVE, str(code), str(repo), str(db), what, lang],
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{code}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed'}")
@@ -59,6 +62,7 @@ def main() -> int:
     ap.add_argument("path")
     ap.add_argument("--base", default=BASE)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--lang", choices=("python", "js"), default="python")
     args = ap.parse_args()
     repo = Path(args.path).resolve()
     if not repo.is_dir():
@@ -79,7 +83,7 @@ def main() -> int:
         best: dict[str, dict] = {}
         for _ in range(args.runs):
             for k, code in versions.items():
-                r = run(code, repo, dbs[k], "resolve")
+                r = run(code, repo, dbs[k], "resolve", args.lang)
                 if k not in best or r["seconds"] < best[k]["seconds"]:
                     best[k] = r
     b = best["baseline"]["seconds"]

@@ -133,6 +133,8 @@ class World:
         self._js_packaged: dict[int, set[str]] = {}
         self._js_local: dict[tuple, list[str] | None] = {}
         self._js_workspaces: dict[str, str] | None = None  # package name -> directory (package.json)
+        self._js_workspace_files: dict[str, list[int]] = {}
+        self._js_chain: dict[tuple, str] = {}
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -399,10 +401,16 @@ class World:
     def js_workspace_files(self, module: str) -> list[int]:
         """A package of this repository (a monorepo's `@vue/runtime-core`, found by the `name` in its
         package.json): its `src/index`, `index` or `lib/index`, or `src/<sub>` / `<sub>` for a subpath."""
+        if module not in self._js_workspace_files:
+            self._js_workspace_files[module] = self._js_workspace(module)
+        return self._js_workspace_files[module]
+
+    def _js_workspace(self, module: str) -> list[int]:
         if self._js_workspaces is None:
             self._js_workspaces = {}
             for path, body in self.conn.execute(
-                    "SELECT f.path, x.body FROM files f JOIN chunks c ON c.file_id = f.id JOIN chunks_fts x ON x.rowid = c.id "
+                    "SELECT f.path, x.body FROM files f CROSS JOIN chunks c ON c.file_id = f.id CROSS JOIN chunks_fts x "
+                    "ON x.rowid = c.id "
                     "WHERE (f.path = 'package.json' OR f.path LIKE '%/package.json') AND c.start_line = 1"):
                 m = _JSON_NAME.search(body)
                 if m and "node_modules/" not in path:
@@ -619,7 +627,8 @@ class World:
     def call_target(self, fid: int, scope: int | None, callee: str, is_new: bool) -> str:
         """The qualname a call reaches through the rules in the module docstring, or ''."""
         lang = self.files[fid][1]
-        if ")" in callee and not is_new and FAMILY.get(lang) == "ts":
+        js = lang in JS_LANGS
+        if js and ")" in callee and not is_new:
             q = self.js_chain(fid, scope, callee)
             if q is not None:
                 return q
@@ -635,8 +644,8 @@ class World:
         if recv:
             rtype = self.receiver_type(fid, scope, recv, cls)
             if rtype:
-                return self.member(rtype, name) or (self.js_attr(rtype, name) if FAMILY.get(lang) == "ts" else "")
-            if FAMILY.get(lang) == "ts" and name in ("call", "apply"):  # `f.call(this, x)` calls f
+                return self.member(rtype, name) or (self.js_attr(rtype, name) if js else "")
+            if js and name in ("call", "apply"):  # `f.call(this, x)` calls f
                 q = self.js_function(fid, scope, recv)
                 if q:
                     return q
@@ -650,7 +659,7 @@ class World:
             q = self.member(cls, name)
             if q:
                 return q
-        if FAMILY.get(lang) == "ts":
+        if js:
             local = self.js_local(fid, scope, name)
             if local is not None:
                 return local[0] if len(local) == 1 else ""
@@ -737,11 +746,15 @@ class World:
             if not depth:
                 break
         head = inner[:j]
-        if head.startswith("new") and _JS_PATH.fullmatch(head[3:]):
-            rtype = self.resolve_type(fid, head[3:])
-        else:
-            q = self.call_target(fid, scope, head, False) if _JS_PATH.fullmatch(head) else ""
-            rtype = self.returns(q, fid) if q else ""
+        key = (fid, scope, head)
+        rtype = self._js_chain.get(key)
+        if rtype is None:
+            if head.startswith("new") and _JS_PATH.fullmatch(head[3:]):
+                rtype = self.resolve_type(fid, head[3:])
+            else:
+                q = self.call_target(fid, scope, head, False) if _JS_PATH.fullmatch(head) else ""
+                rtype = self.returns(q, fid) if q else ""
+            self._js_chain[key] = rtype
         return self.member(rtype, name) if rtype else None
 
     def js_returns(self, qual: str) -> str:
@@ -851,6 +864,7 @@ _JS_PATH = re.compile(r"[\w$]+(?:\.[\w$]+)*")
 _JS_ONE_PARAM = re.compile(r"(?:^|=|\s)(?:async\s+)?([\w$]+)\s*=>")
 _JS_PARAM = re.compile(r"^(?:(?:public|private|protected|readonly|override)\s+)*(?:\.\.\.)?([\w$]+)")
 # library functions that call the function they are handed (the name after the last dot)
+JS_LANGS = frozenset(lang for lang, fam in FAMILY.items() if fam == "ts")
 JS_CALLS_ARGUMENT = ("map", "forEach", "filter", "reduce", "reduceRight", "some", "every", "find", "findIndex",
                      "findLast", "findLastIndex", "flatMap", "sort", "then", "catch", "finally", "setTimeout",
                      "setInterval", "setImmediate", "queueMicrotask", "requestAnimationFrame", "nextTick",
