@@ -538,6 +538,8 @@ class World:
                     self.kind_of(f"{recv}.{name}".replace("\\", ".")) is not None:
                 return f"{recv}.{name}".replace("\\", ".")
         q = self.lookup(fid, name)
+        if q and self.files[fid][1] in JS_LANGS and self.js_has_methods(q):  # `function Foo() {}` + prototype
+            return q
         return q if q and self.kind_of(q) in CLASSISH | NAMESPACES else ""
 
     def member(self, cls: str, name: str, seen: set | None = None) -> str:
@@ -643,6 +645,8 @@ class World:
             return self.constructor(owner, lang) if owner else ""
         if recv:
             rtype = self.receiver_type(fid, scope, recv, cls)
+            if js and not rtype:
+                rtype = self.js_owner(fid, scope, recv)
             if rtype:
                 return self.member(rtype, name) or (self.js_attr(rtype, name) if js else "")
             if js and name in ("call", "apply"):  # `f.call(this, x)` calls f
@@ -762,6 +766,30 @@ class World:
         first = self._first.get(qual)
         m = _JS_RETURNS.search(first[2]) if first else None
         return self.resolve_type(self.sym[first[0]][0], m.group(1) or m.group(2)) if m and first[0] in self.sym else ""
+
+    def js_has_methods(self, qual: str) -> bool:
+        """Is `qual` a function with methods (`Foo.prototype.m = function`)?"""
+        return self.kind_of(qual) == "function" and any(
+            self.kind_of(q) == "method" for q in self.members_of(qual).values())
+
+    def js_owner(self, fid: int, scope: int | None, recv: str) -> str:
+        """What `this` or a top-level name stands for where no class says: the function or object a
+        method was assigned to (`Foo.prototype.m = function () { this.x() }`, `app.m = ...; app.m()`)."""
+        if recv == "this":
+            for s in self._scopes(scope):
+                if s is None:
+                    return ""
+                _f, _p, _n, qual, kind = self.sym[s]
+                if kind == "function" and self.js_has_methods(qual):
+                    return qual
+                if kind == "method" and "." in qual and self.kind_of(qual.rsplit(".", 1)[0]) not in CLASSISH:
+                    return qual.rsplit(".", 1)[0]
+            return ""
+        if not _JS_IDENT.fullmatch(recv) or self.js_is_param(scope, recv) or any(
+                self.file_binds(fid, s).get(recv) for s in self._scopes(scope)):
+            return ""
+        owner = f"{self.prefix(fid)}.{recv}"
+        return owner if self.members_of(owner) else ""
 
     def js_is_param(self, scope: int | None, name: str) -> bool:
         return any(s is not None and self.sym[s][4] not in CLASSISH and name in self.js_params(s)

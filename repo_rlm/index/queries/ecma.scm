@@ -14,6 +14,18 @@
   left: (member_expression object: [(identifier) (member_expression)] @_exports property: (property_identifier) @name)
   right: [(arrow_function) (function_expression)]) @def.function
   (#match? @_exports "^(module[.])?exports$"))
+; `Foo.prototype.m = function () {}` and `app.m = function () {}` at the top level (express's
+; `app.init = function init() {}`): a method m of Foo / app
+(program (expression_statement (assignment_expression
+  left: (member_expression
+    object: (member_expression object: (identifier) @receiver property: (property_identifier) @_proto)
+    property: (property_identifier) @name)
+  right: [(arrow_function) (function_expression)]) @def.function)
+  (#eq? @_proto "prototype"))
+(program (expression_statement (assignment_expression
+  left: (member_expression object: (identifier) @receiver property: (property_identifier) @name)
+  right: [(arrow_function) (function_expression)]) @def.function)
+  (#not-match? @receiver "^(exports|module)$"))
 ; Object literals are namespaces of their function properties (`api.get`): a top-level `const`
 ; holding one with a property that is or names a function, a property of such a `const` holding one,
 ; `export default {...}` (named `default`) and `module.exports = {...}` (named `exports`) with a
