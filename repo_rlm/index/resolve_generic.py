@@ -135,6 +135,7 @@ class World:
         self._js_workspaces: dict[str, str] | None = None  # package name -> directory (package.json)
         self._js_workspace_files: dict[str, list[int]] = {}
         self._js_chain: dict[tuple, str] = {}
+        self._js_site_target: dict[tuple, str] = {}
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -785,11 +786,11 @@ class World:
                 if kind == "method" and "." in qual and self.kind_of(qual.rsplit(".", 1)[0]) not in CLASSISH:
                     return qual.rsplit(".", 1)[0]
             return ""
-        if not _JS_IDENT.fullmatch(recv) or self.js_is_param(scope, recv) or any(
+        owner = f"{self.prefix(fid)}.{recv}"
+        if "." in recv or not self.members_of(owner) or self.js_is_param(scope, recv) or any(
                 self.file_binds(fid, s).get(recv) for s in self._scopes(scope)):
             return ""
-        owner = f"{self.prefix(fid)}.{recv}"
-        return owner if self.members_of(owner) else ""
+        return owner
 
     def js_is_param(self, scope: int | None, name: str) -> bool:
         return any(s is not None and self.sym[s][4] not in CLASSISH and name in self.js_params(s)
@@ -808,8 +809,10 @@ class World:
             for fid, scope, args, callee, line in self.conn.execute(
                     "SELECT file_id, scope_id, name, value, line FROM binds WHERE kind = 'alias' AND name LIKE '(%' "
                     "ORDER BY rowid"):
-                if fid in self.files and FAMILY.get(self.files[fid][1]) == "ts":
-                    self._js_sites[_split(_clean(callee))[1]].append((fid, scope, args, callee, line))
+                if fid in self.files and self.files[fid][1] in JS_LANGS:
+                    last = _JS_LAST.search(callee)
+                    self._js_sites[last.group() if last else _split(_clean(callee))[1]].append(
+                        (fid, scope, args, callee, line))
         return self._js_sites
 
     def js_param_values(self, sid: int, i: int) -> list[str]:
@@ -819,8 +822,11 @@ class World:
             name = self.sym[parent][2]
         out: list[str] = []
         for fid, scope, args, callee, _line in self.js_sites().get(name, ()):
-            self.ensure_files((fid,))
-            if self.call_target(fid, scope, callee, False) != qual:
+            key = (fid, scope, callee)
+            if key not in self._js_site_target:
+                self.ensure_files((fid,))
+                self._js_site_target[key] = self.call_target(fid, scope, callee, False)
+            if self._js_site_target[key] != qual:
                 continue
             parts = _js_args(args)
             q = self.js_function(fid, scope, parts[i]) if i < len(parts) else ""
@@ -886,6 +892,7 @@ _JS_CHAIN = re.compile(r"^(.*\))(?:\?\.|\.)([\w$]+)$")
 _JS_RETURNS = re.compile(r"\)\s*:\s*([A-Z][\w$.]*)(?:<[^=]*>)?\s*=>|=>\s*new\s+([A-Z][\w$.]*)")
 _JS_REQUIRE = re.compile(r"require\((['\"])([^'\"]+)\1\)\.([\w$]+)")
 _JS_HEAD = re.compile(r"[^.?(<\s]*")
+_JS_LAST = re.compile(r"(?<![\w$#])[\w$]+$")
 _JS_IDENT = re.compile(r"[\w$]+")
 _JSON_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
 _JS_PATH = re.compile(r"[\w$]+(?:\.[\w$]+)*")
