@@ -7,7 +7,7 @@
   property: [(property_identifier) (private_property_identifier)] @name
   value: [(arrow_function) (function_expression)]) @def.function
 
-; Bindings: class fields holding an instance or naming a function type / alias `this.x`
+; Bindings: class fields holding an instance (they type `this.x`) or naming a function (an alias)
 (field_definition
   property: (property_identifier) @bind.name @bind.self
   value: (new_expression constructor: (_) @bind.new)) @bind
