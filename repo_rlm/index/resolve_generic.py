@@ -874,11 +874,17 @@ class World:
     def js_callback_rows(self, wanted: list[int]) -> list[tuple]:
         """Calls rows for functions handed to `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)`, ..."""
         rows = []
+        if self.bulk:
+            sites = [site for hof in JS_CALLS_ARGUMENT for site in self.js_sites().get(hof, ())]
+        else:  # an editor's save: this file's call sites only, through the binds_file index
+            sites = [(fid, scope, args, callee, line) for fid in wanted if self.files[fid][1] in JS_LANGS
+                     for scope, args, callee, line in self.conn.execute(
+                         "SELECT scope_id, name, value, line FROM binds WHERE file_id = ? AND kind = 'alias' "
+                         "AND name LIKE '(%' ORDER BY rowid", (fid,))]
         wanted_set = set(wanted)
-        for hof in JS_CALLS_ARGUMENT:
-            for fid, scope, args, _callee, line in self.js_sites().get(hof, ()):
-                if fid not in wanted_set:
-                    continue
+        for fid, scope, args, callee, line in sites:
+            last = _JS_LAST.search(callee)
+            if fid in wanted_set and (last.group() if last else _split(_clean(callee))[1]) in JS_CALLS_ARGUMENT:
                 caller = self.sym[scope][3] if scope in self.sym else self.files[fid][2]
                 for arg in _js_args(args):
                     q = self.js_function(fid, scope, arg)
@@ -900,10 +906,10 @@ _JS_ONE_PARAM = re.compile(r"(?:^|=|\s)(?:async\s+)?([\w$]+)\s*=>")
 _JS_PARAM = re.compile(r"^(?:(?:public|private|protected|readonly|override)\s+)*(?:\.\.\.)?([\w$]+)")
 # library functions that call the function they are handed (the name after the last dot)
 JS_LANGS = frozenset(lang for lang, fam in FAMILY.items() if fam == "ts")
-JS_CALLS_ARGUMENT = ("map", "forEach", "filter", "reduce", "reduceRight", "some", "every", "find", "findIndex",
-                     "findLast", "findLastIndex", "flatMap", "sort", "then", "catch", "finally", "setTimeout",
-                     "setInterval", "setImmediate", "queueMicrotask", "requestAnimationFrame", "nextTick",
-                     "addEventListener")
+JS_CALLS_ARGUMENT = frozenset({"map", "forEach", "filter", "reduce", "reduceRight", "some", "every", "find", "findIndex",
+                               "findLast", "findLastIndex", "flatMap", "sort", "then", "catch", "finally",
+                               "setTimeout", "setInterval", "setImmediate", "queueMicrotask", "requestAnimationFrame",
+                               "nextTick", "addEventListener"})
 
 
 def _js_top_split(text: str) -> list[str]:
