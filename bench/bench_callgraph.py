@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Call resolution: this tree against a baseline revision, on one repository.
 
-    python bench/bench_callgraph.py PATH [--base REV] [--runs N] [--lang LANG]
+    python bench/bench_callgraph.py PATH [--base REV] [--runs N] [--lang python|js|go|java|...]
 
 The baseline is repo-rlm at REV (default: the parent of the value-flow work, aefeca3), taken
 with `git archive` into a temporary directory. Each version builds its own index of PATH (in a
 temporary directory; PATH is only read), then the Python resolve step runs N times per version,
 alternating, so both see the same machine load. Printed: the best resolve time of each, their
 ratio (target: at most 1.30), and the call rows by resolution label with the in-repository edges.
-`--lang go` (or java, csharp, ...) times the other languages' resolver on that language's files.
+`--lang go` (or java, csharp, ...) times the other languages' resolver on that language's files;
+`--lang js` takes the JavaScript, TypeScript and TSX files together.
 """
 from __future__ import annotations
 
@@ -34,17 +35,19 @@ if sys.argv[4] == "build":
     raise SystemExit
 c = store.connect(Path(sys.argv[3]))
 lang = sys.argv[5]
-py = [x[0] for x in c.execute("SELECT id FROM files WHERE lang=?", (lang,))]
+langs = ("javascript", "typescript", "tsx") if lang == "js" else (lang,)
+marks = ",".join("?" * len(langs))
+ids = [x[0] for x in c.execute(f"SELECT id FROM files WHERE lang IN ({marks})", langs)]
 with c:
-    c.execute("UPDATE files SET resolved=0 WHERE lang=?", (lang,))
+    c.execute(f"UPDATE files SET resolved=0 WHERE lang IN ({marks})", langs)
     t = time.perf_counter()
-    (resolve_python if lang == "python" else resolve_generic).resolve_files(c, py)
+    (resolve_python if lang == "python" else resolve_generic).resolve_files(c, ids)
     dt = time.perf_counter() - t
     c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
 labels = dict(c.execute("SELECT c.resolution, COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id "
-                        "WHERE f.lang = ? GROUP BY c.resolution", (lang,)))
-edges = c.execute("SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.lang = ? "
-                  "AND c.target IS NOT NULL AND c.target NOT LIKE '<%'", (lang,)).fetchone()[0]
+                        f"WHERE f.lang IN ({marks}) GROUP BY c.resolution", langs))
+edges = c.execute(f"SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.lang IN ({marks}) "
+                  "AND c.target IS NOT NULL AND c.target NOT LIKE '<%'", langs).fetchone()[0]
 print(json.dumps({"seconds": dt, "labels": labels, "edges": edges}))
 '''
 
@@ -63,7 +66,7 @@ def main() -> int:
     ap.add_argument("path")
     ap.add_argument("--base", default=BASE)
     ap.add_argument("--runs", type=int, default=2)
-    ap.add_argument("--lang", default="python", help="the files whose calls are resolved (default: python)")
+    ap.add_argument("--lang", default="python", help="the files whose calls are resolved: python (default), js (JS, TS, TSX), go, java, ...")
     args = ap.parse_args()
     repo = Path(args.path).resolve()
     if not repo.is_dir():

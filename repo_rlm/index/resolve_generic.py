@@ -6,8 +6,11 @@ class hierarchy, enclosing functions and the same file, the same package (Go: th
 directory; Java, Kotlin, C#, PHP: the declared package/namespace), imports (JS/TS relative
 paths incl. index files and re-exports, Go import paths, Java/Kotlin/PHP/C#/Rust `use`,
 C/C++ `#include`, Ruby `require`), constructors (`new Foo()`) and typed receivers (`x = new
-Foo(); x.m()`, `Foo x`, `x: Foo`, `x := NewFoo()`). Anything else is `name` (some definition
-has that name; the query layer matches it by name), `builtin` or `external`.
+Foo(); x.m()`, `Foo x`, `x: Foo`, `x := NewFoo()`). JS/TS also follow a few value flows (the
+`js_*` methods: functions in consts, aliases, object literals and class fields, callbacks passed
+as arguments); a call that reaches several functions gets one row per function, labelled `name`.
+Anything else is `name` (some definition has that name; the query layer matches it by name),
+`builtin` or `external`.
 
 A bulk update loads everything with a few SELECTs up front; a few files (an editor's save) load
 only what resolution reaches, per file, through indexed lookups. Per-call work is dictionary lookups.
@@ -128,6 +131,15 @@ class World:
         self.refs: dict[int, list[tuple]] = defaultdict(list)  # file -> [(scope, value, line)]: values passed on (Go)
         self.values: dict[tuple, dict[str, str]] = defaultdict(dict)  # (file, scope) -> local -> value it holds (Go)
         self._dispatch: dict = {}  # caches of the Go/Java/C# dispatch functions at the end of this module
+        self._js_busy: set[tuple] = set()  # JS/TS value flow: questions being answered (cycles)
+        self._js_params: dict[int, list[str]] = {}
+        self._js_sites: dict[str, list[tuple]] | None = None
+        self._js_packaged: dict[int, set[str]] = {}
+        self._js_local: dict[tuple, list[str] | None] = {}
+        self._js_workspaces: dict[str, str] | None = None  # package name -> directory (package.json)
+        self._js_workspace_files: dict[str, list[int]] = {}
+        self._js_chain: dict[tuple, str] = {}
+        self._js_site_target: dict[tuple, str] = {}
         if bulk:
             self._load(None)
             self._loaded = set(self.files)
@@ -302,6 +314,8 @@ class World:
                         for f in value:
                             for n, q in self.top(f).items():
                                 names.setdefault(n, q)
+                elif FAMILY.get(lang) == "ts":  # a JS module cannot also declare a name it imports: the import
+                    names[local] = value         # wins over object properties' functions, even when not found
                 elif value:
                     names.setdefault(local, value)
         key = ("go", posixpath.dirname(path)) if lang == "go" else (FAMILY.get(lang, lang), package) if package else None
@@ -340,7 +354,9 @@ class World:
             if not files:
                 return []
             if name == "*" or (not name and alias):
-                return [(alias, "module", files)] if name == "*" else [(alias, "symbol", self.js_export(files[0], alias, True, depth))]
+                default = self.js_export(files[0], alias, True, depth) if name != "*" else ""
+                # no default export: CommonJS `const m = require('./m')` names the module's exports
+                return [(alias, "symbol", default)] if default else [(alias, "module", files)]
             return [(alias or name, "symbol", self.js_export(files[0], name, False, depth))]
         if lang == "go":
             files = self.go_files(module)
@@ -383,12 +399,45 @@ class World:
 
     def js_files(self, path: str, module: str) -> list[int]:
         if not module.startswith("."):
-            return []
+            return self.js_workspace_files(module)
         base = posixpath.normpath(posixpath.join(posixpath.dirname(path), module))
         for ext in JS_EXT:
             fid = self.by_path.get(base + ext)
             if fid is not None and FAMILY.get(self.files[fid][1]) == "ts":
                 return [fid]
+        return []
+
+    def js_workspace_files(self, module: str) -> list[int]:
+        """A package of this repository (a monorepo's `@vue/runtime-core`, found by the `name` in its
+        package.json): its `src/index`, `index` or `lib/index`, or `src/<sub>` / `<sub>` for a subpath."""
+        if module not in self._js_workspace_files:
+            self._js_workspace_files[module] = self._js_workspace(module)
+        return self._js_workspace_files[module]
+
+    def _js_workspace(self, module: str) -> list[int]:
+        if self._js_workspaces is None:
+            self._js_workspaces = {}
+            for path, body in self.conn.execute(
+                    "SELECT f.path, x.body FROM files f CROSS JOIN chunks c ON c.file_id = f.id CROSS JOIN chunks_fts x "
+                    "ON x.rowid = c.id "
+                    "WHERE (f.path = 'package.json' OR f.path LIKE '%/package.json') AND c.start_line = 1"):
+                m = _JSON_NAME.search(body)
+                if m and "node_modules/" not in path:
+                    self._js_workspaces.setdefault(m.group(1), posixpath.dirname(path))
+        if not self._js_workspaces:
+            return []
+        parts = module.split("/")
+        for n in (2, 1) if module.startswith("@") else (1,):
+            root = self._js_workspaces.get("/".join(parts[:n]))
+            if root is None:
+                continue
+            sub = "/".join(parts[n:])
+            bases = [f"{root}/src/{sub}", f"{root}/{sub}"] if sub else [f"{root}/src/index", f"{root}/index", f"{root}/lib/index"]
+            for base in bases:
+                for ext in JS_EXT:
+                    fid = self.by_path.get(base.lstrip("/") + ext)
+                    if fid is not None and FAMILY.get(self.files[fid][1]) == "ts":
+                        return [fid]
         return []
 
     def js_export(self, fid: int, name: str, default: bool, depth: int) -> str:
@@ -402,6 +451,8 @@ class World:
                     for _l, kind, value in self.import_bindings(fid, module, iname, alias, depth + 1):
                         if kind == "symbol" and value:
                             return value
+        if default and (self.top(fid).get("default") or self.top(fid).get("exports")):
+            return self.top(fid).get("default") or self.top(fid).get("exports")  # `export default {...}`
         if default:  # a default import named differently from the one class/function it exports
             tops = [q for n, q in self.top(fid).items() if self.kind_of(q) in ("class", "function")]
             if len(tops) == 1:
@@ -496,6 +547,8 @@ class World:
                     self.kind_of(f"{recv}.{name}".replace("\\", ".")) is not None:
                 return f"{recv}.{name}".replace("\\", ".")
         q = self.lookup(fid, name)
+        if q and self.files[fid][1] in JS_LANGS and self.js_has_methods(q):  # `function Foo() {}` + prototype
+            return q
         return q if q and self.kind_of(q) in CLASSISH | NAMESPACES else ""
 
     def member(self, cls: str, name: str, seen: set | None = None) -> str:
@@ -528,7 +581,7 @@ class World:
                 if t == "Self" and "." in qual:
                     return qual.rsplit(".", 1)[0]
                 return self.resolve_type(fid, t)
-        return ""
+        return self.js_returns(qual) if FAMILY.get(self.files[fid][1]) == "ts" else ""
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -556,6 +609,8 @@ class World:
                 hit = self.attrs_of(cls).get(recv.lstrip("@$"))
                 if hit:
                     return self.bind_type(hit[2], hit[:2], scope)
+            if FAMILY.get(lang) == "ts" and self.js_is_param(scope, recv):  # an untyped parameter
+                return ""
         return self.resolve_type(fid, recv)
 
     def _scopes(self, scope: int | None):
@@ -582,11 +637,19 @@ class World:
             finally:
                 self._typing.discard(key)
             return self.returns(target, fid) if target else ""
+        if kind == "alias":  # JS/TS `const s = other`: the type of what it names
+            return self.js_guarded(("type", fid, scope, value), lambda: self.receiver_type(
+                fid, scope, value, self.enclosing_class(scope)), "")
         return ""
 
     def call_target(self, fid: int, scope: int | None, callee: str, is_new: bool) -> str:
         """The qualname a call reaches through the rules in the module docstring, or ''."""
         lang = self.files[fid][1]
+        js = lang in JS_LANGS
+        if js and ")" in callee and not is_new:
+            q = self.js_chain(fid, scope, callee)
+            if q is not None:
+                return q
         callee = _clean(callee)
         recv, name = _split(callee)
         cls = self.enclosing_class(scope)
@@ -598,8 +661,14 @@ class World:
             return self.constructor(owner, lang) if owner else ""
         if recv:
             rtype = self.receiver_type(fid, scope, recv, cls)
+            if js and not rtype:
+                rtype = self.js_owner(fid, scope, recv)
             if rtype:
-                return self.member(rtype, name)
+                return self.member(rtype, name) or (self.js_attr(rtype, name) if js else "")
+            if js and name in ("call", "apply"):  # `f.call(this, x)` calls f
+                q = self.js_function(fid, scope, recv)
+                if q:
+                    return q
             modules = self.visible(fid)[1]
             for f in modules.get(recv, ()):
                 q = self.top(f).get(name)
@@ -610,6 +679,10 @@ class World:
             q = self.member(cls, name)
             if q:
                 return q
+        if js:
+            local = self.js_local(fid, scope, name)
+            if local is not None:
+                return local[0] if len(local) == 1 else ""
         for s in self._scopes(scope):  # enclosing functions (never class bodies, see IMPLICIT_THIS)
             if s is not None and self.sym[s][4] not in CLASSISH:
                 q = self.members_of(self.sym[s][3]).get(name)
@@ -624,6 +697,289 @@ class World:
             return self.constructor(q, lang)
         return q or ""
 
+    # -- JavaScript/TypeScript value flow ------------------------------------------------------------
+    # Functions held by `const`s, aliases, object properties and class fields, and callbacks: a
+    # parameter called in a function reaches the functions its call sites pass (one call deep, the
+    # union over call sites), and `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)`, ... call `fn`.
+
+    def js_guarded(self, key: tuple, compute, default):
+        """compute() unless the same question is being answered already (`x = x.next`, mutual aliases)."""
+        if key in self._js_busy or len(self._js_busy) > 16:
+            return default
+        self._js_busy.add(key)
+        try:
+            return compute()
+        finally:
+            self._js_busy.discard(key)
+
+    def js_local(self, fid: int, scope: int | None, name: str) -> list[str] | None:
+        """What a bare `name()` reaches through the enclosing functions, innermost first: a nested
+        function, a parameter (what its call sites pass), a local (`const f = g`, `g.bind(x)`;
+        other locals reach nothing). None when nothing local has that name."""
+        key = (fid, scope, name)
+        if key not in self._js_local:
+            found = self._js_local_uncached(fid, scope, name)
+            if self._js_busy:  # inside a cycle guard the answer may be partial: do not keep it
+                return found
+            self._js_local[key] = found
+        return self._js_local[key]
+
+    def _js_local_uncached(self, fid: int, scope: int | None, name: str) -> list[str] | None:
+        for s in self._scopes(scope):
+            if s is not None:
+                _f, _p, _n, qual, kind = self.sym[s]
+                if kind in CLASSISH:
+                    continue
+                q = self.members_of(qual).get(name)
+                if q:
+                    return [q]
+                params = self.js_params(s)
+                if name in params:
+                    i = params.index(name)
+                    return self.js_guarded(("param", s, i), lambda: self.js_param_values(s, i), [])
+            hit = self.file_binds(fid, s).get(name)
+            if hit:
+                kind, value = hit
+                if kind == "call" and _clean(value).endswith(".bind"):
+                    kind, value = "alias", _clean(value)[:-5]
+                if kind != "alias":
+                    return []
+                q = self.js_guarded(("alias", fid, s, value), lambda: self.js_function(fid, s, value), "")
+                return [q] if q else []
+        return [] if self.js_package_import(fid, name) else None
+
+    def js_package_import(self, fid: int, name: str) -> bool:
+        """Is `name` imported from a package (`import {setTimeout as delay} from 'node:timers'`)?"""
+        names = self._js_packaged.get(fid)
+        if names is None:
+            self.ensure_files((fid,))
+            names = self._js_packaged[fid] = {alias or iname for _i, module, iname, alias in self.imports.get(fid, ())
+                                              if not module.startswith(".") and not self.js_workspace_files(module)}
+        return name in names
+
+    def js_chain(self, fid: int, scope: int | None, callee: str) -> str | None:
+        """`new Holder().go`, `A.make().run`, `api.get(x).then`: a method of what a call returns;
+        None when the receiver is not a call."""
+        m = _JS_CHAIN.match(_WS.sub("", callee))
+        if not m:
+            return None
+        inner, name = m.groups()
+        depth, j = 0, len(inner) - 1
+        for j in range(len(inner) - 1, -1, -1):
+            depth += (inner[j] == ")") - (inner[j] == "(")
+            if not depth:
+                break
+        head = inner[:j]
+        key = (fid, scope, head)
+        rtype = self._js_chain.get(key)
+        if rtype is None:
+            if head.startswith("new") and _JS_PATH.fullmatch(head[3:]):
+                rtype = self.resolve_type(fid, head[3:])
+            else:
+                q = self.call_target(fid, scope, head, False) if _JS_PATH.fullmatch(head) else ""
+                rtype = self.returns(q, fid) if q else ""
+            self._js_chain[key] = rtype
+        return self.member(rtype, name) if rtype else None
+
+    def js_returns(self, qual: str) -> str:
+        """The class a JS/TS function returns: `(): A =>` or `=> new A(` in its signature."""
+        first = self._first.get(qual)
+        m = _JS_RETURNS.search(first[2]) if first else None
+        return self.resolve_type(self.sym[first[0]][0], m.group(1) or m.group(2)) if m and first[0] in self.sym else ""
+
+    def js_has_methods(self, qual: str) -> bool:
+        """Is `qual` a function with methods (`Foo.prototype.m = function`)?"""
+        return self.kind_of(qual) == "function" and any(
+            self.kind_of(q) == "method" for q in self.members_of(qual).values())
+
+    def js_owner(self, fid: int, scope: int | None, recv: str) -> str:
+        """What `this` or a top-level name stands for where no class says: the function or object a
+        method was assigned to (`Foo.prototype.m = function () { this.x() }`, `app.m = ...; app.m()`)."""
+        if recv == "this":
+            for s in self._scopes(scope):
+                if s is None:
+                    return ""
+                _f, _p, _n, qual, kind = self.sym[s]
+                if kind == "function" and self.js_has_methods(qual):
+                    return qual
+                if kind == "method" and "." in qual and self.kind_of(qual.rsplit(".", 1)[0]) not in CLASSISH:
+                    return qual.rsplit(".", 1)[0]
+            return ""
+        owner = f"{self.prefix(fid)}.{recv}"
+        if "." in recv or not self.members_of(owner) or self.js_is_param(scope, recv) or any(
+                self.file_binds(fid, s).get(recv) for s in self._scopes(scope)):
+            return ""
+        return owner
+
+    def js_is_param(self, scope: int | None, name: str) -> bool:
+        return any(s is not None and self.sym[s][4] not in CLASSISH and name in self.js_params(s)
+                   for s in self._scopes(scope))
+
+    def js_params(self, sid: int) -> list[str]:
+        if sid not in self._js_params:
+            self._js_params[sid] = _js_params(self.sig_of(self.sym[sid][3]))
+        return self._js_params[sid]
+
+    def js_sites(self) -> dict[str, list[tuple]]:
+        """Call sites with their argument lists (the `(args)` alias bindings ecma.scm records), by the
+        called name: name -> [(file id, scope, arguments, callee, line)]."""
+        if self._js_sites is None:
+            self._js_sites = defaultdict(list)
+            for fid, scope, args, callee, line in self.conn.execute(
+                    "SELECT file_id, scope_id, name, value, line FROM binds WHERE kind = 'alias' AND name LIKE '(%' "
+                    "ORDER BY rowid"):
+                if fid in self.files and self.files[fid][1] in JS_LANGS:
+                    last = _JS_LAST.search(callee)
+                    self._js_sites[last.group() if last else _split(_clean(callee))[1]].append(
+                        (fid, scope, args, callee, line))
+        return self._js_sites
+
+    def js_param_values(self, sid: int, i: int) -> list[str]:
+        """The functions the call sites of function `sid` pass as its `i`th argument."""
+        _f, parent, name, qual, _k = self.sym[sid]
+        if name == "constructor" and parent in self.sym:  # `new Foo(fn)`
+            name = self.sym[parent][2]
+        out: list[str] = []
+        for fid, scope, args, callee, _line in self.js_sites().get(name, ()):
+            key = (fid, scope, callee)
+            if key not in self._js_site_target:
+                self.ensure_files((fid,))
+                self._js_site_target[key] = self.call_target(fid, scope, callee, False)
+            if self._js_site_target[key] != qual:
+                continue
+            parts = _js_args(args)
+            q = self.js_function(fid, scope, parts[i]) if i < len(parts) else ""
+            if q and q not in out:
+                out.append(q)
+        return out
+
+    def js_function(self, fid: int, scope: int | None, text: str) -> str:
+        """The function or method an expression names (`handler`, `this.onClick`, `api.get`), or ''."""
+        text = text.strip()
+        req = _JS_REQUIRE.fullmatch(text)
+        if req:  # `const f = require('./m').f`
+            files = self.js_files(self.files[fid][0], req.group(2))
+            q = self.js_export(files[0], req.group(3), False, 0) if files else ""
+        elif not _JS_PATH.fullmatch(text):
+            return ""
+        else:
+            q = self.call_target(fid, scope, text, False)
+        if not q or self.kind_of(q) not in ("function", "method") or (
+                q.endswith(".constructor") and not text.endswith("constructor")):  # a class, not a function
+            return ""
+        return q
+
+    def js_attr(self, cls: str, name: str) -> str:
+        """A property or field naming a function: `{ del }`, `cb = ping`, `this.cb = handler`."""
+        hit = self.attrs_of(cls).get(name)
+        if not hit or hit[0] != "alias":
+            return ""
+        fid = hit[2]
+        scope = next((sc for _l, _r, sc, n, k, v in self._self_binds.get(fid, ())
+                      if n == name and k == "self_alias" and v == hit[1]), None)
+        return self.js_guarded(("attr", cls, name), lambda: self.js_function(fid, scope, hit[1]), "")
+
+    def js_many(self, fid: int, scope: int | None, callee: str) -> list[str]:
+        """Every function a call of a parameter (`cb()`, `cb.call(x)`) reaches, when more than one."""
+        if callee.endswith((".call", ".apply")):
+            name = _split(_clean(callee))[0]
+        elif "." in callee:
+            return []
+        else:
+            name = callee
+        local = self.js_local(fid, scope, name) if _JS_IDENT.fullmatch(name) else None
+        return local if local and len(local) > 1 else []
+
+    def js_callback_rows(self, wanted: list[int]) -> list[tuple]:
+        """Calls rows for functions handed to `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)`, ..."""
+        rows = []
+        if self.bulk:
+            sites = [site for hof in JS_CALLS_ARGUMENT for site in self.js_sites().get(hof, ())]
+        else:  # an editor's save: this file's call sites only, through the binds_file index
+            sites = [(fid, scope, args, callee, line) for fid in wanted if self.files[fid][1] in JS_LANGS
+                     for scope, args, callee, line in self.conn.execute(
+                         "SELECT scope_id, name, value, line FROM binds WHERE file_id = ? AND kind = 'alias' "
+                         "AND name LIKE '(%' ORDER BY rowid", (fid,))]
+        wanted_set = set(wanted)
+        for fid, scope, args, callee, line in sites:
+            last = _JS_LAST.search(callee)
+            if fid in wanted_set and (last.group() if last else _split(_clean(callee))[1]) in JS_CALLS_ARGUMENT:
+                caller = self.sym[scope][3] if scope in self.sym else self.files[fid][2]
+                for arg in _js_args(args):
+                    q = self.js_function(fid, scope, arg)
+                    if q:
+                        rows.append((fid, scope, caller, arg, arg.rsplit(".", 1)[-1], line, 1, "", q, "resolved", MADE))
+        return rows
+
+
+_WS = re.compile(r"\s+")
+_JS_CHAIN = re.compile(r"^(.*\))(?:\?\.|\.)([\w$]+)$")
+_JS_RETURNS = re.compile(r"\)\s*:\s*([A-Z][\w$.]*)(?:<[^=]*>)?\s*=>|=>\s*new\s+([A-Z][\w$.]*)")
+_JS_REQUIRE = re.compile(r"require\((['\"])([^'\"]+)\1\)\.([\w$]+)")
+_JS_HEAD = re.compile(r"[^.?(<\s]*")
+_JS_LAST = re.compile(r"(?<![\w$#])[\w$]+$")
+_JS_IDENT = re.compile(r"[\w$]+")
+_JSON_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
+_JS_PATH = re.compile(r"[\w$]+(?:\.[\w$]+)*")
+_JS_ONE_PARAM = re.compile(r"(?:^|=|\s)(?:async\s+)?([\w$]+)\s*=>")
+_JS_PARAM = re.compile(r"^(?:(?:public|private|protected|readonly|override)\s+)*(?:\.\.\.)?([\w$]+)")
+# library functions that call the function they are handed (the name after the last dot)
+JS_LANGS = frozenset(lang for lang, fam in FAMILY.items() if fam == "ts")
+JS_CALLS_ARGUMENT = frozenset({"map", "forEach", "filter", "reduce", "reduceRight", "some", "every", "find", "findIndex",
+                               "findLast", "findLastIndex", "flatMap", "sort", "then", "catch", "finally",
+                               "setTimeout", "setInterval", "setImmediate", "queueMicrotask", "requestAnimationFrame",
+                               "nextTick", "addEventListener"})
+
+
+def _js_top_split(text: str) -> list[str]:
+    """Split at the commas outside brackets and strings."""
+    parts, depth, cur, quote = [], 0, [], ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}" and depth:
+            depth -= 1
+        elif ch == "," and not depth:
+            parts.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
+    return parts
+
+
+def _js_args(args: str) -> list[str]:
+    """`(a, this.b, 'x')` -> ['a', 'this.b', "'x'"]."""
+    return _js_top_split(args.strip()[1:-1])
+
+
+def _js_params(sig: str) -> list[str]:
+    """Parameter names from a signature: `function run(cb, {a}, ...rest)` -> ['cb', '', 'rest'],
+    `const f = x => ...` -> ['x'], `constructor(private svc: Service)` -> ['svc']."""
+    paren = sig.find("(")
+    arrow = _JS_ONE_PARAM.search(sig)
+    if arrow and (paren < 0 or arrow.start(1) < paren):
+        return [arrow.group(1)]
+    if paren < 0:
+        return []
+    depth, end = 0, len(sig)
+    for j in range(paren, len(sig)):
+        depth += sig[j] == "("
+        depth -= sig[j] == ")"
+        if not depth:
+            end = j
+            break
+    out = []
+    for part in _js_top_split(sig[paren + 1:end]):
+        m = _JS_PARAM.match(part)
+        out.append(m.group(1) if m else "")
+    return out
+
 
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     """Set calls.target/resolution, imports.target and bases.target for these non-Python files."""
@@ -633,7 +989,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
     clear_made(conn, wanted)
     w.ensure_files(wanted)
-    updates, extra = [], []
+    updates, extra, several = [], [], {}
     sites: dict[str, list[tuple]] = defaultdict(list)  # Go function -> its call sites (for parameters called)
     params: list[tuple] = []  # Go calls of a function's own parameter
     for i in range(0, len(wanted), 500):
@@ -651,6 +1007,14 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                           for t in dispatch_targets(w, fid, scope, callee, target)]
                 continue
             fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
+            many = w.js_many(fid, scope, callee) if fam == "ts" and not is_new else []
+            if many:  # a parameter bound to several functions: each, labelled `name`
+                updates.append((many[0], "name", cid))
+                several[cid] = many[1:]
+                continue
+            if fam == "ts" and w.js_package_import(fid, _JS_HEAD.match(callee).group()):
+                updates.append((f"<external>.{name}", "external", cid))  # `delay()`, `express.Router()`
+                continue
             recv = _split(_clean(callee))[0]
             if go and not recv and scope is not None and w.binds.get((fid, scope), _EMPTY).get(name, ("",))[0] == "type":
                 params.append((cid, fid, scope, caller, callee, name, line, col, text, len(updates)))
@@ -662,6 +1026,12 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 updates.append((f"<external>.{name}", "external", cid))
     extra += value_calls(w, conn, wanted)
     extra += go_param_calls(w, conn, wanted, sites, params, updates)
+    for cid, more in several.items():  # copies of the call's row for the other functions
+        row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE id = ?",
+                           (cid,)).fetchone()
+        extra += [row + (t, "name", MADE) for t in more]
+    if any(FAMILY.get(w.files[fid][1]) == "ts" for fid in wanted):
+        extra += w.js_callback_rows(wanted)
     write_calls(conn, updates, extra)
 
     imp = []

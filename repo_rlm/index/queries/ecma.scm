@@ -9,6 +9,45 @@
 (variable_declaration
   (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])) @def.function
 (pair key: (property_identifier) @name value: [(arrow_function) (function_expression)]) @def.function
+; CommonJS `exports.f = function () {}` / `module.exports.f = () => {}`: a top-level function f
+(expression_statement (assignment_expression
+  left: (member_expression object: [(identifier) (member_expression)] @_exports property: (property_identifier) @name)
+  right: [(arrow_function) (function_expression)]) @def.function
+  (#match? @_exports "^(module[.])?exports$"))
+; `Foo.prototype.m = function () {}` and `app.m = function () {}` at the top level (express's
+; `app.init = function init() {}`): a method m of Foo / app
+(program (expression_statement (assignment_expression
+  left: (member_expression
+    object: (member_expression object: (identifier) @receiver property: (property_identifier) @_proto)
+    property: (property_identifier) @name)
+  right: [(arrow_function) (function_expression)]) @def.function)
+  (#eq? @_proto "prototype"))
+(program (expression_statement (assignment_expression
+  left: (member_expression object: (identifier) @receiver property: (property_identifier) @name)
+  right: [(arrow_function) (function_expression)]) @def.function)
+  (#not-match? @receiver "^(exports|module)$"))
+; Object literals are namespaces of their function properties (`api.get`): a top-level `const`
+; holding one with a property that is or names a function, a property of such a `const` holding one,
+; `export default {...}` (named `default`) and `module.exports = {...}` (named `exports`) with a
+; method or a `key: value` property (`{ a, b }` alone: the importer reaches `a` as the module's).
+; Objects inside functions are not: their properties stay functions of the enclosing scope.
+(program [(lexical_declaration (variable_declarator name: (identifier) @name value: (object [(method_definition)
+            (pair value: [(arrow_function) (function_expression) (identifier)]) (shorthand_property_identifier)])) @def.object)
+          (variable_declaration (variable_declarator name: (identifier) @name value: (object [(method_definition)
+            (pair value: [(arrow_function) (function_expression) (identifier)]) (shorthand_property_identifier)])) @def.object)
+          (export_statement (lexical_declaration (variable_declarator name: (identifier) @name value: (object [(method_definition)
+            (pair value: [(arrow_function) (function_expression) (identifier)]) (shorthand_property_identifier)])) @def.object))])
+(program [(lexical_declaration (variable_declarator value: (object (pair key: (property_identifier) @name
+            value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object)))
+          (variable_declaration (variable_declarator value: (object (pair key: (property_identifier) @name
+            value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object)))
+          (export_statement (lexical_declaration (variable_declarator value: (object (pair key: (property_identifier) @name
+            value: (object [(method_definition) (pair value: [(arrow_function) (function_expression)])])) @def.object))))])
+(export_statement "default" @name value: (object [(method_definition) (pair)])) @def.object
+(expression_statement (assignment_expression
+  left: (member_expression object: (identifier) @_module property: (property_identifier) @name)
+  right: (object [(method_definition) (pair)])) @def.object
+  (#eq? @_module "module") (#eq? @name "exports"))
 (program (lexical_declaration
   (variable_declarator name: (identifier) @name
     value: [(number) (string) (template_string) (true) (false) (object) (array)])) @def.constant
@@ -47,3 +86,38 @@
 (assignment_expression
   left: (member_expression object: (this) @bind.self property: (property_identifier) @bind.name)
   right: (new_expression constructor: (_) @bind.new)) @bind
+; Value flow the resolver follows (JS/TS): `const f = g` / `let f = obj.m` (an alias); `this.f = g`
+; (an alias attribute of the class); a property naming a function in an object that is a definition
+; above (`{ del, put: remove }`: an alias attribute of the object; `@bind` is the object, as
+; tree-sitter keeps at most three captures per node)
+(variable_declarator name: (identifier) @bind.name value: [(identifier) (member_expression)] @bind.alias) @bind
+(assignment_expression
+  left: (member_expression object: (this) @bind.self property: (property_identifier) @bind.name)
+  right: [(identifier) (member_expression)] @bind.alias) @bind
+(program [(lexical_declaration (variable_declarator value: (object [
+            (shorthand_property_identifier) @bind.name @bind.alias @bind.self
+            (pair key: (property_identifier) @bind.name @bind.self value: (identifier) @bind.alias)]) @bind))
+          (variable_declaration (variable_declarator value: (object [
+            (shorthand_property_identifier) @bind.name @bind.alias @bind.self
+            (pair key: (property_identifier) @bind.name @bind.self value: (identifier) @bind.alias)]) @bind))
+          (export_statement (lexical_declaration (variable_declarator value: (object [
+            (shorthand_property_identifier) @bind.name @bind.alias @bind.self
+            (pair key: (property_identifier) @bind.name @bind.self value: (identifier) @bind.alias)]) @bind)))])
+(export_statement "default" value: (object [
+  (shorthand_property_identifier) @bind.name @bind.alias @bind.self
+  (pair key: (property_identifier) @bind.name @bind.self value: (identifier) @bind.alias)]) @bind)
+(assignment_expression
+  left: (member_expression object: (identifier) @_module property: (property_identifier) @_exports)
+  right: (object [
+    (shorthand_property_identifier) @bind.name @bind.alias @bind.self
+    (pair key: (property_identifier) @bind.name @bind.self value: (identifier) @bind.alias)]) @bind
+  (#eq? @_module "module") (#eq? @_exports "exports"))
+; The arguments of a call naming something (`run(handler, 1)`, `el.on('x', this.cb)`, `new Foo(fn)`),
+; at most 240 characters: name = the argument list as written, value = the callee. The resolver
+; binds callback parameters from them and ties `arr.map(fn)`, `setTimeout(fn)`, `p.then(fn)` to `fn`.
+(call_expression function: (_) @bind.alias
+  arguments: (arguments [(identifier) (member_expression object: (this))]) @bind.name
+  (#match? @bind.name "^[(][\\s\\S]{0,240}[)]$")) @bind
+(new_expression constructor: [(identifier) (member_expression)] @bind.alias
+  arguments: (arguments [(identifier) (member_expression object: (this))]) @bind.name
+  (#match? @bind.name "^[(][\\s\\S]{0,240}[)]$")) @bind

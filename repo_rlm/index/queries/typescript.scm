@@ -38,3 +38,6 @@
 (required_parameter (accessibility_modifier)
   pattern: (identifier) @bind.name @bind.self
   type: (type_annotation [(type_identifier) (generic_type) (nested_type_identifier)] @bind.type)) @bind
+(public_field_definition
+  name: (property_identifier) @bind.name @bind.self
+  value: [(identifier) (member_expression)] @bind.alias) @bind
