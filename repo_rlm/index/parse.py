@@ -31,6 +31,7 @@ from .names import CLASS_KINDS, split_words
 CHUNK_LINES = 60
 MAX_CHUNK_CHARS = 200_000  # chunks must cover every line: references() prefilters with them
 MAX_TEXT = 200
+_NAME_TYPES = ("identifier", "field_identifier", "property_identifier")
 _WS = re.compile(r"\s+")
 
 
@@ -249,10 +250,11 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             ctext, row = src.text(cnode), cnode.end_point[0]
             # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block;
             # in Python a call as callee is a call of what the call returns (`f(x)(y)`)
-            cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
-            if cut and min(c.start_byte for c in cut) > cnode.start_byte and lang != "python":
-                first = min(cut, key=lambda c: c.start_byte)
-                ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
+            if lang != "python":
+                cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
+                if cut and min(c.start_byte for c in cut) > cnode.start_byte:
+                    first = min(cut, key=lambda c: c.start_byte)
+                    ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
             items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys, call)))
         elif lang == "python" and (flow := next((k for k in keys if k[:5] == "flow."), None)):
             node = caps[flow][0]
@@ -275,7 +277,11 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             if key in seen_defs:
                 seen_defs[key]["bases"].extend(src.text(b).strip() for b in caps.get("base", ()))
                 continue
-            start_node = node.parent if node.parent is not None and node.parent.type == "decorated_definition" else node
+            start_node = node
+            if lang == "python" and node.type in ("function_definition", "class_definition"):
+                parent = node.parent  # (costly in tree-sitter: found from the root down)
+                if parent is not None and parent.type == "decorated_definition":
+                    start_node = parent
             seen_defs[key] = {
                 "node": node,
                 "start": node.start_byte,
@@ -371,8 +377,12 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
 
     # Calls, imports and bindings: attribute each to its innermost enclosing definition.
     items.sort(key=lambda t: t[0])
-    spans = [(d["start"], d["end"], index_of[i]) for i, d in enumerate(defs)
+    spans = [(d["start"], d["end"], index_of[i], d["node"]) for i, d in enumerate(defs)
              if index_of[i] >= 0 and d["kind"] not in ("variable", "constant")]
+    # A Python call's own parameters (pyflow): those of its scope's function. Scopes are every function,
+    # class and lambda of a tree without errors; in one with errors, pyflow walks up the tree instead.
+    params: dict[int, set] = {}
+    by_scope = lang == "python" and not facts.parse_error
     stack2: list[tuple] = []
     ops: set[tuple] = set()
     j = 0
@@ -384,7 +394,7 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             j += 1
         while stack2 and stack2[-1][1] <= start:
             stack2.pop()
-        scope = stack2[-1][2] if stack2 else -1
+        scope, scope_node = stack2[-1][2:] if stack2 else (-1, None)
         if what == "call":
             callee_text, row, cnode, is_new, call = payload
             name = callee_text.rsplit(".", 1)[-1]
@@ -399,10 +409,14 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                 name = re.sub(r"<.*$|[^\w$!?].*$", "", name) or name
             # the column of the called name, where editors put the cursor
             if args is None:
-                last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
-                while last.named_child_count and last.type not in ("identifier", "field_identifier", "property_identifier"):
-                    last = last.named_children[-1]
-            line, col = last.start_point[0] + 1, src.col(last.start_point[0], last.start_point[1])
+                if cnode.type == "identifier":  # the common case: no fields, no children
+                    last = cnode
+                else:
+                    last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
+                    while (n := last.named_child_count) and last.type not in _NAME_TYPES:
+                        last = last.named_child(n - 1)
+            lrow, lcol = last.start_point
+            line, col = lrow + 1, src.col(lrow, lcol)
             facts.calls.append((scope, callee_text[:200], name, line, col, src.line_text(row), is_new))
             if lang == "python":
                 if call.type == "decorator":  # `@deco` calls `deco` with the function it decorates
@@ -411,7 +425,13 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                     if fname is not None:
                         facts.binds.append((scope, f"{col}|0", "arg", "!" + src.text(fname), line))
                 else:
-                    facts.binds.extend((scope, n, k, v, ln) for _s, n, k, v, ln in pyflow.arg_facts(call, col, line))
+                    own = None
+                    if by_scope:
+                        def own(scope=scope, node=scope_node):
+                            if scope not in params:
+                                params[scope] = pyflow.params_of(node)
+                            return params[scope]
+                    facts.binds.extend((scope, n, k, v, ln) for _s, n, k, v, ln in pyflow.arg_facts(call, col, line, own))
         elif what == "import":
             facts.imports.append((scope,) + payload)
         elif payload[1] != "op" or (key := (scope,) + payload[:3]) not in ops:  # one per scope, operator, operand
