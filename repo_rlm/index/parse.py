@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Callable
 
 from . import pyflow
 from .languages import parser_for, query_for
@@ -237,8 +239,15 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
     seen_defs: dict[tuple, dict] = {}
     items: list[tuple] = []  # (start_byte, kind, payload) for calls/imports/binds
     package = ""
+    is_py = lang == "python"
     for _pattern, caps in matches:
         keys = caps.keys()
+        flow = None
+        if is_py and "callee" not in keys:
+            for k in keys:  # (a loop: no generator per match)
+                if k[:5] == "flow.":
+                    flow = k
+                    break
         if "callee" in keys:
             callee = caps.get("callee")
             if not callee:
@@ -256,7 +265,7 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                     first = min(cut, key=lambda c: c.start_byte)
                     ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
             items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys, call)))
-        elif lang == "python" and (flow := next((k for k in keys if k[:5] == "flow."), None)):
+        elif flow is not None:
             node = caps[flow][0]
             if flow == "flow.lambda":
                 defs.append({"node": node, "start": node.start_byte, "end": node.end_byte, "kind": "lambda",
@@ -376,13 +385,14 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                 facts.bases.extend((types[qual], b) for b in bases)
 
     # Calls, imports and bindings: attribute each to its innermost enclosing definition.
-    items.sort(key=lambda t: t[0])
+    items.sort(key=itemgetter(0))
     spans = [(d["start"], d["end"], index_of[i], d["node"]) for i, d in enumerate(defs)
              if index_of[i] >= 0 and d["kind"] not in ("variable", "constant")]
     # A Python call's own parameters (pyflow): those of its scope's function. Scopes are every function,
     # class and lambda of a tree without errors; in one with errors, pyflow walks up the tree instead.
-    params: dict[int, set] = {}
-    by_scope = lang == "python" and not facts.parse_error
+    own_params: dict[int, Callable[[], set]] = {}  # scope -> its parameters, computed at most once
+    by_scope = is_py and not facts.parse_error
+    binds = facts.binds
     stack2: list[tuple] = []
     ops: set[tuple] = set()
     j = 0
@@ -425,13 +435,11 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                     if fname is not None:
                         facts.binds.append((scope, f"{col}|0", "arg", "!" + src.text(fname), line))
                 else:
-                    own = None
-                    if by_scope:
-                        def own(scope=scope, node=scope_node):
-                            if scope not in params:
-                                params[scope] = pyflow.params_of(node)
-                            return params[scope]
-                    facts.binds.extend((scope, n, k, v, ln) for _s, n, k, v, ln in pyflow.arg_facts(call, col, line, own))
+                    own = own_params.get(scope)
+                    if own is None and by_scope:
+                        own = own_params[scope] = _once(pyflow.params_of, scope_node)
+                    for _s, n, k, v, ln in pyflow.arg_facts(call, col, line, own):
+                        binds.append((scope, n, k, v, ln))
         elif what == "import":
             facts.imports.append((scope,) + payload)
         elif payload[1] != "op" or (key := (scope,) + payload[:3]) not in ops:  # one per scope, operator, operand
@@ -442,8 +450,8 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
     if any(d["kind"] == "lambda" for d in defs):  # name the lambdas the flow facts mention
         names = {str(d["start"]): d["name"] for d in defs if d["kind"] == "lambda"}
         marker = re.compile(f"{pyflow.LAMBDA}(\\d+){pyflow.LAMBDA}")
-        facts.binds = [(sc, n, k, marker.sub(lambda m: names.get(m.group(1), "?"), v), ln)
-                       for sc, n, k, v, ln in facts.binds]
+        facts.binds = [b if pyflow.LAMBDA not in b[3] else (*b[:3], marker.sub(lambda m: names.get(m.group(1), "?"), b[3]), b[4])
+                       for b in facts.binds]
 
     # Search chunks: each function-like definition, each class header, and windows of the rest.
     text_lines = data.decode("utf-8", "replace").split("\n")
@@ -462,6 +470,17 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             facts.chunks.extend(_windows(text_lines, nxt, s - 1, -1))
         nxt = max(nxt, e + 1)
     return facts
+
+
+def _once(fn: Callable, arg) -> Callable:
+    """fn(arg), computed at the first call only."""
+    memo: list = []
+
+    def get():
+        if not memo:
+            memo.append(fn(arg))
+        return memo[0]
+    return get
 
 
 def _ruby_local(src: _Src, node) -> bool:
