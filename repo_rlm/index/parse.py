@@ -286,22 +286,13 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             if key in seen_defs:
                 seen_defs[key]["bases"].extend(src.text(b).strip() for b in caps.get("base", ()))
                 continue
-            start_node = node
-            if lang == "python" and node.type in ("function_definition", "class_definition"):
-                parent = node.parent  # (costly in tree-sitter: found from the root down)
-                if parent is not None and parent.type == "decorated_definition":
-                    start_node = parent
-            seen_defs[key] = {
+            seen_defs[key] = {  # name and lines are filled in (_fill) once it is known not to be a local
                 "node": node,
+                "name_node": name_node,
                 "start": node.start_byte,
                 "end": node.end_byte,
                 "kind": def_key[4:] if def_key else "impl",
                 "scope_only": def_key is None,
-                "name": src.text(name_node).strip(),
-                "name_row": name_node.start_point[0],
-                "name_col": src.col(name_node.start_point[0], name_node.start_point[1]),
-                "start_line": start_node.start_point[0] + 1,
-                "end_line": node.end_point[0] + 1,
                 "receiver": _receiver_name(src, caps["receiver"][0]) if "receiver" in keys else "",
                 "bases": [src.text(b).strip() for b in caps.get("base", ())],
             }
@@ -351,6 +342,8 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             index_of.append(-1)
             d["qual"] = ""
             continue
+        if "name_node" in d:
+            _fill(src, d, is_py)
         if kind == "function" and (d["receiver"] or (parent is not None and parent["kind"] in CLASS_KINDS - {"namespace"})):
             kind = "method"
         chain = parent["qual"] if parent is not None else prefix
@@ -470,6 +463,20 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             facts.chunks.extend(_windows(text_lines, nxt, s - 1, -1))
         nxt = max(nxt, e + 1)
     return facts
+
+
+def _fill(src: _Src, d: dict, is_py: bool) -> None:
+    """The name and lines of a definition (its start: a Python decorator's line, when decorated)."""
+    node, name_node = d["node"], d.pop("name_node")
+    start_node = node
+    if is_py and node.type in ("function_definition", "class_definition"):
+        parent = node.parent  # (costly in tree-sitter: found from the root down)
+        if parent is not None and parent.type == "decorated_definition":
+            start_node = parent
+    name_row, name_bcol = name_node.start_point
+    d["name"] = src.text(name_node).strip()
+    d["name_row"], d["name_col"] = name_row, src.col(name_row, name_bcol)
+    d["start_line"], d["end_line"] = start_node.start_point[0] + 1, node.end_point[0] + 1
 
 
 def _once(fn: Callable, arg) -> Callable:
