@@ -412,3 +412,61 @@ def test_files_touched_with_one_changed(pyapp: Path, tmp_path: Path, moved: int)
     ix = Indexer(repo.root, repo.conn)
     assert ix._plan(None, ix._stored())[0] == []  # the touched ones had their stat remembered
     repo.close()
+
+
+def _contents(db: Path) -> dict:
+    """An index's rows, keyed by what they say rather than by row ids (which depend on write order)."""
+    c = sqlite3.connect(db)
+    q = lambda sql: sorted(c.execute(sql).fetchall())  # noqa: E731
+    out = {
+        "files": q("SELECT path, lang, module, blob, lines, parse_error, resolved FROM files"),
+        "symbols": q("SELECT f.path, s.qualname, s.kind, s.start_line, s.end_line, s.name_col, s.signature, s.doc, "
+                     "COALESCE(p.qualname, '') FROM symbols s JOIN files f ON f.id=s.file_id LEFT JOIN symbols p ON p.id=s.parent_id"),
+        "calls": q("SELECT f.path, c.caller, c.callee_text, c.name, c.line, c.col, c.text FROM calls c "
+                   "JOIN files f ON f.id=c.file_id WHERE c.is_new < 2"),
+        "targets": q("SELECT DISTINCT f.path, c.line, c.col, COALESCE(c.target, '') FROM calls c JOIN files f ON f.id=c.file_id"),
+        "imports": q("SELECT f.path, i.module, i.name, i.alias, i.line, i.level, COALESCE(i.target, '') FROM imports i "
+                     "JOIN files f ON f.id=i.file_id"),
+        "binds": q("SELECT f.path, b.name, b.kind, b.value, b.line FROM binds b JOIN files f ON f.id=b.file_id"),
+        "search": q("SELECT f.path, ch.start_line, ch.end_line, t.name, t.body FROM chunks ch JOIN files f ON f.id=ch.file_id "
+                    "JOIN chunks_fts t ON t.rowid=ch.id"),
+        "found": q("SELECT f.path, ch.start_line FROM chunks_fts JOIN chunks ch ON ch.id=chunks_fts.rowid "
+                   "JOIN files f ON f.id=ch.file_id WHERE chunks_fts MATCH 'record OR helper7'"),
+        "indexes": q("SELECT name FROM sqlite_master WHERE type='index' AND name NOT LIKE 'sqlite_%'"),
+    }
+    c.close()
+    return out
+
+
+def test_bulk_load_of_an_empty_index_equals_small_updates(pyapp: Path, tmp_path: Path) -> None:
+    """An empty index is filled without its secondary indexes, which are built once at the end (the
+    target ones after resolution): the same rows, and every index, as updates too small for that."""
+    from repo_rlm.index import store
+
+    gen = pyapp / "src" / "shop" / "gen"
+    gen.mkdir()
+    (gen / "__init__.py").write_text("")
+    n = store.BULK_FILES + 60
+    for i in range(n):
+        (gen / f"m{i}.py").write_text(
+            f"from shop.audit import record\n\n\nclass C{i}:\n    def run(self, x):\n        return record(x) + helper{i}(x)\n\n\n"
+            f"def helper{i}(x):\n    return C{i}().run(x) if x else [m for m in (record,)][0](x)\n")
+    conn = store.connect(tmp_path / "bulk.db")
+    store.init(conn)
+    report = Indexer(pyapp, conn).update()  # one update of an empty index: the bulk load
+    conn.close()
+    assert report["updated_files"] > store.BULK_FILES
+    conn = store.connect(tmp_path / "steps.db")
+    store.init(conn)
+    every = sorted(str(p.relative_to(pyapp)) for p in pyapp.rglob("*") if p.is_file() and ".git" not in p.parts)
+    Indexer(pyapp, conn).update(paths=every[:store.BULK_FILES - 10])  # fewer files than a bulk load each time
+    last = Indexer(pyapp, conn)
+    last.update()
+    last._resolve(None, None)  # every call resolved again at once, as after a bulk load (the write paths are compared)
+    conn.close()
+    bulk, steps = _contents(tmp_path / "bulk.db"), _contents(tmp_path / "steps.db")
+    assert len(bulk["files"]) == n + 15 and {("src/shop/gen/m7.py", 6, 28, "shop.gen.m7.helper7"),
+                                                 ("src/shop/gen/m7.py", 10, 17, "shop.gen.m7.C7.run")} <= set(bulk["targets"])
+    assert len(bulk["indexes"]) == len(store._index_statements()) and ("calls_target",) in bulk["indexes"]
+    for key in bulk:
+        assert bulk[key] == steps[key], key

@@ -162,8 +162,10 @@ class Indexer:
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
         package_dirs |= {p for p in (*stored, *todo) if (p == "go.mod" or p.endswith("/go.mod")) and p not in gone_set}
         done = updated = 0
-        fresh = len(todo) > 2000 and len(todo) > 2 * len(stored)
-        if fresh:  # a fresh build: fill the tables first, build their indexes once at the end
+        # A fresh build (an empty index, or far more new files than old): fill the tables first and
+        # build their indexes once at the end; sorting once is several times cheaper than row by row.
+        fresh = len(todo) > store.BULK_FILES and (not stored or (len(todo) > 2000 and len(todo) > 2 * len(stored)))
+        if fresh:
             store.drop_secondary_indexes(self.conn)
         batch: list[tuple] = []
         touched: list[tuple] = []  # same content, new stat: (size, mtime_ns, path)
@@ -215,13 +217,14 @@ class Indexer:
             with self.conn:
                 self.conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", touched)
         if fresh:
-            store.create_secondary_indexes(self.conn)
+            store.create_secondary_indexes(self.conn, skip=store.RESOLVED_INDEXES)
         cache.evict()
         if self.cache is None:
             cache.close()
         t_parse, c_parse = time.perf_counter(), time.process_time()
         self._resolve(changed, progress)
         if fresh:  # fold the build's large WAL into the database now, not into the next small update
+            store.create_secondary_indexes(self.conn)
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         t_resolve, c_resolve = time.perf_counter(), time.process_time()
         for reason, n in self.conn.execute("SELECT module, COUNT(*) FROM files WHERE lang='skipped' GROUP BY module"):

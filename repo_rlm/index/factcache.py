@@ -43,10 +43,11 @@ def extractor_version(lang: str) -> str:
     """What facts of `lang` depend on besides the blob: the extractor code, its query, the grammars."""
     from importlib.util import find_spec
 
-    from . import languages, parse
+    from . import languages, parse, pyflow
 
     h = hashlib.sha256(f"{EXTRACTOR_VERSION}\0{lang}\0".encode())
     h.update(Path(parse.__file__).read_bytes())
+    h.update(Path(pyflow.__file__).read_bytes())  # Python's value-flow facts are extracted there
     if languages.has_query(lang):
         h.update(languages.query_source(lang).encode())
     for mod in ("tree_sitter", "tree_sitter_language_pack"):  # their dist-info names carry the versions

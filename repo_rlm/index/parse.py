@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Callable
 
 from . import pyflow
 from .languages import parser_for, query_for
@@ -31,6 +33,7 @@ from .names import CLASS_KINDS, split_words
 CHUNK_LINES = 60
 MAX_CHUNK_CHARS = 200_000  # chunks must cover every line: references() prefilters with them
 MAX_TEXT = 200
+_NAME_TYPES = ("identifier", "field_identifier", "property_identifier")
 _WS = re.compile(r"\s+")
 
 
@@ -255,8 +258,15 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
     seen_defs: dict[tuple, dict] = {}
     items: list[tuple] = []  # (start_byte, kind, payload) for calls/imports/binds
     package = ""
+    is_py = lang == "python"
     for _pattern, caps in matches:
         keys = caps.keys()
+        flow = None
+        if is_py and "callee" not in keys:
+            for k in keys:  # (a loop: no generator per match)
+                if k[:5] == "flow.":
+                    flow = k
+                    break
         if "callee" in keys:
             callee = caps.get("callee")
             if not callee:
@@ -268,12 +278,13 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             ctext, row = src.text(cnode), cnode.end_point[0]
             # a whole call node as @callee (Java, Ruby, PHP): keep `recv.name`, drop arguments/block;
             # in Python a call as callee is a call of what the call returns (`f(x)(y)`)
-            cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
-            if cut and min(c.start_byte for c in cut) > cnode.start_byte and lang != "python":
-                first = min(cut, key=lambda c: c.start_byte)
-                ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
+            if lang != "python":
+                cut = [c for c in map(cnode.child_by_field_name, ("arguments", "block")) if c is not None]
+                if cut and min(c.start_byte for c in cut) > cnode.start_byte:
+                    first = min(cut, key=lambda c: c.start_byte)
+                    ctext, row = src.data[cnode.start_byte : first.start_byte].decode("utf-8", "replace"), first.start_point[0]
             items.append((call.start_byte, "call", (ctext, row, cnode, "call.new" in keys, call)))
-        elif lang == "python" and (flow := next((k for k in keys if k[:5] == "flow."), None)):
+        elif flow is not None:
             node = caps[flow][0]
             if flow == "flow.lambda":
                 defs.append({"node": node, "start": node.start_byte, "end": node.end_byte, "kind": "lambda",
@@ -294,18 +305,13 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             if key in seen_defs:
                 seen_defs[key]["bases"].extend(src.text(b).strip() for b in caps.get("base", ()))
                 continue
-            start_node = node.parent if node.parent is not None and node.parent.type == "decorated_definition" else node
-            seen_defs[key] = {
+            seen_defs[key] = {  # name and lines are filled in (_fill) once it is known not to be a local
                 "node": node,
+                "name_node": name_node,
                 "start": node.start_byte,
                 "end": node.end_byte,
                 "kind": def_key[4:] if def_key else "impl",
                 "scope_only": def_key is None,
-                "name": src.text(name_node).strip(),
-                "name_row": name_node.start_point[0],
-                "name_col": src.col(name_node.start_point[0], name_node.start_point[1]),
-                "start_line": start_node.start_point[0] + 1,
-                "end_line": node.end_point[0] + 1,
                 "receiver": _receiver_name(src, caps["receiver"][0]) if "receiver" in keys else "",
                 "bases": [src.text(b).strip() for b in caps.get("base", ())],
             }
@@ -355,6 +361,8 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             index_of.append(-1)
             d["qual"] = ""
             continue
+        if "name_node" in d:
+            _fill(src, d, is_py)
         if kind == "function" and (d["receiver"] or (parent is not None and parent["kind"] in CLASS_KINDS - {"namespace"})):
             kind = "method"
         chain = parent["qual"] if parent is not None else prefix
@@ -389,9 +397,14 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                 facts.bases.extend((types[qual], b) for b in bases)
 
     # Calls, imports and bindings: attribute each to its innermost enclosing definition.
-    items.sort(key=lambda t: t[0])
-    spans = [(d["start"], d["end"], index_of[i]) for i, d in enumerate(defs)
+    items.sort(key=itemgetter(0))
+    spans = [(d["start"], d["end"], index_of[i], d["node"]) for i, d in enumerate(defs)
              if index_of[i] >= 0 and d["kind"] not in ("variable", "constant")]
+    # A Python call's own parameters (pyflow): those of its scope's function. Scopes are every function,
+    # class and lambda of a tree without errors; in one with errors, pyflow walks up the tree instead.
+    own_params: dict[int, Callable[[], set]] = {}  # scope -> its parameters, computed at most once
+    by_scope = is_py and not facts.parse_error
+    binds = facts.binds
     stack2: list[tuple] = []
     ops: set[tuple] = set()
     j = 0
@@ -403,7 +416,7 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             j += 1
         while stack2 and stack2[-1][1] <= start:
             stack2.pop()
-        scope = stack2[-1][2] if stack2 else -1
+        scope, scope_node = stack2[-1][2:] if stack2 else (-1, None)
         if what == "call":
             callee_text, row, cnode, is_new, call = payload
             name = callee_text.rsplit(".", 1)[-1]
@@ -418,10 +431,14 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                 name = re.sub(r"<.*$|[^\w$!?].*$", "", name) or name
             # the column of the called name, where editors put the cursor
             if args is None:
-                last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
-                while last.named_child_count and last.type not in ("identifier", "field_identifier", "property_identifier"):
-                    last = last.named_children[-1]
-            line, col = last.start_point[0] + 1, src.col(last.start_point[0], last.start_point[1])
+                if cnode.type == "identifier":  # the common case: no fields, no children
+                    last = cnode
+                else:
+                    last = cnode.child_by_field_name("name") or cnode.child_by_field_name("method") or cnode
+                    while (n := last.named_child_count) and last.type not in _NAME_TYPES:
+                        last = last.named_child(n - 1)
+            lrow, lcol = last.start_point
+            line, col = lrow + 1, src.col(lrow, lcol)
             facts.calls.append((scope, callee_text[:200], name, line, col, src.line_text(row), is_new))
             if lang == "python":
                 if call.type == "decorator":  # `@deco` calls `deco` with the function it decorates
@@ -430,7 +447,11 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
                     if fname is not None:
                         facts.binds.append((scope, f"{col}|0", "arg", "!" + src.text(fname), line))
                 else:
-                    facts.binds.extend((scope, n, k, v, ln) for _s, n, k, v, ln in pyflow.arg_facts(call, col, line))
+                    own = own_params.get(scope)
+                    if own is None and by_scope:
+                        own = own_params[scope] = _once(pyflow.params_of, scope_node)
+                    for _s, n, k, v, ln in pyflow.arg_facts(call, col, line, own):
+                        binds.append((scope, n, k, v, ln))
         elif what == "import":
             facts.imports.append((scope,) + payload)
         elif payload[1] != "op" or (key := (scope,) + payload[:3]) not in ops:  # one per scope, operator, operand
@@ -441,8 +462,8 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
     if any(d["kind"] == "lambda" for d in defs):  # name the lambdas the flow facts mention
         names = {str(d["start"]): d["name"] for d in defs if d["kind"] == "lambda"}
         marker = re.compile(f"{pyflow.LAMBDA}(\\d+){pyflow.LAMBDA}")
-        facts.binds = [(sc, n, k, marker.sub(lambda m: names.get(m.group(1), "?"), v), ln)
-                       for sc, n, k, v, ln in facts.binds]
+        facts.binds = [b if pyflow.LAMBDA not in b[3] else (*b[:3], marker.sub(lambda m: names.get(m.group(1), "?"), b[3]), b[4])
+                       for b in facts.binds]
 
     # Search chunks: each function-like definition, each class header, and windows of the rest.
     text_lines = data.decode("utf-8", "replace").split("\n")
@@ -461,6 +482,31 @@ def extract(lang: str, data: bytes, blob: str | None = None) -> FileFacts:
             facts.chunks.extend(_windows(text_lines, nxt, s - 1, -1))
         nxt = max(nxt, e + 1)
     return facts
+
+
+def _fill(src: _Src, d: dict, is_py: bool) -> None:
+    """The name and lines of a definition (its start: a Python decorator's line, when decorated)."""
+    node, name_node = d["node"], d.pop("name_node")
+    start_node = node
+    if is_py and node.type in ("function_definition", "class_definition"):
+        parent = node.parent  # (costly in tree-sitter: found from the root down)
+        if parent is not None and parent.type == "decorated_definition":
+            start_node = parent
+    name_row, name_bcol = name_node.start_point
+    d["name"] = src.text(name_node).strip()
+    d["name_row"], d["name_col"] = name_row, src.col(name_row, name_bcol)
+    d["start_line"], d["end_line"] = start_node.start_point[0] + 1, node.end_point[0] + 1
+
+
+def _once(fn: Callable, arg) -> Callable:
+    """fn(arg), computed at the first call only."""
+    memo: list = []
+
+    def get():
+        if not memo:
+            memo.append(fn(arg))
+        return memo[0]
+    return get
 
 
 def _ruby_local(src: _Src, node) -> bool:

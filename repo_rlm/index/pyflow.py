@@ -29,6 +29,9 @@ _OPERANDS = {"identifier", "attribute", "call", "subscript"}
 _SEQ = {"list", "tuple", "set", "expression_list", "pattern_list", "tuple_pattern", "list_pattern"}
 _MUTATORS = {"append": "*", "add": "*", "insert": "*", "appendleft": "*", "extend": "@", "update": "", "setdefault": ""}
 MAX_VALUE = 2000
+_STRINGS = re.compile(r'"[^"]*"')
+_NAMEISH = re.compile("[A-Za-z_" + LAMBDA + "]")  # in ASCII text: what _useful looks for
+_HEAD = re.compile(r"[A-Za-z_]\w*")
 
 
 def _text(node) -> str:
@@ -104,8 +107,14 @@ def _group(e: str) -> str:
 
 
 def _useful(value: str) -> bool:
-    return len(value) <= MAX_VALUE and any(ch.isalpha() or ch == "_" or ch == LAMBDA for ch in
-                                          re.sub(r'"[^"]*"', "", value))
+    """Does the value mention a name (outside string keys)?"""
+    if len(value) > MAX_VALUE:
+        return False
+    if '"' in value:
+        value = _STRINGS.sub("", value)
+    if value.isascii():
+        return _NAMEISH.search(value) is not None
+    return any(ch.isalpha() or ch == "_" or ch == LAMBDA for ch in value)
 
 
 def _targets(node, value: str, line: int, out: list) -> None:
@@ -189,6 +198,11 @@ def _own_params(node) -> set[str]:
     is not followed (parameter flow goes one call deep), so it is not stored."""
     while node is not None and node.type not in ("function_definition", "lambda", "class_definition", "module"):
         node = node.parent
+    return params_of(node)
+
+
+def params_of(node) -> set[str]:
+    """`_own_params` of the innermost function, lambda or class around a node (None: the module)."""
     if node is None or node.type in ("class_definition", "module"):
         return set()
     params = node.child_by_field_name("parameters")
@@ -202,9 +216,10 @@ def _own_params(node) -> set[str]:
     return out - {"self", "cls"}
 
 
-def arg_facts(call, col: int, line: int) -> list[tuple]:
+def arg_facts(call, col: int, line: int, own_params=None) -> list[tuple]:
     """`arg` facts for the arguments of a call whose called name is at (line, col); container
-    mutations (`d.update({...})`, `xs.append(f)`) become `=` facts on the container."""
+    mutations (`d.update({...})`, `xs.append(f)`) become `=` facts on the container.
+    `own_params()`, when given, is `_own_params(call)` known without walking up the tree."""
     out: list[tuple] = []
     args = call.child_by_field_name("arguments")
     if args is None or args.type != "argument_list":
@@ -224,17 +239,21 @@ def arg_facts(call, col: int, line: int) -> list[tuple]:
         elif a.type != "comment":
             values.append((str(pos), expr(a), a))
             pos += 1
+    if not values:
+        return out
     for slot, v, node in values:
         if _useful(v):
-            head = re.match(r"[A-Za-z_]\w*", v)
-            if head and (own := _own_params(call) if own is None else own) and head.group() in own:
+            head = _HEAD.match(v)
+            if own is None and head:
+                own = own_params() if own_params is not None else _own_params(call)
+            if head and own and head.group() in own:
                 continue
             out.append((node.start_byte, f"{col}|{slot}", "arg", v, line))
     fn = call.child_by_field_name("function")
     if fn is not None and fn.type == "attribute":
         method = _text(fn.child_by_field_name("attribute"))
-        recv = expr(fn.child_by_field_name("object"))
         how = _MUTATORS.get(method)
+        recv = expr(fn.child_by_field_name("object")) if how is not None else "?"
         if how is not None and recv != "?":
             for slot, v, node in values:
                 if not _useful(v):

@@ -147,10 +147,15 @@ def drop_secondary_indexes(conn: sqlite3.Connection) -> None:
             conn.execute("DROP INDEX IF EXISTS " + stmt.split("EXISTS ")[1].split(" ")[0])
 
 
-def create_secondary_indexes(conn: sqlite3.Connection) -> None:
+# Indexes of what resolution writes: a fresh build creates them after resolving (no reads need them before).
+RESOLVED_INDEXES = ("calls_target", "imports_target")
+
+
+def create_secondary_indexes(conn: sqlite3.Connection, skip: tuple[str, ...] = ()) -> None:
     with conn:
         for stmt in _index_statements():
-            conn.execute(stmt)
+            if stmt.split("EXISTS ")[1].split(" ")[0] not in skip:
+                conn.execute(stmt)
 
 
 class IndexError_(Exception):

@@ -34,7 +34,8 @@
 (return_statement) @flow.return
 (for_statement) @flow.for
 (with_item value: (_) @flow.with)
-(binary_operator) @flow.op
-(comparison_operator) @flow.op
+; operators only where the left operand is something pyflow follows (a name, attribute, call, subscript)
+(binary_operator left: [(identifier) (attribute) (call) (subscript)]) @flow.op
+(comparison_operator . [(identifier) (attribute) (call) (subscript)]) @flow.op
 (decorated_definition) @flow.deco
 (lambda) @flow.lambda
