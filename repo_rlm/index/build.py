@@ -338,7 +338,7 @@ class Indexer:
                         code.append(r[1:])
                     else:
                         ready.append(r)
-                hits = cache.get_many(list({(c[3], c[1]) for c in code}))
+                hits = cache.get_many(list({(c[3], c[1]) for c in code} - waiting.keys()))  # a blob sent already is waited for
                 for path, lang, data, blob, mtime in code:
                     key, module = (blob, lang), module_name(path, lang, package_dirs)
                     if key in hits:  # a shallow copy each: place() replaces defs, nothing else is changed

@@ -96,6 +96,7 @@ class FactCache:
     def __init__(self, conn: sqlite3.Connection | None, path: Path | None, limit_bytes: int, why: str | None = "off") -> None:
         self.conn, self.path, self.limit_bytes = conn, path, limit_bytes
         self.hits = self.misses = self.dropped = self.written = 0
+        self._counted: set[tuple[str, str]] = set()  # keys already counted: a blob at several paths counts once
         self.disabled: str | None = None if conn is not None else why
 
     @classmethod
@@ -179,8 +180,10 @@ class FactCache:
                 self._fail(exc)
         except sqlite3.Error as exc:
             self._fail(exc)
-        self.hits += len(found)
-        self.misses += len(keys) - len(found)
+        fresh = set(keys) - self._counted
+        self._counted |= fresh
+        self.hits += len(fresh & found.keys())
+        self.misses += len(fresh - found.keys())
         self.dropped += len(bad)
         return found
 
