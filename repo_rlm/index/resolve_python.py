@@ -31,6 +31,8 @@ FUNCS = {"function", "method", "lambda"}
 _PARENS = re.compile(r"\([^()]*\)")
 _OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
 _EMPTY: dict = {}
+_HEAD = re.compile(r"[^.(\[]*")  # a callee's first name
+_FIRST = re.compile(r"\s*(\w+)")  # a signature's first parameter (after its "(")
 NOTHING: frozenset = frozenset()
 HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
                 "reduce": "0", "apply": "0", "submit": "0", "partial": "0"}
@@ -242,7 +244,8 @@ class PyWorld:
         self._memo_args: dict = {}
         self._memo_raw: dict = {}
         self._busy: set = set()
-        self._sites: dict = {}
+        self._sites: dict = {}  # (fid, scope, callee) -> what targets() found
+        self._anchored: dict = {}  # (fid, anchor, callee) -> the same, shared across scopes
         self.touched = False
         self._in_args = False
         self._raw = False  # evaluating with decorators left out: which function a call names
@@ -799,26 +802,38 @@ class PyWorld:
     def targets(self, callee: str, name: str, fid: int, scope: int | None, line: int, col: int):
         """([(target, offset)], resolution) for one call site; offset 1 when the first parameter is
         bound implicitly (`obj.m()`, `Cls()` reaching `__init__`). The same callee text in the same
-        scope reaches the same definitions (flow-insensitive): computed once a pass."""
-        key = (fid, self._anchor(callee, fid, scope), callee)
+        scope reaches the same definitions (flow-insensitive): computed once a pass, and shared by
+        the scopes whose first name means the same (see _anchor)."""
+        key = (fid, scope, callee)
         hit = self._sites.get(key)
         if hit is None:
-            touched, self.touched = self.touched, False
-            hit = self._targets(callee, fid, scope) + (self.touched,)
-            hit = self._sites[key] = hit + (self._decorated(callee, fid, scope, hit[0]),)
-            self.touched = touched or self.touched
-        out, values, touched, named = hit
+            akey = (fid, self._anchor(callee, fid, scope), callee)
+            hit = self._anchored.get(akey)
+            if hit is None:
+                touched, self.touched = self.touched, False
+                out, values = self._targets(callee, fid, scope)
+                named = self._decorated(callee, fid, scope, out)
+                hit = self._anchored[akey] = (self._settle(out, values, named, callee, name), self.touched, out, named)
+                self.touched = touched or self.touched
+            self._sites[key] = hit
+        found, touched, out, named = hit
         self.touched = self.touched or touched
         # builtins and library functions that call a function they are given (`map(f, xs)`, `key=f`)
         hof = HIGHER_ORDER.get(name)
         if hof and any(t.startswith("<") for t, _o in out):
             arg = self.args_at(fid, line, col).get(hof)
             if arg:
-                out = list(out)
+                more = list(out)
                 for v in sorted(self._arg(arg, fid), key=repr):
                     for t in self.callee_targets(v):
-                        if not t.startswith("<") and (t, 0) not in out:
-                            out.append((t, 0))
+                        if not t.startswith("<") and (t, 0) not in more:
+                            more.append((t, 0))
+                if len(more) > len(out):
+                    return self._settle(more, (), named, callee, name)
+        return found
+
+    def _settle(self, out: list, values, named: list, callee: str, name: str):
+        """The row(s) one call site gets from the values its callee reaches."""
         ours = [o for o in out if not o[0].startswith("<")]
         if ours:
             return ours + named, ("resolved" if len(ours) == 1 else "name")
@@ -837,7 +852,7 @@ class PyWorld:
         """What a callee's value depends on besides the file: the scope that binds its first name
         (`self`: the class; `super`: the class; a global or builtin: none), so that call sites in
         different functions share one evaluation."""
-        head = callee.split(".", 1)[0].split("(", 1)[0].split("[", 1)[0]
+        head = _HEAD.match(callee).group()
         key = (fid, scope, head)
         hit = self._anchors.get(key, self)
         if hit is self:
@@ -852,8 +867,8 @@ class PyWorld:
             _f, parent, _n, _q, kind, sig = self.sym[sid]
             if kind in CLASSISH and i > 0:
                 continue
-            if kind == "method" and parent in self.sym and re.match(r"\s*(\w+)", sig.partition("(")[2]) and \
-                    re.match(r"\s*(\w+)", sig.partition("(")[2]).group(1) == head:
+            if kind == "method" and parent in self.sym and (m := _FIRST.match(sig.partition("(")[2])) and \
+                    m.group(1) == head:
                 return ("class", parent) if not self._decorators(sid) else sid
             if head in self.bound(fid, sid):
                 return sid
@@ -891,6 +906,12 @@ class PyWorld:
                 if (t, offset) not in out:
                     out.append((t, offset))
         return out, values
+
+    def add_callsites(self, targets: list, fid: int, line: int, col: int) -> None:
+        """Remember a call site of each function it reaches, for the parameters' values."""
+        for t, offset in targets:
+            if t and offset != DECORATED and t[0] != "<":
+                self.callsites[t].add((fid, line, col, offset))
 
     def param_head(self, callee: str, scope: int | None) -> bool:
         """Is the callee's first name a parameter (not `self`/`cls`) of an enclosing function?"""
@@ -948,7 +969,6 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         world.passno = passno
         world.reset()
         again = []
-        grew = False
         for row in todo:
             cid, fid, scope, _caller, callee, name, line, col, _text = row
             world.touched = False
@@ -957,14 +977,13 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             # already through something else (a method call on a typed or assigned receiver)
             if world.touched and (passno > 0 or found[1] != "resolved" or world.param_head(callee, scope)):
                 again.append(row)
-            if results.get(cid) != found:
-                results[cid] = found
-                for t, offset in found[0]:
-                    if t and offset != DECORATED and not t.startswith("<") and \
-                            (fid, line, col, offset) not in world.callsites[t]:
-                        world.callsites[t].add((fid, line, col, offset))
-                        grew = True
-        if passno == 0:  # calls that `for`, `with` and operators make, from this pass's values
+            if passno and results[cid] != found:
+                world.add_callsites(found[0], fid, line, col)
+            results[cid] = found
+        if passno == 0:
+            for row in rows:
+                world.add_callsites(results[row[0]][0], row[1], row[6], row[7])
+            # calls that `for`, `with` and operators make, from this pass's values
             for fid in sorted(wanted):
                 module = world.file_module.get(fid, "")
                 for scope, kind, name, value, line in world.proto.get(fid, ()):
@@ -976,7 +995,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                     for q, n in world.protocol_targets(kind, name, value, fid, scope):
                         extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
         todo = again
-        if not todo or (passno > 0 and not grew):
+        if not todo:
             break
     updates = []
     by_id = {r[0]: r for r in rows}
