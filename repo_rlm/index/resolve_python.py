@@ -32,6 +32,9 @@ _PARENS = re.compile(r"\([^()]*\)")
 _OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
 _EMPTY: dict = {}
 _HEAD = re.compile(r"[^.(\[]*")  # a callee's first name
+_PURE = re.compile(r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\(\))*)$")  # a name, then attributes and calls
+_STEPS = re.compile(r"\.[A-Za-z_]\w*|\(\)")
+UNSURE = ("unsure",)  # the fast path cannot tell: the evaluator must
 _FIRST = re.compile(r"\s*(\w+)")  # a signature's first parameter (after its "(")
 NOTHING: frozenset = frozenset()
 HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
@@ -211,7 +214,8 @@ class PyWorld:
         self.attr_facts: dict[str, list[tuple]] = defaultdict(list)  # attr -> [(fid, scope, base tree, value)]
         self.sub_facts: dict[tuple, list[tuple]] = defaultdict(list)  # (fid, base text) -> [(key, value, scope)]
         self.returns: dict[int, list[str]] = defaultdict(list)  # function id -> [expr]
-        self.args: dict[tuple, dict[str, tuple]] = defaultdict(dict)  # (fid, line, col) -> slot -> (expr, scope)
+        self.args: dict[tuple, dict[str, tuple]] = {}  # (fid, line, col) -> slot -> (expr, scope)
+        self._arg_rows: dict[tuple, list] = defaultdict(list)  # (fid, line) -> [("COL|SLOT", expr, scope)]
         self.decos: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         self.proto: dict[int, list[tuple]] = defaultdict(list)  # fid -> [(scope, kind, name, value, line)]
         self.bases: dict[str, list[str]] = defaultdict(list)
@@ -221,6 +225,8 @@ class PyWorld:
         self._qual_file: dict[str, int | None] = {}
         self._names: dict[str, bool] = {}
         self._trees: dict[str, tuple] = {}
+        self._normal: dict[str, str] = {}
+        self._globals: dict[tuple, object] = {}  # (module, name) -> what the fast path knows of it
         self._params: dict[int, list] = {}
         self._anchors: dict[tuple, object] = {}
         self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
@@ -239,16 +245,26 @@ class PyWorld:
                 "SELECT DISTINCT name FROM symbols WHERE kind IN ('function','method','class')")}
 
     def reset(self) -> None:
-        """Forget values computed in a pass (parameter values may have grown since)."""
+        """Forget every value computed so far."""
         self._memo: dict = {}
-        self._memo_args: dict = {}
-        self._memo_raw: dict = {}
+        self._memo_args: dict = {}  # evaluating arguments: the caller's own parameters stay unknown
+        self._memo_raw: dict = {}  # evaluating with decorators left out: which function a call names
+        self._dirty: set = set()  # keys whose value depends on parameters' values
         self._busy: set = set()
         self._sites: dict = {}  # (fid, scope, callee) -> what targets() found
         self._anchored: dict = {}  # (fid, anchor, callee) -> the same, shared across scopes
-        self.touched = False
+        self.touched = False  # a parameter's value was computed (not taken from a memo)
+        self._depends = False  # a parameter's value was used, computed or memoised
         self._in_args = False
-        self._raw = False  # evaluating with decorators left out: which function a call names
+        self._raw = False
+
+    def next_pass(self, passno: int) -> None:
+        """Parameters have values from now on: forget what depended on them, keep the rest."""
+        self.passno = passno
+        for key in self._dirty:
+            self._memo.pop(key, None)
+        self._dirty = set()
+        self._memo_args, self._memo_raw, self._sites, self._anchored = {}, {}, {}, {}
 
     def _load(self, where: str, args: tuple) -> None:
         q = self.conn.execute
@@ -298,14 +314,23 @@ class PyWorld:
 
     def args_at(self, fid: int, line: int, col: int) -> dict[str, tuple]:
         """slot -> (argument expression, scope) of one call. Arguments are most of the facts and
-        only calls of functions whose parameters are needed use them: read per file, when needed."""
-        if fid not in self._args_loaded:
-            self._args_loaded.add(fid)
-            for scope, name, value, line_ in self.conn.execute(
-                    "SELECT scope_id, name, value, line FROM binds WHERE file_id = ? AND kind = 'arg'", (fid,)):
-                col_, _, slot = name.partition("|")
-                self.args[(fid, line_, int(col_))][slot] = (value, scope)
-        return self.args.get((fid, line, col), _EMPTY)
+        only calls of functions whose parameters are needed use them: read when first needed (a
+        bulk update reads them all in one SELECT, an editor's save per file)."""
+        key = (fid, line, col)
+        hit = self.args.get(key)
+        if hit is None:
+            if fid not in self._args_loaded:
+                where, args = ("", ()) if self.bulk else ("file_id = ? AND", (fid,))
+                self._args_loaded.update(self.file_module if self.bulk else (fid,))
+                for fid_, scope, name, value, line_ in self.conn.execute(
+                        f"SELECT file_id, scope_id, name, value, line FROM binds WHERE {where} kind = 'arg'", args):
+                    self._arg_rows[(fid_, line_)].append((name, value, scope))
+            hit = self.args[key] = {}
+            prefix = f"{col}|"
+            for name, value, scope in self._arg_rows.get((fid, line), ()):
+                if name.startswith(prefix):
+                    hit[name[len(prefix):]] = (value, scope)
+        return hit
 
     def ensure_file(self, fid: int | None) -> None:
         if fid is not None and fid not in self._loaded:
@@ -372,15 +397,23 @@ class PyWorld:
     def _memoised(self, key, compute) -> frozenset:
         memo = self._memo_raw if self._raw else self._memo_args if self._in_args else self._memo
         hit = memo.get(key)
+        if hit is None and self._in_args and key not in self._dirty:
+            hit = self._memo.get(key)  # what does not depend on parameters holds in arguments too
         if hit is not None:
+            if key in self._dirty:
+                self._depends = True
             return hit
         if key in self._busy or len(self._busy) > MAX_DEPTH:
             return NOTHING  # a cycle, or a chain too long to follow: what is known so far
         self._busy.add(key)
+        depends, self._depends = self._depends, False
         try:
             value = frozenset(compute())
         finally:
             self._busy.discard(key)
+            if self._depends:
+                self._dirty.add(key)
+            self._depends = depends or self._depends
         memo[key] = value
         return value
 
@@ -514,7 +547,7 @@ class PyWorld:
 
     def param_value(self, scope: int, name: str, params: list) -> frozenset:
         """What the call sites of a function pass for one parameter (from the previous pass's graph)."""
-        self.touched = True
+        self.touched = self._depends = True
         if self.passno == 0 or self._in_args:
             return NOTHING
         self._in_args = True  # one level: arguments that are the caller's own parameters stay unknown
@@ -718,15 +751,19 @@ class PyWorld:
         out = set()
         for v in self.ev(base, fid, chain):
             out |= self.elements(v, key)
-        if text:
-            written: set = set()
-            for k2, value, scope in self.sub_facts.get((fid, text), ()):
-                if k2 == key or k2 == "*" or key in ("*", "@") or key.endswith(":"):
-                    written |= self.ev(self.tree(value), fid, self.chain(scope))
-            if written and key.endswith(":"):  # a slice of a list written to is a list of those
-                written = {("seq", (frozenset(written),))}
-            out |= written
+        if text and (fid, text) in self.sub_facts:
+            out |= self._memoised(("w", fid, text, key), lambda: self._written(fid, text, key))
         return out
+
+    def _written(self, fid: int, text: str, key: str) -> set:
+        """What assignments to `text[...]` anywhere in the file put where `text[key]` reads."""
+        written: set = set()
+        for k2, value, scope in self.sub_facts[(fid, text)]:
+            if k2 == key or k2 == "*" or key in ("*", "@") or key.endswith(":"):
+                written |= self.ev(self.tree(value), fid, self.chain(scope))
+        if written and key.endswith(":"):  # a slice of a list written to is a list of those
+            written = {("seq", (frozenset(written),))}
+        return written
 
     def elements(self, v, key: str) -> set:
         tag = v[0]
@@ -810,11 +847,7 @@ class PyWorld:
             akey = (fid, self._anchor(callee, fid, scope), callee)
             hit = self._anchored.get(akey)
             if hit is None:
-                touched, self.touched = self.touched, False
-                out, values = self._targets(callee, fid, scope)
-                named = self._decorated(callee, fid, scope, out)
-                hit = self._anchored[akey] = (self._settle(out, values, named, callee, name), self.touched, out, named)
-                self.touched = touched or self.touched
+                hit = self._anchored[akey] = self._site(callee, name, fid, scope, akey[1])
             self._sites[key] = hit
         found, touched, out, named = hit
         self.touched = self.touched or touched
@@ -831,6 +864,147 @@ class PyWorld:
                 if len(more) > len(out):
                     return self._settle(more, (), named, callee, name)
         return found
+
+    def _site(self, callee: str, name: str, fid: int, scope: int | None, anchor) -> tuple:
+        """(row(s), touched, targets, decorated) for a callee in a scope."""
+        text = self.normal(callee)
+        fast = self._fast(text, name, fid, scope, anchor)
+        if fast is not None:
+            return fast[0], False, fast[1], []
+        touched, self.touched = self.touched, False
+        out, values = self._targets(text, fid, scope)
+        named = self._decorated(text, fid, scope, out)
+        hit = (self._settle(out, values, named, callee, name), self.touched, out, named)
+        self.touched = touched or self.touched
+        return hit
+
+    # -- the fast path: most calls need no value flow -----------------------------------------
+
+    def _fast(self, text: str, name: str, fid: int, scope: int | None, anchor):
+        """(row(s), targets) of a call whose callee is a name followed by attributes and calls
+        (`f`, `self.m`, `mod.Cls().run`), when every step has at most one value found by plain
+        lookups: a global bound once by a def, class or import, `self`/`cls`, a module's member, a
+        class's method (no decorators, no attribute assigned by that name anywhere). The evaluator
+        would find the same; None sends the call to it."""
+        m = _PURE.match(text)
+        if not m or m.group(1) == "super":
+            return None
+        head = m.group(1)
+        if anchor is None:  # not bound in an enclosing function or class (see _find_anchor)
+            v = self._global(self.file_module.get(fid, ""), head)
+            if v is None and head in BUILTINS:
+                v = ("builtin", head)
+        elif type(anchor) is tuple and anchor[0] == "class":  # self / cls
+            values = self.lookup(head, fid, self.chain(scope))
+            v = next(iter(values)) if len(values) == 1 else UNSURE
+        else:
+            return None
+        base = via_attr = None
+        for step in _STEPS.findall(m.group(2)):
+            if v is UNSURE:
+                return None
+            base, via_attr = v, step != "()"
+            v = self._fast_call(v) if step == "()" else self._fast_attr(v, step[1:])
+        if v is UNSURE or v == ("builtin", "super"):
+            return None
+        out: list[tuple[str, int]] = []
+        for t in self.callee_targets(v) if v is not None else ():
+            if t in self.wrappers:
+                return None
+            offset = 1 if (t != v[1] and self.kind_of(t) in FUNCS) else 0  # __init__ / __call__
+            if via_attr and base is not None and v[0] == "def" and \
+                    base[0] in ("inst", "super") and self.kind_of(t) == "method" and not self._static(self.qual_id[t]):
+                offset = 1
+            if (t, offset) not in out:
+                out.append((t, offset))
+        return self._settle(out, (v,) if v is not None else (), [], text, name), out
+
+    def _certain_def(self, qual: str):
+        """A function or class without decorators as a value; UNSURE for anything else."""
+        sid = self.qual_id.get(qual)
+        kind = self.kind_of(qual)
+        if sid is None or not (kind in FUNCS or kind in CLASSISH) or self._decorators(sid):
+            return UNSURE
+        return ("def", qual)
+
+    def _global(self, module: str, name: str):
+        """What `module.name` is, when one def, class, import or submodule settles it: a value, None
+        (nothing) or UNSURE (the evaluator must say)."""
+        key = (module, name)
+        hit = self._globals.get(key, self)
+        if hit is self:
+            self._globals[key] = UNSURE  # an import cycle
+            hit = self._globals[key] = self._find_global(module, name)
+        return hit
+
+    def _find_global(self, module: str, name: str):
+        q = self.members_of(module).get(name)
+        if q is not None:
+            return self._certain_def(q)
+        mfid = self.mod_file.get(module)
+        if mfid is None:
+            return UNSURE
+        self.ensure_file(mfid)
+        if self.assigns.get((mfid, None), _EMPTY).get(name):
+            return UNSURE
+        imps = self.imports.get((mfid, None), _EMPTY).get(name)
+        if imps:
+            mod, imported, alias, level = imps[-1]
+            full = self.absolute(mod, level, mfid)
+            if not imported:  # import a.b.c  /  import a.b as x
+                target = full if alias else full.split(".")[0]
+                return ("mod", target) if self.is_module(target) else ("ext", target)
+            sub = f"{full}.{imported}" if full else imported
+            if self.is_module(sub):
+                return ("mod", sub)
+            if self.is_module(full):
+                v = self._global(full, imported)
+                return UNSURE if v is None else v
+            return ("ext", sub)
+        if self.stars.get((mfid, None)):
+            return UNSURE
+        sub = f"{module}.{name}" if module else name
+        return ("mod", sub) if self.is_module(sub) else None
+
+    def _fast_attr(self, v, name: str):
+        if v is None:
+            return None
+        tag, x = v
+        if tag == "mod":
+            return self._global(x, name)
+        if tag == "ext":
+            return ("ext", f"{x}.{name}")
+        if tag in ("def", "inst") and self.kind_of(x) in CLASSISH:
+            if name in self.attr_facts:
+                return UNSURE
+            for k in self.mro(x):
+                q = self.members_of(k).get(name)
+                if q is not None:
+                    return self._certain_def(q)
+            return None
+        return None if tag in ("def", "builtin") else UNSURE
+
+    def _fast_call(self, v):
+        if v is None:
+            return None
+        tag, x = v
+        if tag == "def":
+            return ("inst", x) if self.kind_of(x) in CLASSISH else UNSURE
+        if tag == "ext":
+            return ("ext", x + "()")
+        if tag == "inst":
+            return UNSURE if self.member(x, "__call__") else None
+        return None if tag in ("mod", "builtin") and v != ("builtin", "super") else UNSURE
+
+    def normal(self, callee: str) -> str:
+        """A callee with its arguments left out: `f(a, g(b)).m` is `f().m`."""
+        text = self._normal.get(callee)
+        if text is None:
+            prev, text = None, callee
+            while prev != text:
+                prev, text = text, _PARENS.sub("()", text)
+            self._normal[callee] = text
+        return text
 
     def _settle(self, out: list, values, named: list, callee: str, name: str):
         """The row(s) one call site gets from the values its callee reaches."""
@@ -860,6 +1034,7 @@ class PyWorld:
         return hit
 
     def _find_anchor(self, head: str, fid: int, scope: int | None):
+        self.ensure_file(fid)
         chain = self.chain(scope)
         if head == "super":
             return ("class", self._class_of(chain))
@@ -888,9 +1063,7 @@ class PyWorld:
 
     def _targets(self, callee: str, fid: int, scope: int | None) -> tuple[list, frozenset]:
         self.ensure_file(fid)
-        prev = None
-        while prev != callee:
-            prev, callee = callee, _PARENS.sub("()", callee)
+        callee = self.normal(callee)
         chain = self.chain(scope)
         node = self.tree(callee)
         values = self.ev(node, fid, chain)
@@ -950,27 +1123,31 @@ class PyWorld:
 
 
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+    import time, os, sys; _T = [time.process_time()]  # LAP
+    def lap(w):  # LAP
+        _T.append(time.process_time()); os.environ.get("LAP") and print(f"  {w:10s} {_T[-1]-_T[-2]:.2f}", file=sys.stderr)  # LAP
     bulk = len(file_ids) > resolve_base.BULK
     world = PyWorld(conn, bulk=bulk)
     wanted = set(file_ids)
+    lap("load")  # LAP
     resolve_base.clear_made(conn, sorted(wanted))
     if bulk:
-        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.caller, c.callee_text, c.name, c.line, c.col, c.text "
+        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col "
                             "FROM calls c JOIN files f ON f.id = c.file_id WHERE f.resolved = 0 AND f.lang = 'python'")
         rows = [r for r in rows if r[1] in wanted]
     else:
         rows = [r for fid in sorted(wanted) for r in conn.execute(
-            "SELECT id, file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE file_id=?", (fid,))]
+            "SELECT id, file_id, caller_id, callee_text, name, line, col FROM calls WHERE file_id=?", (fid,))]
         world.stored_sites = wanted  # call sites elsewhere keep their stored targets: read them as needed
+    lap("rows")  # LAP
     results: dict[int, tuple] = {}
     extra: list[tuple] = []
     todo = rows
     for passno in range(MAX_PASSES):
-        world.passno = passno
-        world.reset()
+        world.next_pass(passno)
         again = []
         for row in todo:
-            cid, fid, scope, _caller, callee, name, line, col, _text = row
+            cid, fid, scope, callee, name, line, col = row
             world.touched = False
             found = world.targets(callee, name, fid, scope, line, col)
             # a parameter was reached: again with parameter values, unless a definition was found
@@ -980,9 +1157,11 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             if passno and results[cid] != found:
                 world.add_callsites(found[0], fid, line, col)
             results[cid] = found
+        lap(f"pass{passno}")  # LAP
         if passno == 0:
             for row in rows:
-                world.add_callsites(results[row[0]][0], row[1], row[6], row[7])
+                world.add_callsites(results[row[0]][0], row[1], row[5], row[6])
+            lap("callsites")  # LAP
             # calls that `for`, `with` and operators make, from this pass's values
             for fid in sorted(wanted):
                 module = world.file_module.get(fid, "")
@@ -994,18 +1173,20 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                     caller = world.sym[scope][3] if scope in world.sym else module
                     for q, n in world.protocol_targets(kind, name, value, fid, scope):
                         extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
+            lap("proto") if passno == 0 else None  # LAP
         todo = again
         if not todo:
             break
     updates = []
-    by_id = {r[0]: r for r in rows}
     for cid, (targets, how) in results.items():
         updates.append((targets[0][0], how, cid))
-        _cid, fid, scope, caller, callee, name, line, col, text = by_id[cid]
-        for t, offset in targets[1:]:
-            extra.append((fid, scope, caller, callee, name, line, col, text, t, how,
-                          resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
+        if len(targets) > 1:  # a row per further target, a copy of the call's own
+            row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls "
+                               "WHERE id = ?", (cid,)).fetchone()
+            for t, offset in targets[1:]:
+                extra.append(row + (t, how, resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
     resolve_base.write_calls(conn, updates, extra)
+    lap("write")  # LAP
     imports, bases = [], []
     for fid in wanted:
         world.ensure_file(fid)
@@ -1025,3 +1206,4 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             hit = sorted(x[1] for x in v if x[0] == "def")
             bases.append((hit[0] if hit else None, sid, base))
     resolve_base.write_imports_and_bases(conn, imports, bases)
+    lap("imports")  # LAP
