@@ -11,10 +11,15 @@ containers (literals, constant subscripts, `update`/`append`), attributes (`self
 attributes), `for`/`with`/operators on instances with the matching dunder methods.
 
 Parameters take the values passed at the call sites of their function. That needs the call graph
-itself, so resolution runs in passes: the first without parameter values, each next one only over
-the calls whose evaluation reached a parameter, until the call graph stops growing. What cannot be
-evaluated falls back to name matching, labelled `name`; a call that reaches several definitions
-(through a parameter bound to several callbacks, say) is labelled `name` too, one row per target.
+itself, so resolution runs in two passes: the first without parameter values, the second only over
+the calls whose evaluation reached a parameter, with the call sites the first found (values that
+did not depend on a parameter are kept from the first). What cannot be evaluated falls back to name
+matching, labelled `name`; a call that reaches several definitions (through a parameter bound to
+several callbacks, say) is labelled `name` too, one row per target.
+
+Speed: most calls (`f()` of a global def or import, `self.m()`, `mod.f()`) are settled by a fast
+path of plain lookups that would find what the evaluator finds (PyWorld._fast); results are shared
+by call sites whose callee text and binding scope agree (targets, _anchor).
 """
 from __future__ import annotations
 
@@ -228,6 +233,8 @@ class PyWorld:
         self._trees: dict[str, tuple] = {}
         self._normal: dict[str, str] = {}
         self._chains: dict[int | None, tuple] = {}
+        self._protocols: dict[tuple, list] = {}
+        self._visible: dict[int | None, set] = {}
         self._globals: dict[tuple, object] = {}  # (module, name) -> what the fast path knows of it
         self._params: dict[int, list] = {}
         self._param_names: dict[int, set] = {}
@@ -478,6 +485,17 @@ class PyWorld:
             if self.sym[scope][4] in FUNCS:
                 names.update(p for p, _k in self.params(scope))
             self._bound[scope] = names
+        return names
+
+    def visible(self, fid: int, scope: int | None) -> set[str]:
+        """The names bound in the scopes a lookup from `scope` walks (any other is a global or a builtin)."""
+        names = self._visible.get(scope)
+        if names is None:
+            names = set()
+            for i, sid in enumerate(self.chain(scope)):
+                if i == 0 or self.sym[sid][4] not in CLASSISH:
+                    names |= self.bound(fid, sid)
+            self._visible[scope] = names
         return names
 
     def _in_scope(self, name, fid, scope, qual, kind, chain):
@@ -1049,6 +1067,8 @@ class PyWorld:
         chain = self.chain(scope)
         if head == "super":
             return ("class", self._class_of(chain))
+        if head not in self.visible(fid, scope):
+            return None
         for i, sid in enumerate(chain):
             _f, parent, _n, _q, kind, sig = self.sym[sid]
             if kind in CLASSISH and i > 0:
@@ -1115,9 +1135,21 @@ class PyWorld:
         return bool(head) and (head.group() == "self" or head.group() in self.assigns.get((fid, scope), _EMPTY))
 
     def protocol_targets(self, kind: str, name: str, value: str, fid: int, scope) -> list[tuple[str, str]]:
-        """Calls that `for`, `with` and operators make on instances: [(dunder method, its name)]."""
+        """Calls that `for`, `with` and operators make on instances: [(dunder method, its name)]. An
+        operand that is one name, its attributes, calls and subscripts depends on where that name is
+        bound (see _anchor): scopes that share it share the answer."""
+        if not _IDENT.match(value) or "|" in value:
+            return self._protocol_targets(kind, name, value, fid, scope)
+        key = (fid, self._anchor(value, fid, scope), kind, name, value)
+        hit = self._protocols.get(key)
+        if hit is None:
+            hit = self._protocols[key] = self._protocol_targets(kind, name, value, fid, scope)
+        return hit
+
+    def _protocol_targets(self, kind: str, name: str, value: str, fid: int, scope) -> list[tuple[str, str]]:
         out = []
-        for v in sorted(self.ev(self.tree(value), fid, self.chain(scope)), key=repr):
+        values = self.ev(self.tree(value), fid, self.chain(scope))
+        for v in sorted(values, key=repr) if len(values) > 1 else values:
             if v[0] != "inst":
                 continue
             names = {"iter": ("__iter__",), "with": ("__enter__", "__exit__"), "op": (name,)}[kind]
@@ -1147,13 +1179,9 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
 
 
 def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
-    import time, os, sys; _T = [time.process_time()]  # LAP
-    def lap(w):  # LAP
-        _T.append(time.process_time()); os.environ.get("LAP") and print(f"  {w:10s} {_T[-1]-_T[-2]:.2f}", file=sys.stderr)  # LAP
     bulk = len(file_ids) > resolve_base.BULK
     world = PyWorld(conn, bulk=bulk)
     wanted = set(file_ids)
-    lap("load")  # LAP
     resolve_base.clear_made(conn, sorted(wanted))
     if bulk:
         rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col "
@@ -1163,7 +1191,6 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         rows = [r for fid in sorted(wanted) for r in conn.execute(
             "SELECT id, file_id, caller_id, callee_text, name, line, col FROM calls WHERE file_id=?", (fid,))]
         world.stored_sites = wanted  # call sites elsewhere keep their stored targets: read them as needed
-    lap("rows")  # LAP
     results: dict[int, tuple] = {}
     extra: list[tuple] = []
     todo = rows
@@ -1181,11 +1208,9 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             if passno and results[cid] != found:
                 world.add_callsites(found[0], fid, line, col)
             results[cid] = found
-        lap(f"pass{passno}")  # LAP
         if passno == 0:
             for row in rows:
                 world.add_callsites(results[row[0]][0], row[1], row[5], row[6])
-            lap("callsites")  # LAP
             # calls that `for`, `with` and operators make, from this pass's values
             for fid in sorted(wanted):
                 module = world.file_module.get(fid, "")
@@ -1197,7 +1222,6 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                     caller = world.sym[scope][3] if scope in world.sym else module
                     for q, n in world.protocol_targets(kind, name, value, fid, scope):
                         extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
-            lap("proto") if passno == 0 else None  # LAP
         todo = again
         if not todo:
             break
@@ -1210,7 +1234,6 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             for t, offset in targets[1:]:
                 extra.append(row + (t, how, resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
     resolve_base.write_calls(conn, updates, extra)
-    lap("write")  # LAP
     imports, bases = [], []
     for fid in wanted:
         world.ensure_file(fid)
@@ -1230,4 +1253,3 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             hit = sorted(x[1] for x in v if x[0] == "def")
             bases.append((hit[0] if hit else None, sid, base))
     resolve_base.write_imports_and_bases(conn, imports, bases)
-    lap("imports")  # LAP
