@@ -37,6 +37,7 @@ FUNCS = {"function", "method", "lambda"}
 _PARENS = re.compile(r"\([^()]*\)")
 _OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
 _EMPTY: dict = {}
+_NAME = re.compile(r"[A-Za-z_]\w*")
 _HEAD = re.compile(r"[^.(\[]*")  # a callee's first name
 _PURE = re.compile(r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\(\))*)$")  # a name, then attributes and calls
 _STEPS = re.compile(r"\.[A-Za-z_]\w*|\(\)")
@@ -1119,7 +1120,7 @@ class PyWorld:
 
     def param_head(self, callee: str, scope: int | None) -> bool:
         """Is the callee's first name a parameter (not `self`/`cls`) of an enclosing function?"""
-        head = re.match(r"[A-Za-z_]\w*", callee)
+        head = _NAME.match(callee)
         if not head:
             return False
         for sid in self.chain(scope):
@@ -1131,7 +1132,7 @@ class PyWorld:
 
     def assigned(self, value: str, fid: int, scope: int | None) -> bool:
         """Is the first name of an operand `self` or assigned in its scope (so worth evaluating)?"""
-        head = re.match(r"[A-Za-z_]\w*", value)
+        head = _NAME.match(value)
         return bool(head) and (head.group() == "self" or head.group() in self.assigns.get((fid, scope), _EMPTY))
 
     def protocol_targets(self, kind: str, name: str, value: str, fid: int, scope) -> list[tuple[str, str]]:
