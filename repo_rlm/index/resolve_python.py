@@ -239,7 +239,6 @@ class PyWorld:
         self._globals: dict[tuple, object] = {}  # (module, name) -> what the fast path knows of it
         self._params: dict[int, list] = {}
         self._param_names: dict[int, set] = {}
-        self._anchors: dict[tuple, object] = {}
         self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
         self._bound: dict[int, set] = {}
         self._args_loaded: set[int] = set()
@@ -920,7 +919,7 @@ class PyWorld:
         if not m or m.group(1) == "super":
             return None
         head = m.group(1)
-        if anchor is None:  # not bound in an enclosing function or class (see _find_anchor)
+        if anchor is None:  # not bound in an enclosing function or class (see _anchor)
             v = self._global(self.file_module.get(fid, ""), head)
             if v is None and head in BUILTINS:
                 v = ("builtin", head)
@@ -1057,13 +1056,6 @@ class PyWorld:
         (`self`: the class; `super`: the class; a global or builtin: none), so that call sites in
         different functions share one evaluation."""
         head = _HEAD.match(callee).group()
-        key = (fid, scope, head)
-        hit = self._anchors.get(key, self)
-        if hit is self:
-            hit = self._anchors[key] = self._find_anchor(head, fid, scope)
-        return hit
-
-    def _find_anchor(self, head: str, fid: int, scope: int | None):
         self.ensure_file(fid)
         chain = self.chain(scope)
         if head == "super":
