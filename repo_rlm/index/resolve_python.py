@@ -912,8 +912,8 @@ class PyWorld:
     def _fast(self, text: str, name: str, fid: int, scope: int | None, anchor):
         """(row(s), targets) of a call whose callee is a name followed by attributes and calls
         (`f`, `self.m`, `mod.Cls().run`), when every step has at most one value found by plain
-        lookups: a global bound once by a def, class or import, `self`/`cls`, a module's member, a
-        class's method (no decorators, no attribute assigned by that name anywhere). The evaluator
+        lookups: a name bound only by a def, class or import (global or local), `self`/`cls`, a
+        module's member, a class's method (no decorators, no attribute assigned by that name anywhere). The evaluator
         would find the same; None sends the call to it."""
         m = _PURE.match(text)
         if not m or m.group(1) == "super":
@@ -923,11 +923,11 @@ class PyWorld:
             v = self._global(self.file_module.get(fid, ""), head)
             if v is None and head in BUILTINS:
                 v = ("builtin", head)
-        elif type(anchor) is tuple and anchor[0] == "class":  # self / cls
+        elif type(anchor) is tuple:  # self / cls
             values = self.lookup(head, fid, self.chain(scope))
             v = next(iter(values)) if len(values) == 1 else UNSURE
-        else:
-            return None
+        else:  # bound in an enclosing scope: plain when only by a def or an import there
+            v = self._local(head, fid, anchor)
         base = via_attr = None
         for step in _STEPS.findall(m.group(2)):
             if v is UNSURE:
@@ -978,22 +978,39 @@ class PyWorld:
             return UNSURE
         imps = self.imports.get((mfid, None), _EMPTY).get(name)
         if imps:
-            mod, imported, alias, level = imps[-1]
-            full = self.absolute(mod, level, mfid)
-            if not imported:  # import a.b.c  /  import a.b as x
-                target = full if alias else full.split(".")[0]
-                return ("mod", target) if self.is_module(target) else ("ext", target)
-            sub = f"{full}.{imported}" if full else imported
-            if self.is_module(sub):
-                return ("mod", sub)
-            if self.is_module(full):
-                v = self._global(full, imported)
-                return UNSURE if v is None else v
-            return ("ext", sub)
+            return self._fast_import(imps[-1], mfid)
         if self.stars.get((mfid, None)):
             return UNSURE
         sub = f"{module}.{name}" if module else name
         return ("mod", sub) if self.is_module(sub) else None
+
+    def _fast_import(self, entry: tuple, fid: int):
+        """What an import binds (see import_value), or UNSURE."""
+        mod, imported, alias, level = entry
+        full = self.absolute(mod, level, fid)
+        if not imported:  # import a.b.c  /  import a.b as x
+            target = full if alias else full.split(".")[0]
+            return ("mod", target) if self.is_module(target) else ("ext", target)
+        sub = f"{full}.{imported}" if full else imported
+        if self.is_module(sub):
+            return ("mod", sub)
+        if self.is_module(full):
+            v = self._global(full, imported)
+            return UNSURE if v is None else v
+        return ("ext", sub)
+
+    def _local(self, name: str, fid: int, sid: int):
+        """What `name` is in the function or class scope that binds it (see _in_scope), when that is
+        one undecorated def or one import and nothing else; else UNSURE."""
+        key = (fid, sid)
+        if name in self.assigns.get(key, _EMPTY) or name in self.types.get(key, _EMPTY) or \
+                (self.sym[sid][4] in FUNCS and any(p == name for p, _k in self.params(sid))):
+            return UNSURE
+        q = self.members_of(self.sym[sid][3]).get(name)
+        imps = self.imports.get(key, _EMPTY).get(name)
+        if q is not None:
+            return UNSURE if imps else self._certain_def(q)
+        return self._fast_import(imps[-1], fid) if imps else UNSURE
 
     def _fast_attr(self, v, name: str):
         if v is None:
