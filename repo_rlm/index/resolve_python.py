@@ -11,14 +11,20 @@ containers (literals, constant subscripts, `update`/`append`), attributes (`self
 attributes), `for`/`with`/operators on instances with the matching dunder methods.
 
 Parameters take the values passed at the call sites of their function. That needs the call graph
-itself, so resolution runs in passes: the first without parameter values, each next one only over
-the calls whose evaluation reached a parameter, until the call graph stops growing. What cannot be
-evaluated falls back to name matching, labelled `name`; a call that reaches several definitions
-(through a parameter bound to several callbacks, say) is labelled `name` too, one row per target.
+itself, so resolution runs in two passes: the first without parameter values, the second only over
+the calls whose evaluation reached a parameter, with the call sites the first found (values that
+did not depend on a parameter are kept from the first). What cannot be evaluated falls back to name
+matching, labelled `name`; a call that reaches several definitions (through a parameter bound to
+several callbacks, say) is labelled `name` too, one row per target.
+
+Speed: most calls (`f()` of a global def or import, `self.m()`, `mod.f()`) are settled by a fast
+path of plain lookups that would find what the evaluator finds (PyWorld._fast); results are shared
+by call sites whose callee text and binding scope agree (targets, _anchor).
 """
 from __future__ import annotations
 
 import builtins
+import gc
 import re
 import sqlite3
 from collections import defaultdict
@@ -31,6 +37,12 @@ FUNCS = {"function", "method", "lambda"}
 _PARENS = re.compile(r"\([^()]*\)")
 _OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
 _EMPTY: dict = {}
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_HEAD = re.compile(r"[^.(\[]*")  # a callee's first name
+_PURE = re.compile(r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\(\))*)$")  # a name, then attributes and calls
+_STEPS = re.compile(r"\.[A-Za-z_]\w*|\(\)")
+UNSURE = ("unsure",)  # the fast path cannot tell: the evaluator must
+_FIRST = re.compile(r"\s*(\w+)")  # a signature's first parameter (after its "(")
 NOTHING: frozenset = frozenset()
 HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
                 "reduce": "0", "apply": "0", "submit": "0", "partial": "0"}
@@ -192,11 +204,11 @@ class PyWorld:
             self.file_module[fid] = module
             self.file_is_init[fid] = path.endswith("__init__.py")
             self.mod_file.setdefault(module, fid)
-        self.packages = set()
+        self.modules = set(self.mod_file)  # modules and the packages above them
         for m in self.mod_file:
             parts = m.split(".")
             for i in range(1, len(parts)):
-                self.packages.add(".".join(parts[:i]))
+                self.modules.add(".".join(parts[:i]))
         self.sym: dict[int, tuple] = {}  # id -> (file_id, parent_id, name, qualname, kind, signature)
         self.members: dict[str, dict[str, str]] = defaultdict(dict)
         self.qual_kind: dict[str, str] = {}
@@ -209,7 +221,8 @@ class PyWorld:
         self.attr_facts: dict[str, list[tuple]] = defaultdict(list)  # attr -> [(fid, scope, base tree, value)]
         self.sub_facts: dict[tuple, list[tuple]] = defaultdict(list)  # (fid, base text) -> [(key, value, scope)]
         self.returns: dict[int, list[str]] = defaultdict(list)  # function id -> [expr]
-        self.args: dict[tuple, dict[str, tuple]] = defaultdict(dict)  # (fid, line, col) -> slot -> (expr, scope)
+        self.args: dict[tuple, dict[str, tuple]] = {}  # (fid, line, col) -> slot -> (expr, scope)
+        self._arg_rows: dict[tuple, list] = defaultdict(list)  # (fid, line) -> [("COL|SLOT", expr, scope)]
         self.decos: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         self.proto: dict[int, list[tuple]] = defaultdict(list)  # fid -> [(scope, kind, name, value, line)]
         self.bases: dict[str, list[str]] = defaultdict(list)
@@ -219,8 +232,13 @@ class PyWorld:
         self._qual_file: dict[str, int | None] = {}
         self._names: dict[str, bool] = {}
         self._trees: dict[str, tuple] = {}
+        self._normal: dict[str, str] = {}
+        self._chains: dict[int | None, tuple] = {}
+        self._protocols: dict[tuple, list] = {}
+        self._visible: dict[int | None, set] = {}
+        self._globals: dict[tuple, object] = {}  # (module, name) -> what the fast path knows of it
         self._params: dict[int, list] = {}
-        self._anchors: dict[tuple, object] = {}
+        self._param_names: dict[int, set] = {}
         self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
         self._bound: dict[int, set] = {}
         self._args_loaded: set[int] = set()
@@ -237,15 +255,26 @@ class PyWorld:
                 "SELECT DISTINCT name FROM symbols WHERE kind IN ('function','method','class')")}
 
     def reset(self) -> None:
-        """Forget values computed in a pass (parameter values may have grown since)."""
+        """Forget every value computed so far."""
         self._memo: dict = {}
-        self._memo_args: dict = {}
-        self._memo_raw: dict = {}
+        self._memo_args: dict = {}  # evaluating arguments: the caller's own parameters stay unknown
+        self._memo_raw: dict = {}  # evaluating with decorators left out: which function a call names
+        self._dirty: set = set()  # keys whose value depends on parameters' values
         self._busy: set = set()
-        self._sites: dict = {}
-        self.touched = False
+        self._sites: dict = {}  # (fid, scope, callee) -> what targets() found
+        self._anchored: dict = {}  # (fid, anchor, callee) -> the same, shared across scopes
+        self.touched = False  # a parameter's value was computed (not taken from a memo)
+        self._depends = False  # a parameter's value was used, computed or memoised
         self._in_args = False
-        self._raw = False  # evaluating with decorators left out: which function a call names
+        self._raw = False
+
+    def next_pass(self, passno: int) -> None:
+        """Parameters have values from now on: forget what depended on them, keep the rest."""
+        self.passno = passno
+        for key in self._dirty:
+            self._memo.pop(key, None)
+        self._dirty = set()
+        self._memo_args, self._memo_raw, self._sites, self._anchored = {}, {}, {}, {}
 
     def _load(self, where: str, args: tuple) -> None:
         q = self.conn.execute
@@ -295,14 +324,23 @@ class PyWorld:
 
     def args_at(self, fid: int, line: int, col: int) -> dict[str, tuple]:
         """slot -> (argument expression, scope) of one call. Arguments are most of the facts and
-        only calls of functions whose parameters are needed use them: read per file, when needed."""
-        if fid not in self._args_loaded:
-            self._args_loaded.add(fid)
-            for scope, name, value, line_ in self.conn.execute(
-                    "SELECT scope_id, name, value, line FROM binds WHERE file_id = ? AND kind = 'arg'", (fid,)):
-                col_, _, slot = name.partition("|")
-                self.args[(fid, line_, int(col_))][slot] = (value, scope)
-        return self.args.get((fid, line, col), _EMPTY)
+        only calls of functions whose parameters are needed use them: read when first needed (a
+        bulk update reads them all in one SELECT, an editor's save per file)."""
+        key = (fid, line, col)
+        hit = self.args.get(key)
+        if hit is None:
+            if fid not in self._args_loaded:
+                where, args = ("", ()) if self.bulk else ("file_id = ? AND", (fid,))
+                self._args_loaded.update(self.file_module if self.bulk else (fid,))
+                for fid_, scope, name, value, line_ in self.conn.execute(
+                        f"SELECT file_id, scope_id, name, value, line FROM binds WHERE {where} kind = 'arg'", args):
+                    self._arg_rows[(fid_, line_)].append((name, value, scope))
+            hit = self.args[key] = {}
+            prefix = f"{col}|"
+            for name, value, scope in self._arg_rows.get((fid, line), ()):
+                if name.startswith(prefix):
+                    hit[name[len(prefix):]] = (value, scope)
+        return hit
 
     def ensure_file(self, fid: int | None) -> None:
         if fid is not None and fid not in self._loaded:
@@ -322,7 +360,8 @@ class PyWorld:
         self.ensure_file(self._qual_file[qual])
 
     def kind_of(self, qual: str) -> str | None:
-        self.ensure_qual(qual)
+        if not self.bulk:
+            self.ensure_qual(qual)
         return self.qual_kind.get(qual)
 
     def members_of(self, owner: str) -> dict[str, str]:
@@ -349,14 +388,20 @@ class PyWorld:
     # -- scopes -----------------------------------------------------------------------------
 
     def chain(self, scope: int | None) -> tuple[int, ...]:
-        out = []
-        while scope is not None and scope in self.sym:
-            out.append(scope)
-            scope = self.sym[scope][1]
-        return tuple(out)
+        """The scopes a name is looked up in, innermost first."""
+        hit = self._chains.get(scope)
+        if hit is None:
+            out, sid = [], scope
+            while sid is not None and sid in self.sym:
+                out.append(sid)
+                sid = self.sym[sid][1]
+            hit = tuple(out)
+            if scope in self.sym:  # (an editor's save loads files as it goes)
+                self._chains[scope] = hit
+        return hit
 
     def is_module(self, name: str) -> bool:
-        return name in self.mod_file or name in self.packages
+        return name in self.modules
 
     def _class_of(self, chain) -> str:
         for sid in chain:
@@ -366,23 +411,31 @@ class PyWorld:
 
     # -- evaluation -------------------------------------------------------------------------
 
-    def _memoised(self, key, compute) -> frozenset:
+    def _memoised(self, key, compute, *args) -> frozenset:
         memo = self._memo_raw if self._raw else self._memo_args if self._in_args else self._memo
         hit = memo.get(key)
+        if hit is None and self._in_args and key not in self._dirty:
+            hit = self._memo.get(key)  # what does not depend on parameters holds in arguments too
         if hit is not None:
+            if key in self._dirty:
+                self._depends = True
             return hit
         if key in self._busy or len(self._busy) > MAX_DEPTH:
             return NOTHING  # a cycle, or a chain too long to follow: what is known so far
         self._busy.add(key)
+        depends, self._depends = self._depends, False
         try:
-            value = frozenset(compute())
+            value = frozenset(compute(*args))
         finally:
             self._busy.discard(key)
+            if self._depends:
+                self._dirty.add(key)
+            self._depends = depends or self._depends
         memo[key] = value
         return value
 
     def lookup(self, name: str, fid: int, chain) -> frozenset:
-        return self._memoised(("n", name, fid, chain), lambda: self._lookup(name, fid, chain))
+        return self._memoised(("n", name, fid, chain), self._lookup, name, fid, chain)
 
     def _lookup(self, name, fid, chain):
         for i, sid in enumerate(chain):
@@ -409,6 +462,7 @@ class PyWorld:
         hit = self._params.get(sid)
         if hit is None:
             hit = self._params[sid] = params_of(self.sym[sid][5])
+            self._param_names[sid] = {p for p, _k in hit}
         return hit
 
     def _decorators(self, sid: int) -> list[str]:
@@ -431,6 +485,17 @@ class PyWorld:
             if self.sym[scope][4] in FUNCS:
                 names.update(p for p, _k in self.params(scope))
             self._bound[scope] = names
+        return names
+
+    def visible(self, fid: int, scope: int | None) -> set[str]:
+        """The names bound in the scopes a lookup from `scope` walks (any other is a global or a builtin)."""
+        names = self._visible.get(scope)
+        if names is None:
+            names = set()
+            for i, sid in enumerate(self.chain(scope)):
+                if i == 0 or self.sym[sid][4] not in CLASSISH:
+                    names |= self.bound(fid, sid)
+            self._visible[scope] = names
         return names
 
     def _in_scope(self, name, fid, scope, qual, kind, chain):
@@ -458,7 +523,7 @@ class PyWorld:
             out |= self.type_value(types[-1], fid, chain)
         if kind in FUNCS and not types:
             params = self.params(scope)
-            if any(p == name for p, _k in params):
+            if name in self._param_names[scope]:
                 bound = True
                 out |= self.param_value(scope, name, params)
         return out if bound else None
@@ -466,7 +531,7 @@ class PyWorld:
     def def_value(self, qual: str) -> frozenset:
         """A definition as a value: functions and classes themselves, a decorated function as what its
         decorators return (the wrapper), a module- or class-level variable as what is assigned to it."""
-        return self._memoised(("d", qual), lambda: self._def_value(qual))
+        return self._memoised(("d", qual), self._def_value, qual)
 
     def _def_value(self, qual):
         kind = self.kind_of(qual)
@@ -511,12 +576,12 @@ class PyWorld:
 
     def param_value(self, scope: int, name: str, params: list) -> frozenset:
         """What the call sites of a function pass for one parameter (from the previous pass's graph)."""
-        self.touched = True
+        self.touched = self._depends = True
         if self.passno == 0 or self._in_args:
             return NOTHING
         self._in_args = True  # one level: arguments that are the caller's own parameters stay unknown
         try:
-            return self._memoised(("p", scope, name), lambda: self._param_value(scope, name, params))
+            return self._memoised(("p", scope, name), self._param_value, scope, name, params)
         finally:
             self._in_args = False
 
@@ -557,7 +622,7 @@ class PyWorld:
 
     def module_attr(self, module: str, name: str, fid: int | None = None) -> frozenset:
         """What `module.name` is: a definition, an imported name, a global binding or a submodule."""
-        return self._memoised(("m", module, name), lambda: self._module_attr(module, name, fid))
+        return self._memoised(("m", module, name), self._module_attr, module, name, fid)
 
     def _module_attr(self, module, name, fid):
         out: set = set()
@@ -620,7 +685,7 @@ class PyWorld:
         if tag == "ext":
             return frozenset({("ext", f"{v[1]}.{name}")})
         if tag in ("def", "inst") and self.kind_of(v[1]) in CLASSISH:
-            return self._memoised(("a", v, name), lambda: self._class_attr(v[1], name, tag == "inst"))
+            return self._memoised(("a", v, name), self._class_attr, v[1], name)
         if tag == "super":
             for cls in self.mro(v[1])[1:]:
                 q = self.members_of(cls).get(name)
@@ -628,7 +693,7 @@ class PyWorld:
                     return self.def_value(q)
         return NOTHING
 
-    def _class_attr(self, cls: str, name: str, inst: bool):
+    def _class_attr(self, cls: str, name: str):
         for k in self.mro(cls):
             out: set = set()
             q = self.members_of(k).get(name)
@@ -672,7 +737,7 @@ class PyWorld:
         tag = node[0]
         if tag == "name":
             return self.lookup(node[1], fid, chain)
-        return self._memoised(("e", node, fid, chain), lambda: self._ev(node, fid, chain))
+        return self._memoised(("e", node, fid, chain), self._ev, node, fid, chain)
 
     def _ev(self, node, fid, chain):
         tag = node[0]
@@ -715,15 +780,19 @@ class PyWorld:
         out = set()
         for v in self.ev(base, fid, chain):
             out |= self.elements(v, key)
-        if text:
-            written: set = set()
-            for k2, value, scope in self.sub_facts.get((fid, text), ()):
-                if k2 == key or k2 == "*" or key in ("*", "@") or key.endswith(":"):
-                    written |= self.ev(self.tree(value), fid, self.chain(scope))
-            if written and key.endswith(":"):  # a slice of a list written to is a list of those
-                written = {("seq", (frozenset(written),))}
-            out |= written
+        if text and (fid, text) in self.sub_facts:
+            out |= self._memoised(("w", fid, text, key), self._written, fid, text, key)
         return out
+
+    def _written(self, fid: int, text: str, key: str) -> set:
+        """What assignments to `text[...]` anywhere in the file put where `text[key]` reads."""
+        written: set = set()
+        for k2, value, scope in self.sub_facts[(fid, text)]:
+            if k2 == key or k2 == "*" or key in ("*", "@") or key.endswith(":"):
+                written |= self.ev(self.tree(value), fid, self.chain(scope))
+        if written and key.endswith(":"):  # a slice of a list written to is a list of those
+            written = {("seq", (frozenset(written),))}
+        return written
 
     def elements(self, v, key: str) -> set:
         tag = v[0]
@@ -755,7 +824,7 @@ class PyWorld:
             if kind in CLASSISH:
                 return frozenset({("inst", x)})
             if kind in FUNCS:
-                return self._memoised(("r", x), lambda: self._returns(x))
+                return self._memoised(("r", x), self._returns, x)
         elif tag == "inst":
             call = self.member(x, "__call__")
             if call:
@@ -799,26 +868,192 @@ class PyWorld:
     def targets(self, callee: str, name: str, fid: int, scope: int | None, line: int, col: int):
         """([(target, offset)], resolution) for one call site; offset 1 when the first parameter is
         bound implicitly (`obj.m()`, `Cls()` reaching `__init__`). The same callee text in the same
-        scope reaches the same definitions (flow-insensitive): computed once a pass."""
-        key = (fid, self._anchor(callee, fid, scope), callee)
+        scope reaches the same definitions (flow-insensitive): computed once a pass, and shared by
+        the scopes whose first name means the same (see _anchor)."""
+        key = (fid, scope, callee)
         hit = self._sites.get(key)
         if hit is None:
-            touched, self.touched = self.touched, False
-            hit = self._targets(callee, fid, scope) + (self.touched,)
-            hit = self._sites[key] = hit + (self._decorated(callee, fid, scope, hit[0]),)
-            self.touched = touched or self.touched
-        out, values, touched, named = hit
+            akey = (fid, self._anchor(callee, fid, scope), callee)
+            hit = self._anchored.get(akey)
+            if hit is None:
+                hit = self._anchored[akey] = self._site(callee, name, fid, scope, akey[1])
+            self._sites[key] = hit
+        found, touched, out, named = hit
         self.touched = self.touched or touched
         # builtins and library functions that call a function they are given (`map(f, xs)`, `key=f`)
         hof = HIGHER_ORDER.get(name)
         if hof and any(t.startswith("<") for t, _o in out):
             arg = self.args_at(fid, line, col).get(hof)
             if arg:
-                out = list(out)
+                more = list(out)
                 for v in sorted(self._arg(arg, fid), key=repr):
                     for t in self.callee_targets(v):
-                        if not t.startswith("<") and (t, 0) not in out:
-                            out.append((t, 0))
+                        if not t.startswith("<") and (t, 0) not in more:
+                            more.append((t, 0))
+                if len(more) > len(out):
+                    return self._settle(more, (), named, callee, name)
+        return found
+
+    def _site(self, callee: str, name: str, fid: int, scope: int | None, anchor) -> tuple:
+        """(row(s), touched, targets, decorated) for a callee in a scope."""
+        text = self.normal(callee)
+        fast = self._fast(text, name, fid, scope, anchor)
+        if fast is not None:
+            return fast[0], False, fast[1], []
+        touched, self.touched = self.touched, False
+        out, values = self._targets(text, fid, scope)
+        named = self._decorated(text, fid, scope, out)
+        hit = (self._settle(out, values, named, callee, name), self.touched, out, named)
+        self.touched = touched or self.touched
+        return hit
+
+    # -- the fast path: most calls need no value flow -----------------------------------------
+
+    def _fast(self, text: str, name: str, fid: int, scope: int | None, anchor):
+        """(row(s), targets) of a call whose callee is a name followed by attributes and calls
+        (`f`, `self.m`, `mod.Cls().run`), when every step has at most one value found by plain
+        lookups: a name bound only by a def, class or import (global or local), `self`/`cls`, a
+        module's member, a class's method (no decorators, no attribute assigned by that name anywhere). The evaluator
+        would find the same; None sends the call to it."""
+        m = _PURE.match(text)
+        if not m or m.group(1) == "super":
+            return None
+        head = m.group(1)
+        if anchor is None:  # not bound in an enclosing function or class (see _anchor)
+            v = self._global(self.file_module.get(fid, ""), head)
+            if v is None and head in BUILTINS:
+                v = ("builtin", head)
+        elif type(anchor) is tuple:  # self / cls
+            values = self.lookup(head, fid, self.chain(scope))
+            v = next(iter(values)) if len(values) == 1 else UNSURE
+        else:  # bound in an enclosing scope: plain when only by a def or an import there
+            v = self._local(head, fid, anchor)
+        base = via_attr = None
+        for step in _STEPS.findall(m.group(2)):
+            if v is UNSURE:
+                return None
+            base, via_attr = v, step != "()"
+            v = self._fast_call(v) if step == "()" else self._fast_attr(v, step[1:])
+        if v is UNSURE or v == ("builtin", "super"):
+            return None
+        out: list[tuple[str, int]] = []
+        for t in self.callee_targets(v) if v is not None else ():
+            if t in self.wrappers:
+                return None
+            offset = 1 if (t != v[1] and self.kind_of(t) in FUNCS) else 0  # __init__ / __call__
+            if via_attr and base is not None and v[0] == "def" and \
+                    base[0] in ("inst", "super") and self.kind_of(t) == "method" and not self._static(self.qual_id[t]):
+                offset = 1
+            if (t, offset) not in out:
+                out.append((t, offset))
+        return self._settle(out, (v,) if v is not None else (), [], text, name), out
+
+    def _certain_def(self, qual: str):
+        """A function or class without decorators as a value; UNSURE for anything else."""
+        sid = self.qual_id.get(qual)
+        kind = self.kind_of(qual)
+        if sid is None or not (kind in FUNCS or kind in CLASSISH) or self._decorators(sid):
+            return UNSURE
+        return ("def", qual)
+
+    def _global(self, module: str, name: str):
+        """What `module.name` is, when one def, class, import or submodule settles it: a value, None
+        (nothing) or UNSURE (the evaluator must say)."""
+        key = (module, name)
+        hit = self._globals.get(key, self)
+        if hit is self:
+            self._globals[key] = UNSURE  # an import cycle
+            hit = self._globals[key] = self._find_global(module, name)
+        return hit
+
+    def _find_global(self, module: str, name: str):
+        q = self.members_of(module).get(name)
+        if q is not None:
+            return self._certain_def(q)
+        mfid = self.mod_file.get(module)
+        if mfid is None:
+            return UNSURE
+        self.ensure_file(mfid)
+        if self.assigns.get((mfid, None), _EMPTY).get(name):
+            return UNSURE
+        imps = self.imports.get((mfid, None), _EMPTY).get(name)
+        if imps:
+            return self._fast_import(imps[-1], mfid)
+        if self.stars.get((mfid, None)):
+            return UNSURE
+        sub = f"{module}.{name}" if module else name
+        return ("mod", sub) if self.is_module(sub) else None
+
+    def _fast_import(self, entry: tuple, fid: int):
+        """What an import binds (see import_value), or UNSURE."""
+        mod, imported, alias, level = entry
+        full = self.absolute(mod, level, fid)
+        if not imported:  # import a.b.c  /  import a.b as x
+            target = full if alias else full.split(".")[0]
+            return ("mod", target) if self.is_module(target) else ("ext", target)
+        sub = f"{full}.{imported}" if full else imported
+        if self.is_module(sub):
+            return ("mod", sub)
+        if self.is_module(full):
+            v = self._global(full, imported)
+            return UNSURE if v is None else v
+        return ("ext", sub)
+
+    def _local(self, name: str, fid: int, sid: int):
+        """What `name` is in the function or class scope that binds it (see _in_scope), when that is
+        one undecorated def or one import and nothing else; else UNSURE."""
+        key = (fid, sid)
+        if name in self.assigns.get(key, _EMPTY) or name in self.types.get(key, _EMPTY) or \
+                (self.sym[sid][4] in FUNCS and any(p == name for p, _k in self.params(sid))):
+            return UNSURE
+        q = self.members_of(self.sym[sid][3]).get(name)
+        imps = self.imports.get(key, _EMPTY).get(name)
+        if q is not None:
+            return UNSURE if imps else self._certain_def(q)
+        return self._fast_import(imps[-1], fid) if imps else UNSURE
+
+    def _fast_attr(self, v, name: str):
+        if v is None:
+            return None
+        tag, x = v
+        if tag == "mod":
+            return self._global(x, name)
+        if tag == "ext":
+            return ("ext", f"{x}.{name}")
+        if tag in ("def", "inst") and self.kind_of(x) in CLASSISH:
+            if name in self.attr_facts:
+                return UNSURE
+            for k in self.mro(x):
+                q = self.members_of(k).get(name)
+                if q is not None:
+                    return self._certain_def(q)
+            return None
+        return None if tag in ("def", "builtin") else UNSURE
+
+    def _fast_call(self, v):
+        if v is None:
+            return None
+        tag, x = v
+        if tag == "def":
+            return ("inst", x) if self.kind_of(x) in CLASSISH else UNSURE
+        if tag == "ext":
+            return ("ext", x + "()")
+        if tag == "inst":
+            return UNSURE if self.member(x, "__call__") else None
+        return None if tag in ("mod", "builtin") and v != ("builtin", "super") else UNSURE
+
+    def normal(self, callee: str) -> str:
+        """A callee with its arguments left out: `f(a, g(b)).m` is `f().m`."""
+        text = self._normal.get(callee)
+        if text is None:
+            prev, text = None, callee
+            while prev != text:
+                prev, text = text, _PARENS.sub("()", text)
+            self._normal[callee] = text
+        return text
+
+    def _settle(self, out: list, values, named: list, callee: str, name: str):
+        """The row(s) one call site gets from the values its callee reaches."""
         ours = [o for o in out if not o[0].startswith("<")]
         if ours:
             return ours + named, ("resolved" if len(ours) == 1 else "name")
@@ -837,23 +1072,19 @@ class PyWorld:
         """What a callee's value depends on besides the file: the scope that binds its first name
         (`self`: the class; `super`: the class; a global or builtin: none), so that call sites in
         different functions share one evaluation."""
-        head = callee.split(".", 1)[0].split("(", 1)[0].split("[", 1)[0]
-        key = (fid, scope, head)
-        hit = self._anchors.get(key, self)
-        if hit is self:
-            hit = self._anchors[key] = self._find_anchor(head, fid, scope)
-        return hit
-
-    def _find_anchor(self, head: str, fid: int, scope: int | None):
+        head = _HEAD.match(callee).group()
+        self.ensure_file(fid)
         chain = self.chain(scope)
         if head == "super":
             return ("class", self._class_of(chain))
+        if head not in self.visible(fid, scope):
+            return None
         for i, sid in enumerate(chain):
             _f, parent, _n, _q, kind, sig = self.sym[sid]
             if kind in CLASSISH and i > 0:
                 continue
-            if kind == "method" and parent in self.sym and re.match(r"\s*(\w+)", sig.partition("(")[2]) and \
-                    re.match(r"\s*(\w+)", sig.partition("(")[2]).group(1) == head:
+            if kind == "method" and parent in self.sym and (m := _FIRST.match(sig.partition("(")[2])) and \
+                    m.group(1) == head:
                 return ("class", parent) if not self._decorators(sid) else sid
             if head in self.bound(fid, sid):
                 return sid
@@ -862,7 +1093,7 @@ class PyWorld:
     def _decorated(self, callee: str, fid: int, scope: int | None, out: list) -> list:
         """When a call reaches what a decorator returned, the decorated function it names too, marked
         DECORATED (navigation wants `callers_of(f)` to list `f()`; PyCG's graph leaves the edge out)."""
-        if not any(t in self.wrappers for t, _o in out):
+        if not out or self.wrappers.isdisjoint([t for t, _o in out]):
             return []
         self._raw = True
         try:
@@ -873,9 +1104,7 @@ class PyWorld:
 
     def _targets(self, callee: str, fid: int, scope: int | None) -> tuple[list, frozenset]:
         self.ensure_file(fid)
-        prev = None
-        while prev != callee:
-            prev, callee = callee, _PARENS.sub("()", callee)
+        callee = self.normal(callee)
         chain = self.chain(scope)
         node = self.tree(callee)
         values = self.ev(node, fid, chain)
@@ -892,9 +1121,15 @@ class PyWorld:
                     out.append((t, offset))
         return out, values
 
+    def add_callsites(self, targets: list, fid: int, line: int, col: int) -> None:
+        """Remember a call site of each function it reaches, for the parameters' values."""
+        for t, offset in targets:
+            if t and offset != DECORATED and t[0] != "<":
+                self.callsites[t].add((fid, line, col, offset))
+
     def param_head(self, callee: str, scope: int | None) -> bool:
         """Is the callee's first name a parameter (not `self`/`cls`) of an enclosing function?"""
-        head = re.match(r"[A-Za-z_]\w*", callee)
+        head = _NAME.match(callee)
         if not head:
             return False
         for sid in self.chain(scope):
@@ -906,13 +1141,25 @@ class PyWorld:
 
     def assigned(self, value: str, fid: int, scope: int | None) -> bool:
         """Is the first name of an operand `self` or assigned in its scope (so worth evaluating)?"""
-        head = re.match(r"[A-Za-z_]\w*", value)
+        head = _NAME.match(value)
         return bool(head) and (head.group() == "self" or head.group() in self.assigns.get((fid, scope), _EMPTY))
 
     def protocol_targets(self, kind: str, name: str, value: str, fid: int, scope) -> list[tuple[str, str]]:
-        """Calls that `for`, `with` and operators make on instances: [(dunder method, its name)]."""
+        """Calls that `for`, `with` and operators make on instances: [(dunder method, its name)]. An
+        operand that is one name, its attributes, calls and subscripts depends on where that name is
+        bound (see _anchor): scopes that share it share the answer."""
+        if not _IDENT.match(value) or "|" in value:
+            return self._protocol_targets(kind, name, value, fid, scope)
+        key = (fid, self._anchor(value, fid, scope), kind, name, value)
+        hit = self._protocols.get(key)
+        if hit is None:
+            hit = self._protocols[key] = self._protocol_targets(kind, name, value, fid, scope)
+        return hit
+
+    def _protocol_targets(self, kind: str, name: str, value: str, fid: int, scope) -> list[tuple[str, str]]:
         out = []
-        for v in sorted(self.ev(self.tree(value), fid, self.chain(scope)), key=repr):
+        values = self.ev(self.tree(value), fid, self.chain(scope))
+        for v in sorted(values, key=repr) if len(values) > 1 else values:
             if v[0] != "inst":
                 continue
             names = {"iter": ("__iter__",), "with": ("__enter__", "__exit__"), "op": (name,)}[kind]
@@ -929,42 +1176,52 @@ class PyWorld:
 
 
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+    """Resolve the call sites, imports and bases of these files. The resolver makes millions of
+    small tuples and sets that live until it returns: the cyclic garbage collector would walk
+    them again and again for nothing (it took a third of the time), so it waits until the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _resolve_files(conn, file_ids)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     bulk = len(file_ids) > resolve_base.BULK
     world = PyWorld(conn, bulk=bulk)
     wanted = set(file_ids)
     resolve_base.clear_made(conn, sorted(wanted))
     if bulk:
-        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.caller, c.callee_text, c.name, c.line, c.col, c.text "
+        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col "
                             "FROM calls c JOIN files f ON f.id = c.file_id WHERE f.resolved = 0 AND f.lang = 'python'")
         rows = [r for r in rows if r[1] in wanted]
     else:
         rows = [r for fid in sorted(wanted) for r in conn.execute(
-            "SELECT id, file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE file_id=?", (fid,))]
+            "SELECT id, file_id, caller_id, callee_text, name, line, col FROM calls WHERE file_id=?", (fid,))]
         world.stored_sites = wanted  # call sites elsewhere keep their stored targets: read them as needed
     results: dict[int, tuple] = {}
     extra: list[tuple] = []
     todo = rows
     for passno in range(MAX_PASSES):
-        world.passno = passno
-        world.reset()
+        world.next_pass(passno)
         again = []
-        grew = False
         for row in todo:
-            cid, fid, scope, _caller, callee, name, line, col, _text = row
+            cid, fid, scope, callee, name, line, col = row
             world.touched = False
             found = world.targets(callee, name, fid, scope, line, col)
             # a parameter was reached: again with parameter values, unless a definition was found
             # already through something else (a method call on a typed or assigned receiver)
             if world.touched and (passno > 0 or found[1] != "resolved" or world.param_head(callee, scope)):
                 again.append(row)
-            if results.get(cid) != found:
-                results[cid] = found
-                for t, offset in found[0]:
-                    if t and offset != DECORATED and not t.startswith("<") and \
-                            (fid, line, col, offset) not in world.callsites[t]:
-                        world.callsites[t].add((fid, line, col, offset))
-                        grew = True
-        if passno == 0:  # calls that `for`, `with` and operators make, from this pass's values
+            if passno and results[cid] != found:
+                world.add_callsites(found[0], fid, line, col)
+            results[cid] = found
+        if passno == 0:
+            for row in rows:
+                world.add_callsites(results[row[0]][0], row[1], row[5], row[6])
+            # calls that `for`, `with` and operators make, from this pass's values
             for fid in sorted(wanted):
                 module = world.file_module.get(fid, "")
                 for scope, kind, name, value, line in world.proto.get(fid, ()):
@@ -976,16 +1233,16 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                     for q, n in world.protocol_targets(kind, name, value, fid, scope):
                         extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
         todo = again
-        if not todo or (passno > 0 and not grew):
+        if not todo:
             break
     updates = []
-    by_id = {r[0]: r for r in rows}
     for cid, (targets, how) in results.items():
         updates.append((targets[0][0], how, cid))
-        _cid, fid, scope, caller, callee, name, line, col, text = by_id[cid]
-        for t, offset in targets[1:]:
-            extra.append((fid, scope, caller, callee, name, line, col, text, t, how,
-                          resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
+        if len(targets) > 1:  # a row per further target, a copy of the call's own
+            row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls "
+                               "WHERE id = ?", (cid,)).fetchone()
+            for t, offset in targets[1:]:
+                extra.append(row + (t, how, resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
     resolve_base.write_calls(conn, updates, extra)
     imports, bases = [], []
     for fid in wanted:
