@@ -20,7 +20,7 @@ import re
 import sqlite3
 from collections import defaultdict
 
-from .resolve_base import BULK, write_calls, write_imports_and_bases
+from .resolve_base import BULK, clear_targets, write_calls, write_imports_and_bases
 
 _OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
 _EMPTY: dict = {}
@@ -613,6 +613,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     w = World(conn, bulk=len(file_ids) > BULK)
     wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
     w.ensure_files(wanted)
+    clear_targets(conn, wanted)
     updates = []
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
