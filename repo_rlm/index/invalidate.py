@@ -37,6 +37,7 @@ from .parse import FileFacts
 FUNCS = {"function", "method", "lambda"}
 CALLABLE = {"function", "method", "class"}  # what `has_name` counts (resolve_python / resolve_generic)
 LOCAL_ONLY = {"iter", "with", "op"}  # binds that only make calls in their own file
+_IDENT = re.compile(r"[A-Za-z_]\w*")
 VALUE_ROUNDS = 3  # rounds of value flow followed from a changed function to its callers' bindings
 
 
@@ -175,11 +176,9 @@ class Changes:
                 if kind in CALLABLE:
                     self.added_names.add(name)
         diff = old.items ^ new.items
-        if diff or old.defs != new.defs:  # values in this file may move: every argument it passes may too
-            for item in old.items | new.items:
-                if item[1] == "arg":
-                    self.arg_calls.add((item[0], item[2]))
-                    self.arg_targets |= old.call_targets.get((item[0], item[2]), set())
+        for caller, callee in _moved_arguments(old, new, diff):
+            self.arg_calls.add((caller, callee))
+            self.arg_targets |= old.call_targets.get((caller, callee), set())
         for item in diff:
             key, tag = item[0], item[1]
             if tag == "base":
@@ -202,6 +201,39 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.keys or self.names or self.added or self.removed_names or self.modules or self.arg_calls)
+
+
+def _moved_arguments(old: Shape, new: Shape, diff: set) -> set[tuple[str, str]]:
+    """(caller, callee text) of the calls whose arguments may carry other values now, or reach other
+    functions: an argument that changed, or an argument or callee that names something bound
+    differently in this file (directly or through the file's own assignments, to a fixed point;
+    scopes are not told apart)."""
+    dirty = {v[0] for q, v in old.defs.items() if new.defs.get(q) != v}
+    dirty |= {v[0] for q, v in new.defs.items() if old.defs.get(q) != v}
+    out = set()
+    for item in diff:
+        tag = item[1]
+        if tag == "arg":
+            out.add((item[0], item[2]))
+        elif tag in ("attr", "import", "deco"):
+            dirty.add(item[0].rsplit(".", 1)[-1])
+        elif tag == "flow" and item[3]:
+            dirty.add(_IDENT.match(item[3]).group() if _IDENT.match(item[3]) else item[3])
+    if not dirty:
+        return out
+    flows = [(i[3], set(_IDENT.findall(i[4]))) for i in old.items | new.items if i[1] == "flow" and i[3]]
+    flows += [(i[0].rsplit(".", 1)[-1], set(_IDENT.findall(i[3]))) for i in old.items | new.items if i[1] == "attr"]
+    grew = True
+    while grew:
+        grew = False
+        for name, uses in flows:
+            if name not in dirty and uses & dirty:
+                dirty.add(name)
+                grew = True
+    for item in old.items | new.items:
+        if item[1] == "arg" and (set(_IDENT.findall(item[4])) | set(_IDENT.findall(item[2])[:1])) & dirty:
+            out.add((item[0], item[2]))
+    return out
 
 
 _OURS = "lang NOT IN ('text', 'skipped')"
@@ -327,9 +359,6 @@ def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int])
     conn.execute("DROP TABLE IF EXISTS temp.inv_keys")
     conn.execute("DROP TABLE IF EXISTS temp.inv_ids")
     return out
-
-
-_IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
 def _uses_params(conn: sqlite3.Connection, sid: int, qual: str, sig: str) -> bool:
