@@ -71,7 +71,7 @@ class Indexer:
     def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
                  executor: str = "auto", cache: factcache.FactCache | None = None) -> None:
         self._known: set[str] = set()  # paths the index held when this update started
-        self._stored_ids: dict[str, int] = {}
+        self._stored_files: dict[str, store.StoredFile] = {}
         self._replace: set[str] = set()  # unchanged files placed again (their module name moved)
         self.root = root
         self.conn = conn
@@ -162,7 +162,7 @@ class Indexer:
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
         self._replace = self._moved_modules(stored, package_dirs, gone_set) if paths is None else set()
         todo += sorted(self._replace - set(todo))
-        self._stored_ids = {p: s.id for p, s in stored.items()}
+        self._stored_files = stored
         bulk = len(todo) > max(store.BULK_FILES, len(stored) // 5)
         # What the changed files changed, old shape against new: the rest is resolved again only where it reads that.
         changed: invalidate.Changes | None = None if bulk else invalidate.Changes()
@@ -459,12 +459,14 @@ class Indexer:
 
     def _shape(self, changes: invalidate.Changes, path: str, new: FileFacts | None) -> None:
         """Note what a file's new facts change against its stored ones (see invalidate.py)."""
-        old = self._stored_ids.get(path) if path in self._known else None
-        if old is None and new is None:
+        known = self._stored_files.get(path) if path in self._known else None
+        old = known.id if known is not None and known.lang not in ("text", "skipped") else None
+        new = new if new is not None and new.lang != "text" else None
+        if old is None and new is None:  # plain text is nobody's definitions
             return
         changes.add(invalidate.stored_shape(self.conn, old) if old is not None else None,
                     invalidate.facts_shape(new) if new is not None else None,
-                    new.module if new is not None else self._module_of(old))
+                    new.module if new is not None else self._module_of(old), new.lang if new is not None else known.lang)
 
     def _module_of(self, file_id: int) -> str:
         return (self.conn.execute("SELECT module FROM files WHERE id=?", (file_id,)).fetchone() or ("",))[0]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .parse import FileFacts
@@ -38,6 +39,7 @@ FUNCS = {"function", "method", "lambda"}
 CALLABLE = {"function", "method", "class"}  # what `has_name` counts (resolve_python / resolve_generic)
 LOCAL_ONLY = {"iter", "with", "op"}  # binds that only make calls in their own file
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_SEGMENTS = re.compile(r"[./\\:]+")
 VALUE_ROUNDS = 3  # rounds of value flow followed from a changed function to its callers' bindings
 
 
@@ -45,7 +47,6 @@ VALUE_ROUNDS = 3  # rounds of value flow followed from a changed function to its
 class Shape:
     defs: dict = field(default_factory=dict)  # qualname -> (name, kind, signature)
     items: set = field(default_factory=set)  # (key, tag, ...) position-free facts
-    import_targets: dict = field(default_factory=dict)  # import item -> stored target (old shape only)
     base_targets: dict = field(default_factory=dict)  # class qualname -> [stored base targets] (old only)
     call_targets: dict = field(default_factory=dict)  # (caller, callee text) -> {stored targets} (old only)
 
@@ -65,6 +66,13 @@ def _shape(module: str, defs: list[tuple], bases, binds, imports, calls) -> Shap
     def scope(i: int) -> tuple[str, str]:
         return (defs[i][1], defs[i][2]) if 0 <= i < len(defs) else (module, "module")
 
+    def owner(i: int) -> str:
+        """Whose attribute `obj.x = v` in this scope sets, as readers find it: a method's class, else the scope's module or class."""
+        sq, sk = scope(i)
+        if sk == "method" and 0 <= defs[i][4] < len(defs):
+            return defs[defs[i][4]][1]
+        return sq if sk not in FUNCS else module
+
     for d, base in bases:
         if 0 <= d < len(defs):
             items.add((defs[d][1], "base", base))
@@ -81,16 +89,19 @@ def _shape(module: str, defs: list[tuple], bases, binds, imports, calls) -> Shap
             if name.isidentifier():  # a module or class attribute
                 items.add((_join(sq, name), "attr", kind, value))
             elif "[" not in name:  # `obj.x = v`: class attributes are looked up by attribute name
-                items.add((name.rsplit(".", 1)[-1], "setattr", sq, value))
+                items.add((name.rsplit(".", 1)[-1], "setattr", owner(s), value))
         elif kind == "=" and "[" not in name and "." in name:  # `self.x = v` in a method
-            items.add((name.rsplit(".", 1)[-1], "setattr", sq, value))
+            items.add((name.rsplit(".", 1)[-1], "setattr", owner(s), value))
             items.add((sq, "flow", kind, name, value))
         else:  # returns and locals of a function: its value as a callee sees it
             items.add((sq, "flow", kind, name, value))
     for s, mod, name, alias, level in imports:
         sq, sk = scope(s)
         local = alias or name or mod.split(".")[0]
-        items.add((sq if sk in FUNCS else _join(sq, local), "import", mod, name, alias, level))
+        if sk in FUNCS:  # a local name of a function: part of its value
+            items.add((sq, "flow", "import", local, f"{mod}|{name}|{level}"))
+        else:
+            items.add((_join(sq, local), "import", mod, name, alias, level))
     return sh
 
 
@@ -117,11 +128,8 @@ def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
                 base_targets.setdefault(defs[index[sid]][1], []).append(target)
     binds = [(index.get(s, -1), n, k, v, ln) for s, n, k, v, ln in
              q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=?", (file_id,))]
-    imports, targets = [], {}
-    for s, mod, name, alias, level, target in q(
-            "SELECT scope_id, module, name, alias, level, target FROM imports WHERE file_id=?", (file_id,)):
-        imports.append((index.get(s, -1), mod, name, alias, level))
-        targets[(index.get(s, -1), mod, name, alias, level)] = target
+    imports = [(index.get(s, -1), mod, name, alias, level) for s, mod, name, alias, level in
+               q("SELECT scope_id, module, name, alias, level FROM imports WHERE file_id=?", (file_id,))]
     calls, call_targets = {}, {}
     for caller, callee, line, col, is_new, target in q(
             "SELECT caller, callee_text, line, col, is_new, target FROM calls WHERE file_id=?", (file_id,)):
@@ -131,11 +139,6 @@ def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
             call_targets.setdefault((caller, callee), set()).add(target)
     sh = _shape(module, defs, bases, binds, imports, calls)
     sh.base_targets, sh.call_targets = base_targets, call_targets
-    for key, target in targets.items():  # keyed like the import items, for the changed ones' old targets
-        s, mod, name, alias, level = key
-        sq, sk = (defs[s][1], defs[s][2]) if s >= 0 else (module, "module")
-        local = alias or name or mod.split(".")[0]
-        sh.import_targets[(sq if sk in FUNCS else _join(sq, local), "import", mod, name, alias, level)] = target
     return sh
 
 
@@ -146,18 +149,18 @@ class Changes:
     keys: set = field(default_factory=set)  # qualnames whose definition or value changed or went
     prefixes: set = field(default_factory=set)  # changed functions: definitions nested in them too
     values: set = field(default_factory=set)  # keys whose value changed (followed through callers)
-    names: set = field(default_factory=set)  # every call and import of these names
-    added: dict = field(default_factory=dict)  # added definition -> (name, owner's old MRO targets)
-    added_names: set = field(default_factory=set)  # function/method/class names newly defined
-    removed_names: set = field(default_factory=set)  # ... no longer defined in a changed file
-    modules: set = field(default_factory=set)  # modules added or removed
-    arg_calls: set = field(default_factory=set)  # (caller, callee text) whose arguments changed
+    scoped: set = field(default_factory=set)  # (module or class, name): its readers' calls and imports of name
+    added: dict = field(default_factory=dict)  # added definition -> (name, owner, owner's old base targets)
+    counts: Counter = field(default_factory=Counter)  # callable name -> definitions added minus removed
+    modules: set = field(default_factory=set)  # (module, language) added or removed
+    arg_calls: set = field(default_factory=set)  # (caller, callee text) whose arguments may have moved
     arg_targets: set = field(default_factory=set)  # their old targets
+    why: dict = field(default_factory=dict)  # rule -> files it found (files_to_resolve)
 
-    def add(self, old: Shape | None, new: Shape | None, module: str) -> None:
+    def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
         """One changed file: `old` is None for a new file, `new` None for a deleted one."""
-        if old is None or new is None:
-            self.modules.add(module)
+        if (old is None or new is None) and module:
+            self.modules.add((module, lang))
         old, new = old or Shape(), new or Shape()
         for qual, (name, kind, sig) in old.defs.items():
             now = new.defs.get(qual)
@@ -165,74 +168,70 @@ class Changes:
                 self.keys.add(qual)
                 if kind in FUNCS:
                     self.prefixes.add(qual)
-            if now is None and kind in CALLABLE:
-                self.removed_names.add(name)
+            if kind in CALLABLE and (now is None or now[1] not in CALLABLE):
+                self.counts[name] -= 1
             if kind == "class" and (now is None or now[1] != kind):
-                self.names.add(name)  # constructors reaching an inherited __init__
+                self.scoped |= {(qual, name), (module, name)}  # constructors reaching an inherited __init__
         for qual, (name, kind, _sig) in new.defs.items():
-            if qual not in old.defs:
+            was = old.defs.get(qual)
+            if was is None:
                 owner = qual.rsplit(".", 1)[0] if "." in qual else ""
                 self.added[qual] = (name, owner, tuple(old.base_targets.get(owner, ())))
-                if kind in CALLABLE:
-                    self.added_names.add(name)
-        diff = old.items ^ new.items
-        for caller, callee in _moved_arguments(old, new, diff):
-            self.arg_calls.add((caller, callee))
-            self.arg_targets |= old.call_targets.get((caller, callee), set())
-        for item in diff:
+            if kind in CALLABLE and (was is None or was[1] not in CALLABLE):
+                self.counts[name] += 1
+        for item in _moved(old, new, old.items ^ new.items):
             key, tag = item[0], item[1]
-            if tag == "base":
+            if tag == "arg":  # the callee's parameters: see argument_files
+                self.arg_calls.add((key, item[2]))
+                self.arg_targets |= old.call_targets.get((key, item[2]), set())
+            elif tag == "base":  # the class's MRO: its readers, and constructors reaching an inherited __init__
                 self.keys.add(key)
-                self.names.add(key.rsplit(".", 1)[-1])
-            elif tag == "arg":
-                pass
-            elif tag == "setattr":
-                self.names.add(key)
-            elif tag in ("attr", "import"):  # reached through `mod.x` / `Cls.x` or re-exported
+                self.scoped |= {(key, key.rsplit(".", 1)[-1]), (module, key.rsplit(".", 1)[-1])}
+            elif tag == "setattr":  # `obj.x = v`: calls of `.x` where the class or module is read
+                self.scoped.add((item[2], key))
+            elif tag in ("attr", "import"):  # `mod.x` / `Cls.x`: reached through its module or class
                 self.keys.add(key)
                 self.values.add(key)
-                self.names.add(key.rsplit(".", 1)[-1])
-                if item in old.import_targets and old.import_targets[item]:
-                    self.keys.add(old.import_targets[item])
+                if "." in key:
+                    self.scoped.add(tuple(key.rsplit(".", 1)))
             else:  # flow, deco: the value of a function or a decorated definition
                 self.keys.add(key)
                 self.values.add(key)
                 self.prefixes.add(key)
 
     def __bool__(self) -> bool:
-        return bool(self.keys or self.names or self.added or self.removed_names or self.modules or self.arg_calls)
+        return bool(self.keys or self.scoped or self.added or self.counts or self.modules or self.arg_calls)
 
 
-def _moved_arguments(old: Shape, new: Shape, diff: set) -> set[tuple[str, str]]:
-    """(caller, callee text) of the calls whose arguments may carry other values now, or reach other
-    functions: an argument that changed, or an argument or callee that names something bound
-    differently in this file (directly or through the file's own assignments, to a fixed point;
-    scopes are not told apart)."""
+def _moved(old: Shape, new: Shape, diff: set) -> set:
+    """The changed items, and the items whose value names something bound differently in this file
+    (directly or through the file's own assignments, to a fixed point; scopes are not told apart):
+    `handler = real` when the import of `real` changed. An argument also moves when its callee does."""
     dirty = {v[0] for q, v in old.defs.items() if new.defs.get(q) != v}
     dirty |= {v[0] for q, v in new.defs.items() if old.defs.get(q) != v}
-    out = set()
     for item in diff:
         tag = item[1]
-        if tag == "arg":
-            out.add((item[0], item[2]))
-        elif tag in ("attr", "import", "deco"):
+        if tag in ("attr", "import", "deco"):
             dirty.add(item[0].rsplit(".", 1)[-1])
         elif tag == "flow" and item[3]:
-            dirty.add(_IDENT.match(item[3]).group() if _IDENT.match(item[3]) else item[3])
+            dirty.add(item[3].rsplit(".", 1)[-1])
+    out = set(diff)
     if not dirty:
         return out
-    flows = [(i[3], set(_IDENT.findall(i[4]))) for i in old.items | new.items if i[1] == "flow" and i[3]]
-    flows += [(i[0].rsplit(".", 1)[-1], set(_IDENT.findall(i[3]))) for i in old.items | new.items if i[1] == "attr"]
+    both = old.items | new.items
+    flows = [(i, i[3].rsplit(".", 1)[-1], set(_IDENT.findall(i[4]))) for i in both if i[1] == "flow" and i[3]]
+    flows += [(i, i[0].rsplit(".", 1)[-1], set(_IDENT.findall(i[3]))) for i in both if i[1] == "attr"]
     grew = True
     while grew:
         grew = False
-        for name, uses in flows:
-            if name not in dirty and uses & dirty:
+        for item, name, uses in flows:
+            if item not in out and uses & dirty:
+                out.add(item)
                 dirty.add(name)
                 grew = True
-    for item in old.items | new.items:
+    for item in both:
         if item[1] == "arg" and (set(_IDENT.findall(item[4])) | set(_IDENT.findall(item[2])[:1])) & dirty:
-            out.add((item[0], item[2]))
+            out.add(item)
     return out
 
 
@@ -245,18 +244,18 @@ def _temp(conn: sqlite3.Connection, name: str, values, kind: str = "TEXT") -> No
     conn.executemany(f"INSERT OR IGNORE INTO {name} VALUES(?)", [(v,) for v in values])
 
 
-def _value_flow(conn: sqlite3.Connection, values: set, names: set) -> set:
+def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
     """Keys whose value follows from a changed one: a scope that assigns or returns the result of a
-    call of a changed function (`obj = make()`), for a few rounds. The names of module and class
-    attributes found go into `names` (an import of one has no target to follow: it is no definition)."""
+    call of a changed function (`obj = make()`), for a few rounds. Module and class attributes
+    found go into `scoped` too (an import of one has no target to follow: it is no definition)."""
     out, frontier = set(), set(values)
     for _round in range(VALUE_ROUNDS):
         if not frontier:
             break
         _temp(conn, "inv_front", frontier)
         found = set()
-        for caller, cname, sq, skind, bkind, bname, value in conn.execute(
-                "SELECT c.caller, c.name, s.qualname, s.kind, b.kind, b.name, b.value FROM calls c "
+        for caller, cname, sq, skind, bname, value in conn.execute(
+                "SELECT c.caller, c.name, s.qualname, s.kind, b.name, b.value FROM calls c "
                 "JOIN inv_front k ON c.target = k.v "
                 "JOIN binds b ON b.file_id = c.file_id AND b.scope_id IS c.caller_id AND b.kind IN ('=', 'return') "
                 "LEFT JOIN symbols s ON s.id = c.caller_id"):
@@ -266,56 +265,142 @@ def _value_flow(conn: sqlite3.Connection, values: set, names: set) -> set:
                 found.add(caller)
             elif bname.isidentifier():  # a module or class attribute
                 found.add(_join(sq or caller, bname))
-                names.add(bname)
+                scoped.add((sq or caller, bname))
         frontier = found - out - values
         out |= frontier
     return out
 
 
+class _Readers:
+    """The files that read a module or a class: their calls, imports or bases target it or something
+    in it, or (a module) they import from it, absolutely or relatively."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._memo: dict[str, set[int]] = {}
+        self._relative: list | None = None
+
+    def __call__(self, key: str) -> set[int]:
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._find(key)
+        return hit
+
+    def _find(self, key: str) -> set[int]:
+        q, lo, hi = self.conn.execute, key + ".", key + "/"
+        out = {r[0] for r in q("SELECT file_id FROM calls WHERE target = ? OR (target > ? AND target < ?)", (key, lo, hi))}
+        out.update(r[0] for r in q("SELECT file_id FROM imports WHERE target = ? OR (target > ? AND target < ?)", (key, lo, hi)))
+        out.update(r[0] for r in q("SELECT file_id FROM bases WHERE target = ?", (key,)))
+        if q("SELECT 1 FROM files WHERE module = ? LIMIT 1", (key,)).fetchone() is not None:
+            out.update(r[0] for r in q("SELECT file_id FROM imports WHERE level = 0 AND (module = ? OR "
+                                       "(module > ? AND module < ?))", (key, lo, hi)))
+            out.update(fid for fid, full, _n in self.relative() if full == key or full.startswith(lo))
+        return out
+
+    def through(self, module: str, name: str) -> set[int]:
+        """Files that reach `module.name` through the module: `from module import name` (or `*`),
+        or the module imported whole and a call or import of that name."""
+        q = self.conn.execute
+        out = {r[0] for r in q("SELECT file_id FROM imports WHERE level = 0 AND module = ? AND name IN (?, '*')",
+                               (module, name))}
+        out.update(fid for fid, full, n in self.relative() if full == module and n in (name, "*"))
+        whole = {r[0] for r in q("SELECT file_id FROM imports WHERE target = ?", (module,))}
+        if whole:
+            out |= whole & {r[0] for r in q("SELECT DISTINCT file_id FROM calls WHERE name = ?", (name,))}
+        return out
+
+    def relative(self) -> list[tuple[int, str, str]]:
+        """(file id, absolute module, name) of every relative import (as resolve_python.PyWorld.absolute)."""
+        if self._relative is None:
+            self._relative = []
+            for fid, path, fmod, module, name, level in self.conn.execute(
+                    "SELECT f.id, f.path, f.module, i.module, i.name, i.level FROM imports i "
+                    "JOIN files f ON f.id = i.file_id WHERE i.level > 0"):
+                parts = fmod.split(".")
+                if not path.endswith("__init__.py"):
+                    parts = parts[:-1]
+                parts = parts[:max(0, len(parts) - (level - 1))] + ([module] if module else [])
+                self._relative.append((fid, ".".join(p for p in parts if p), name))
+        return self._relative
+
+    def descendants(self, cls: str) -> set[str]:
+        out, todo = set(), [cls]
+        while todo:
+            for (q,) in self.conn.execute("SELECT s.qualname FROM bases b JOIN symbols s ON s.id = b.symbol_id "
+                                          "WHERE b.target = ?", (todo.pop(),)):
+                if q not in out:
+                    out.add(q)
+                    todo.append(q)
+        return out
+
+
 def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
-    """The ids of unchanged files whose calls may now resolve differently (see the module docstring)."""
+    """The ids of unchanged files whose calls may now resolve differently (see the module docstring).
+    `ch.why` counts the files each rule found (a file may be found by several)."""
     q = conn.execute
     keys = set(ch.keys)
     if ch.values:
-        flow = _value_flow(conn, ch.values, ch.names)
+        flow = _value_flow(conn, ch.values, ch.scoped)
         keys |= flow
         ch.prefixes |= {k for k in flow if k not in ch.keys}
-    files: set[int] = set()
+    why: dict[str, set[int]] = {}
+    readers = _Readers(conn)
+
+    def found(rule: str, sql: str, args=()) -> set[int]:
+        ids = {r[0] for r in q(sql, args)}
+        why.setdefault(rule, set()).update(ids)
+        return ids
+
+    def named(name: str, unresolved: bool = False) -> set[int]:
+        """Files with calls or imports of this name (unresolved ones only)."""
+        cond = " AND target IS NULL" if unresolved else ""
+        ids = {r[0] for r in q(f"SELECT DISTINCT file_id FROM calls WHERE name = ?{cond}", (name,))}
+        return ids | {r[0] for r in q(f"SELECT file_id FROM imports WHERE (name = ? OR alias = ?){cond}", (name, name))}
+
     _temp(conn, "inv_keys", keys)
-    for sql in ("SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v",
-                "SELECT i.file_id FROM inv_keys k JOIN imports i ON i.target = k.v",
-                "SELECT b.file_id FROM inv_keys k JOIN bases b ON b.target = k.v"):
-        files.update(r[0] for r in q(sql))
+    found("target", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
+    found("target", "SELECT i.file_id FROM inv_keys k JOIN imports i ON i.target = k.v")
+    found("target", "SELECT b.file_id FROM inv_keys k JOIN bases b ON b.target = k.v")
     for p in ch.prefixes:  # definitions nested in a changed function (closures, lambdas)
-        files.update(r[0] for r in q("SELECT file_id FROM calls WHERE target > ? AND target < ?", (p + ".", p + "/")))
-    _temp(conn, "inv_names", ch.names)
-    files.update(r[0] for r in q("SELECT c.file_id FROM inv_names n JOIN calls c ON c.name = n.v"))
-    files.update(r[0] for r in q("SELECT i.file_id FROM inv_names n JOIN imports i ON i.name = n.v OR i.alias = n.v"))
-    # added definitions: the calls they may capture
+        found("nested", "SELECT file_id FROM calls WHERE target > ? AND target < ?", (p + ".", p + "/"))
+    modules = {r[0] for r in q("SELECT DISTINCT module FROM files WHERE lang = 'python'")}
+    for owner, name in ch.scoped:  # `mod.x`, `Cls.x`, `obj.x = v`: where the module or class is read
+        why.setdefault("attribute", set()).update(
+            readers.through(owner, name) if owner in modules else readers(owner) & named(name))
+    # added definitions: the calls they may capture, today resolved to the same name in an
+    # ancestor of their class, or unresolved where their class (or a subclass) or module is read
     captured: set[str] = set()
     for qual, (name, owner, old_bases) in ch.added.items():
         for anc in _ancestors(conn, owner, old_bases):
             captured.add(_join(anc, name))
+        where = readers(owner)
+        for sub in readers.descendants(owner):
+            where = where | readers(sub)
+        why.setdefault("capture", set()).update(where & named(name, unresolved=True))
     _temp(conn, "inv_keys", captured)
-    files.update(r[0] for r in q("SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v"))
-    # unresolved calls and imports of a newly defined name, and names defined nowhere any more
-    flips = {n for n in ch.removed_names if q(
-        "SELECT 1 FROM symbols WHERE name=? AND kind IN ('function','method','class') LIMIT 1", (n,)).fetchone() is None}
-    _temp(conn, "inv_names", {d[0] for d in ch.added.values()} | flips)
-    files.update(r[0] for r in q(
-        "SELECT c.file_id FROM inv_names n JOIN calls c ON c.name = n.v "
-        "WHERE c.target IS NULL OR c.target = '<external>.' || n.v"))
-    files.update(r[0] for r in q(
-        "SELECT i.file_id FROM inv_names n JOIN imports i ON i.name = n.v WHERE i.target IS NULL"))
-    for mod in ch.modules:  # a module that appeared or went: imports of it
-        last = mod.rsplit(".", 1)[-1]
-        files.update(r[0] for r in q(
-            "SELECT file_id FROM imports WHERE target = ? OR (target > ? AND target < ?) OR "
-            "(target IS NULL AND (module = ? OR name = ? OR module = ? OR ? LIKE '%.' || module))",
-            (mod, mod + ".", mod + "/", mod, last, last, mod)))
-    for t in ("inv_keys", "inv_names", "inv_front"):
+    found("mro", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
+    # a name now defined nowhere, or defined for the first time: `external` <-> `name`
+    for name, delta in ch.counts.items():
+        now = q("SELECT COUNT(*) FROM symbols WHERE name=? AND kind IN ('function','method','class')",
+                (name,)).fetchone()[0]
+        if delta and (now == 0) != (now - delta == 0):
+            found("defined", "SELECT file_id FROM calls WHERE name = ? AND (target IS NULL OR target = ?)",
+                  (name, f"<external>.{name}"))
+    for mod, lang in ch.modules:  # a module that appeared or went: imports of it
+        why.setdefault("module", set()).update(readers(mod))
+        parent, _, last = mod.rpartition(".")
+        found("module", "SELECT file_id FROM imports WHERE target IS NULL AND name = ? AND module = ?", (last, parent))
+        if mod in modules or lang == "python":
+            continue
+        # other languages import paths (`./auth` for src/auth/index.ts, "hash.h"): by their last parts
+        tails = {last, parent.rpartition(".")[2] if last in ("index", "mod", "lib", "main") else ""} - {""}
+        for tail in tails:
+            why["module"].update(fid for fid, m in q("SELECT file_id, module FROM imports WHERE instr(module, ?) > 0", (tail,))
+                                 if tail in _SEGMENTS.split(m))
+    for t in ("inv_keys", "inv_front"):
         q(f"DROP TABLE IF EXISTS temp.{t}")
-    return files
+    ch.why = {rule: len(ids) for rule, ids in why.items()}
+    return set().union(*why.values()) if why else set()
 
 
 def _ancestors(conn: sqlite3.Connection, cls: str, old_bases: tuple) -> set[str]:
@@ -333,20 +418,25 @@ def _ancestors(conn: sqlite3.Connection, cls: str, old_bases: tuple) -> set[str]
 
 
 def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int]) -> set[int]:
-    """After a resolve: the files defining the old and new targets of calls whose arguments changed."""
+    """After a resolve: the files of the functions that calls whose arguments moved reached before or
+    reach now, where such a function uses a parameter's value (see `_uses_params`)."""
     if not ch.arg_calls:
         return set()
     targets = set(ch.arg_targets)
-    _temp(conn, "inv_ids", changed_ids, "INTEGER")
-    for caller, callee in ch.arg_calls:
-        targets.update(r[0] for r in conn.execute(
-            "SELECT target FROM calls WHERE caller=? AND callee_text=? AND target IS NOT NULL "
-            "AND file_id IN (SELECT v FROM inv_ids)", (caller, callee)))
-    _temp(conn, "inv_keys", targets)
-    out = set()
-    for sid, fid, qual, kind, sig in conn.execute(
-            "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature FROM inv_keys k JOIN symbols s ON s.qualname = k.v"):
-        if fid in out:
+    ids = sorted(changed_ids)
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        for caller, callee, target in conn.execute(
+                f"SELECT caller, callee_text, target FROM calls WHERE target IS NOT NULL AND file_id IN "
+                f"({','.join('?' * len(part))})", part):
+            if (caller, callee) in ch.arg_calls:
+                targets.add(target)
+    _temp(conn, "inv_keys", {t for t in targets if not t.startswith("<")})
+    out: set[int] = set()
+    for sid, fid, qual, kind, sig, lang in conn.execute(
+            "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature, f.lang FROM inv_keys k "
+            "JOIN symbols s ON s.qualname = k.v JOIN files f ON f.id = s.file_id"):
+        if fid in out or lang != "python":  # only Python's resolver gives parameters values
             continue
         if kind == "class":  # its __init__ takes the arguments
             row = conn.execute("SELECT id, qualname, kind, signature FROM symbols WHERE parent_id=? AND name='__init__'",
@@ -357,7 +447,6 @@ def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int])
         if kind in FUNCS and _uses_params(conn, sid, qual, sig):
             out.add(fid)
     conn.execute("DROP TABLE IF EXISTS temp.inv_keys")
-    conn.execute("DROP TABLE IF EXISTS temp.inv_ids")
     return out
 
 
@@ -369,14 +458,14 @@ def _uses_params(conn: sqlite3.Connection, sid: int, qual: str, sig: str) -> boo
     params = {p for p, _k in params_of(sig)} - {"self", "cls"}
     if not params:
         return False
-    for (callee,) in conn.execute("SELECT callee_text FROM calls WHERE caller_id=? OR (caller > ? AND caller < ?)",
-                                  (sid, qual + ".", qual + "/")):
+    scopes = [sid] + [r[0] for r in conn.execute("SELECT id FROM symbols WHERE qualname > ? AND qualname < ?",
+                                                 (qual + ".", qual + "/"))]
+    marks = ",".join("?" * len(scopes))
+    for (callee,) in conn.execute(f"SELECT callee_text FROM calls WHERE caller_id IN ({marks})", scopes):
         m = _IDENT.match(callee)
         if m and m.group() in params:
             return True
-    for (value,) in conn.execute(
-            "SELECT b.value FROM binds b JOIN symbols s ON s.id = b.scope_id WHERE b.kind != 'arg' AND "
-            "(s.id = ? OR (s.qualname > ? AND s.qualname < ?))", (sid, qual + ".", qual + "/")):
+    for (value,) in conn.execute(f"SELECT value FROM binds WHERE kind != 'arg' AND scope_id IN ({marks})", scopes):
         if params & set(_IDENT.findall(value)):
             return True
     return False
