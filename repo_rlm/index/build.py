@@ -482,10 +482,10 @@ class Indexer:
                 c.execute("UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped')")
             mine = {r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped')")}
             count["changed_files"] = len(mine)
-            if changed:
-                self._mark(invalidate.files_to_resolve(c, changed) - mine)
+            if changed:  # parameters whose values moved: their functions' files (by the calls' old targets first)
+                self._mark(invalidate.files_to_resolve(c, changed) | invalidate.argument_files(c, changed, mine) - mine)
             done = self._resolve_marked(progress, count)
-            if changed and changed.arg_calls:  # parameters whose values moved: their functions' files
+            if changed and changed.arg_calls:  # ... and by their new ones
                 self._mark(invalidate.argument_files(c, changed, mine) - done)
                 done |= self._resolve_marked(None, count)
             count["other_files"] = count["files"] - count["changed_files"]

@@ -245,23 +245,36 @@ def _temp(conn: sqlite3.Connection, name: str, values, kind: str = "TEXT") -> No
 
 
 def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
-    """Keys whose value follows from a changed one: a scope that assigns or returns the result of a
-    call of a changed function (`obj = make()`), for a few rounds. Module and class attributes
-    found go into `scoped` too (an import of one has no target to follow: it is no definition)."""
+    """Keys whose value follows from a changed one, for a few rounds: a function that returns the
+    result of a call of a changed function (`return make()`, or `x = make()` and `return x`), a
+    module or class attribute assigned it (`obj = make()`; also put in `scoped`: an import of one
+    has no target to follow), `self.x = make()` (the class's attribute `x`, in `scoped`)."""
     out, frontier = set(), set(values)
+    returns: dict[tuple, set] = {}
     for _round in range(VALUE_ROUNDS):
         if not frontier:
             break
         _temp(conn, "inv_front", frontier)
         found = set()
-        for caller, cname, sq, skind, bname, value in conn.execute(
-                "SELECT c.caller, c.name, s.qualname, s.kind, b.name, b.value FROM calls c "
-                "JOIN inv_front k ON c.target = k.v "
+        for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in conn.execute(
+                "SELECT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value "
+                "FROM calls c JOIN inv_front k ON c.target = k.v "
                 "JOIN binds b ON b.file_id = c.file_id AND b.scope_id IS c.caller_id AND b.kind IN ('=', 'return') "
-                "LEFT JOIN symbols s ON s.id = c.caller_id"):
+                "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id"):
             if cname + "()" not in value:
                 continue
             if skind in FUNCS:
+                if bkind == "=" and "." in bname and skind == "method" and parent:  # self.x = make()
+                    scoped.add((parent, bname.rsplit(".", 1)[-1]))
+                    continue
+                if bkind == "=":  # a local: only if the function returns it
+                    key = (fid, sid)
+                    if key not in returns:
+                        returns[key] = {n for (v,) in conn.execute(
+                            "SELECT value FROM binds WHERE file_id = ? AND scope_id = ? AND kind = 'return'", key)
+                            for n in _IDENT.findall(v)}
+                    if bname not in returns[key]:
+                        continue
                 found.add(caller)
             elif bname.isidentifier():  # a module or class attribute
                 found.add(_join(sq or caller, bname))
@@ -351,11 +364,14 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
         why.setdefault(rule, set()).update(ids)
         return ids
 
-    def named(name: str, unresolved: bool = False) -> set[int]:
-        """Files with calls or imports of this name (unresolved ones only)."""
+    def named(name: str, within: set[int], unresolved: bool = False) -> set[int]:
+        """The files of `within` with calls or imports of this name (unresolved ones only)."""
+        if not within:
+            return within
         cond = " AND target IS NULL" if unresolved else ""
         ids = {r[0] for r in q(f"SELECT DISTINCT file_id FROM calls WHERE name = ?{cond}", (name,))}
-        return ids | {r[0] for r in q(f"SELECT file_id FROM imports WHERE (name = ? OR alias = ?){cond}", (name, name))}
+        ids |= {r[0] for r in q(f"SELECT file_id FROM imports WHERE (name = ? OR alias = ?){cond}", (name, name))}
+        return ids & within
 
     _temp(conn, "inv_keys", keys)
     found("target", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
@@ -366,7 +382,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
     modules = {r[0] for r in q("SELECT DISTINCT module FROM files WHERE lang = 'python'")}
     for owner, name in ch.scoped:  # `mod.x`, `Cls.x`, `obj.x = v`: where the module or class is read
         why.setdefault("attribute", set()).update(
-            readers.through(owner, name) if owner in modules else readers(owner) & named(name))
+            readers.through(owner, name) if owner in modules else named(name, readers(owner)))
     # added definitions: the calls they may capture, today resolved to the same name in an
     # ancestor of their class, or unresolved where their class (or a subclass) or module is read
     captured: set[str] = set()
@@ -376,7 +392,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
         where = readers(owner)
         for sub in readers.descendants(owner):
             where = where | readers(sub)
-        why.setdefault("capture", set()).update(where & named(name, unresolved=True))
+        why.setdefault("capture", set()).update(named(name, where, unresolved=True))
     _temp(conn, "inv_keys", captured)
     found("mro", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
     # a name now defined nowhere, or defined for the first time: `external` <-> `name`
@@ -444,13 +460,13 @@ def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int])
             if row is None:
                 continue
             sid, qual, kind, sig = row
-        if kind in FUNCS and _uses_params(conn, sid, qual, sig):
+        if kind in FUNCS and _uses_params(conn, fid, sid, qual, sig):
             out.add(fid)
     conn.execute("DROP TABLE IF EXISTS temp.inv_keys")
     return out
 
 
-def _uses_params(conn: sqlite3.Connection, sid: int, qual: str, sig: str) -> bool:
+def _uses_params(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str) -> bool:
     """Does a function use a parameter's value where resolution looks at it: a call or a flow fact
     of it or of a function nested in it (where a parameter's value is only passed on, it does not)?"""
     from .resolve_python import params_of
@@ -465,7 +481,8 @@ def _uses_params(conn: sqlite3.Connection, sid: int, qual: str, sig: str) -> boo
         m = _IDENT.match(callee)
         if m and m.group() in params:
             return True
-    for (value,) in conn.execute(f"SELECT value FROM binds WHERE kind != 'arg' AND scope_id IN ({marks})", scopes):
+    for (value,) in conn.execute(f"SELECT value FROM binds WHERE file_id = ? AND kind != 'arg' AND scope_id IN ({marks})",
+                                 (fid, *scopes)):
         if params & set(_IDENT.findall(value)):
             return True
     return False
