@@ -640,8 +640,8 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             for _local, kind, value in w.import_bindings(fid, module, name, alias)[:1]:
                 if kind == "symbol" and value:
                     imp.append((value, iid))
-                elif kind == "module" and value:
-                    imp.append((w.files[value[0]][2], iid))
+                elif kind == "module" and value:  # a package of several files: the same one whatever their ids
+                    imp.append((min(w.files[f][2] for f in value), iid))
 
     bases = []
     for fid in wanted:
