@@ -296,7 +296,14 @@ class Indexer:
                     continue
                 if src.execute("SELECT COUNT(*) FROM files WHERE resolved=0").fetchone()[0]:
                     continue  # a build that did not finish: not a base to start from
-                src.backup(self.conn)
+                # written straight into the file, not into the WAL first (then copied again): the
+                # index is new, nobody reads it yet; if another connection holds it, WAL stays
+                wal = self.conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete"
+                try:
+                    src.backup(self.conn)
+                finally:
+                    if not wal:
+                        self.conn.execute("PRAGMA journal_mode=WAL")
                 with self.conn:  # no stat of the other clone vouches for a file here: git's blob ids or a hash must
                     self.conn.execute("UPDATE files SET mtime_ns=0")
                     self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (repo_key,))
