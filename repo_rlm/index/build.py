@@ -490,7 +490,7 @@ class Indexer:
             mine = {r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped')")}
             count["changed_files"] = len(mine)
             if changed:  # parameters whose values moved: their functions' files (by the calls' old targets first)
-                self._mark(invalidate.files_to_resolve(c, changed) | invalidate.argument_files(c, changed, mine) - mine)
+                self._mark(invalidate.files_to_resolve(c, changed) | invalidate.argument_files(c, changed, mine, before=True) - mine)
             done = self._resolve_marked(progress, count)
             if changed and changed.arg_calls:  # ... and by their new ones
                 self._mark(invalidate.argument_files(c, changed, mine) - done)

@@ -155,6 +155,7 @@ class Changes:
     modules: set = field(default_factory=set)  # (module, language) added or removed
     arg_calls: set = field(default_factory=set)  # (caller, callee text) whose arguments may have moved
     arg_targets: set = field(default_factory=set)  # their old targets
+    arg_sources: set = field(default_factory=set)  # ((caller, callee text), old target)
     why: dict = field(default_factory=dict)  # rule -> files it found (files_to_resolve)
 
     def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
@@ -183,7 +184,9 @@ class Changes:
             key, tag = item[0], item[1]
             if tag == "arg":  # the callee's parameters: see argument_files
                 self.arg_calls.add((key, item[2]))
-                self.arg_targets |= old.call_targets.get((key, item[2]), set())
+                for t in old.call_targets.get((key, item[2]), ()):
+                    self.arg_targets.add(t)
+                    self.arg_sources.add(((key, item[2]), t))
             elif tag == "base":  # the class's MRO: its readers, and constructors reaching an inherited __init__
                 self.keys.add(key)
                 self.scoped |= {(key, key.rsplit(".", 1)[-1]), (module, key.rsplit(".", 1)[-1])}
@@ -433,12 +436,21 @@ def _ancestors(conn: sqlite3.Connection, cls: str, old_bases: tuple) -> set[str]
     return out
 
 
-def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int]) -> set[int]:
-    """After a resolve: the files of the functions that calls whose arguments moved reached before or
-    reach now, where such a function uses a parameter's value (see `_uses_params`)."""
+def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int], before: bool = False) -> set[int]:
+    """The files of the functions that calls whose arguments moved reached before or reach now, where
+    such a function uses a parameter's value (see `_uses_params`). `before` the resolve, a call that
+    had no target stands for the functions of its name, if there are few: so the resolve after it is rarely needed."""
     if not ch.arg_calls:
         return set()
     targets = set(ch.arg_targets)
+    if before:  # calls with no old target: functions of that name (few) stand in for what they will reach
+        known = {c for c, _t in ch.arg_sources}
+        for name in {_IDENT.findall(callee)[-1] for caller, callee in ch.arg_calls
+                     if (caller, callee) not in known and _IDENT.findall(callee)}:
+            quals = [r[0] for r in conn.execute("SELECT qualname FROM symbols WHERE name = ? AND kind IN "
+                                                "('function', 'method', 'class') LIMIT 17", (name,))]
+            if len(quals) <= 16:
+                targets.update(quals)
     ids = sorted(changed_ids)
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
