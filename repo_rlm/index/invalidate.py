@@ -1,30 +1,37 @@
 """Which files to resolve again after an update: the old and new *shapes* of the changed files,
-compared by qualified name, and the call sites that read what changed.
+compared by qualified name, and the stored facts of the other files that read what changed.
 
 A file's shape is what other files' resolution can see of it, without positions (a line shift
 changes nothing): its definitions (qualname, kind, signature), its classes' bases, its imports
 and its value-flow facts (pyflow binds: returns, assignments, decorators, annotations, call
 arguments), each keyed by the qualified name it is reached through (a function for its returns
 and locals, `mod.x` / `Cls.x` for a module or class attribute, the decorated definition for a
-decorator). A body edit that changes none of these changes no shape and re-resolves no other
-file. Otherwise, besides the changed files themselves, these are resolved again:
+decorator). Within the file, an item whose value names something bound differently (`handler =
+real` when the import of `real` changed) counts as changed too. A body edit that changes none of
+this re-resolves no other file. Otherwise, besides the changed files themselves, all by SQL over
+the stored facts:
 
-- changed or removed keys: files with calls, imports or bases whose stored target is the key
-  (or a definition nested in a changed function); for a class whose bases changed, the calls
-  named like the class (constructors reaching an inherited `__init__`); for a changed module or
-  class attribute or import, the calls and imports of that name;
-- added definitions (`C.doit`): calls of that name that are unresolved today, or whose target is
-  that name in a class of C's MRO (they may be captured), and unresolved imports of that name;
-  a name defined nowhere before (or nowhere any more) flips `external` <-> `name`;
-- value flow, to a fixed point (a few rounds): a call of a changed function whose result its
-  scope assigns or returns changes that scope's value too (`obj = make()` at module level makes
-  `mod.obj` a changed key);
-- arguments: a changed argument at a call site changes the callee's parameters: after the first
-  resolve, the files defining the call's old and new targets are resolved too.
+- target: changed or removed keys: files whose calls, imports or bases target one (or, for a
+  changed function, a definition nested in it);
+- attribute: a changed module attribute or import `mod.x`: files that import `x` from `mod` (or
+  `*`), or import `mod` whole and call an `x`; a class attribute or `obj.x = v` (and a class
+  whose bases changed, for constructors reaching an inherited `__init__`): files that read the
+  class (target it or its members) and call an `x`;
+- mro / capture: an added definition `C.doit` may capture calls today resolved to `doit` in a
+  class of C's old MRO, and unresolved `doit` calls in files that read C, a subclass or the module;
+- defined: a name defined nowhere before (or nowhere any more) flips its calls `external` <-> `name`;
+- module: a module that appeared or went: its importers (for other languages, imports whose path
+  ends in its name);
+- value flow, for a few rounds: a function that returns (directly or through a local) the result
+  of a call of a changed function changes too; so does a module or class attribute assigned it;
+- arguments (`argument_files`): a call site whose arguments may carry other values (or whose
+  callee moved) changes the parameters of the functions it reached before and reaches now; those
+  functions' files are resolved too where the function uses a parameter in a call or flow fact.
 
-What it does not follow (a full rebuild would): values that reach a call through more than the
-rounds above, or through a receiver whose type flows from an unchanged intermediate file after a
-class's bases changed. tests/test_incremental.py checks incremental == fresh on synthetic edits.
+What it does not follow (a full rebuild would): values through more rounds than VALUE_ROUNDS,
+arguments passed in unchanged files whose values moved elsewhere, and a new method capturing a
+call on a receiver whose class no file on the way reads. tests/test_incremental.py checks that
+incremental == fresh on every fixture under generated edits.
 """
 from __future__ import annotations
 
