@@ -245,9 +245,6 @@ def _moved(old: Shape, new: Shape, diff: set) -> set:
     return out
 
 
-_OURS = "lang NOT IN ('text', 'skipped')"
-
-
 def _temp(conn: sqlite3.Connection, name: str, values, kind: str = "TEXT") -> None:
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name}(v {kind} PRIMARY KEY)")
     conn.execute(f"DELETE FROM {name}")
