@@ -233,3 +233,17 @@ def test_value_flow_through_an_unchanged_module(tmp_path: Path) -> None:
     fresh, _ = build(tree, tmp_path / "fresh.db")
     assert calls_table(conn) == calls_table(fresh)
     assert report["other_files"] == 2  # registry.py and report.py; not other.py
+
+
+def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> None:
+    """A build killed after writing a file but before resolving: what that file changed is lost, so
+    the next update resolves every file again (and ends where a fresh build does)."""
+    tree = tmp_path / "app"
+    shutil.copytree(FIXTURES / "pyapp", tree)
+    conn, _ = build(tree, tmp_path / "i.db")
+    code = conn.execute("SELECT COUNT(*) FROM files WHERE lang NOT IN ('text', 'skipped')").fetchone()[0]
+    with conn:  # as a killed build leaves a written, unresolved file
+        conn.execute("UPDATE files SET resolved=0 WHERE path='src/shop/util/helpers.py'")
+    report = Indexer(tree, conn).update()["resolved"]
+    assert report["files"] == code
+    assert Indexer(tree, conn).update()["resolved"]["files"] == 0

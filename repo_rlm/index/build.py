@@ -163,7 +163,7 @@ class Indexer:
         self._replace = self._moved_modules(stored, package_dirs, gone_set) if paths is None else set()
         todo += sorted(self._replace - set(todo))
         self._stored_files = stored
-        bulk = len(todo) > max(store.BULK_FILES, len(stored) // 5)
+        bulk = len(todo) > max(store.BULK_FILES, len(stored) // 5) or self._unfinished()
         # What the changed files changed, old shape against new: the rest is resolved again only where it reads that.
         changed: invalidate.Changes | None = None if bulk else invalidate.Changes()
         if changed is not None:
@@ -256,6 +256,12 @@ class Indexer:
         return report
 
     # -- another clone of the same repository ---------------------------------------------------
+
+    def _unfinished(self) -> bool:
+        """Did an earlier update stop between writing files and resolving? What those files changed
+        is not known any more: this update resolves every file again."""
+        return self.conn.execute("SELECT 1 FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped') "
+                                 "LIMIT 1").fetchone() is not None
 
     def _moved_modules(self, stored: dict[str, store.StoredFile], package_dirs: set[str], gone: set[str]) -> set[str]:
         """Python files whose module name moves because an `__init__.py` came or went: placed again."""
