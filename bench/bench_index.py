@@ -931,7 +931,7 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
     root = head
     subprocess.run(["git", "clone", "-q", "--local", str(root), str(other)], check=True)
     subprocess.run(["git", "-C", str(other), "checkout", "-q", sha], check=True)
-    dbs = {k: work / f"rev-{k}.db" for k in ("head", "other", "moving")}
+    dbs = {k: work / f"rev-{k}.db" for k in ("head", "other", "moving", "cold", "cold0")}
 
     def fresh(db: Path) -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -943,12 +943,12 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
             raise RuntimeError(r.error())
         return r
 
-    cold, clone2, update, misses, upd_files = [], [], [], [], []
+    cold, clone2, update, misses, upd_files, resolved, phases = [], [], [], [], [], [], []
     try:
-        for _ in range(args.runs):
-            empty_cache(runner)  # the other commit's own cold build
-            fresh(dbs["other"])
-            cold.append(index(other, dbs["other"]).wall)
+        for run in range(args.runs):
+            empty_cache(runner)  # the other commit's own cold build (the first one kept: two cold builds may differ too)
+            fresh(dbs["cold0" if run == 0 else "cold"])
+            cold.append(index(other, dbs["cold0" if run == 0 else "cold"]).wall)
             empty_cache(runner)  # warm the cache with HEAD only, then a second clone at the other commit
             fresh(dbs["head"])
             index(root, dbs["head"])
@@ -956,6 +956,8 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
             r = index(other, dbs["other"])
             clone2.append(r.wall)
             misses.append((r.json().get("fact_cache") or {}).get("misses"))
+            resolved.append(r.json().get("resolved"))
+            phases.append(r.json().get("phases"))
             empty_cache(runner)  # one work tree: index HEAD, check out the other commit, update
             fresh(dbs["moving"])
             index(root, dbs["moving"])
@@ -970,8 +972,32 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
         R["errors"].append(str(exc))
     R.update(cold_other_s=median(cold), clone2_s=median(clone2), checkout_update_s=median(update),
              cold_other_all_s=cold, clone2_all_s=clone2, checkout_update_all_s=update,
-             clone2_misses=misses, update_files=upd_files, loadavg_end=os.getloadavg()[0])
+             clone2_misses=misses, update_files=upd_files, clone2_resolved=resolved, clone2_phases=phases,
+             loadavg_end=os.getloadavg()[0])
+    last_cold = dbs["cold"] if len(cold) > 1 else dbs["cold0"]
+    if cold and clone2:  # the incremental indexes must hold the calls a cold build of the same commit holds
+        R["clone2_calls_differing"] = calls_differing(dbs["other"], last_cold)
+    if cold and update:
+        R["checkout_calls_differing"] = calls_differing(dbs["moving"], last_cold)
+    if len(cold) > 1:  # ... as far as two cold builds agree (the resolver depends on the order files arrive in)
+        R["cold_calls_differing"] = calls_differing(dbs["cold0"], dbs["cold"])
     return R
+
+
+def calls_differing(a: Path, b: Path) -> tuple[int, int]:
+    """(rows of the calls table in one index and not the other, rows in b): 0 means the same table."""
+    from collections import Counter
+
+    q = ("SELECT f.path, c.caller, c.callee_text, c.line, c.col, c.is_new, c.target, c.resolution "
+         "FROM calls c JOIN files f ON f.id = c.file_id")
+    tables = []
+    for db in (a, b):
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            tables.append(Counter(conn.execute(q)))
+        finally:
+            conn.close()
+    return sum(((tables[0] - tables[1]) + (tables[1] - tables[0])).values()), sum(tables[1].values())
 
 
 def revisions_table(R: dict) -> str:
@@ -989,6 +1015,12 @@ def revisions_table(R: dict) -> str:
            f"{_f(R.get('clone2_s'), ' s')} | {_fl(R.get('clone2_all_s'))} | {share(R.get('clone2_s'))} | <= 25% |",
            f"| checkout of the other commit in an indexed work tree, then update (updated {R.get('update_files')}) | "
            f"{_f(R.get('checkout_update_s'), ' s')} | {_fl(R.get('checkout_update_all_s'))} | {share(R.get('checkout_update_s'))} | <= 25% |"]
+    out += ["", f"Second clone: resolved again {R.get('clone2_resolved')}; phases {R.get('clone2_phases')}."]
+    for key, what in (("clone2_calls_differing", "second clone"), ("checkout_calls_differing", "checkout + update"),
+                      ("cold_calls_differing", "first cold build")):
+        if R.get(key):
+            n, total = R[key]
+            out.append(f"Calls table of the {what} vs the cold build of the same commit: {n} of {total} rows differ.")
     if R.get("errors"):
         out += ["", "Errors:"] + [f"- {e}" for e in R["errors"]]
     return "\n".join(out) + "\n"

@@ -246,7 +246,7 @@ def _run(args: argparse.Namespace) -> int:
     if c == "index":
         if j:
             _print_json({k: report[k] for k in ("files", "symbols", "calls", "languages", "updated_files", "seconds", "index_path")}
-                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases",
+                        | {k: report[k] for k in ("deleted_files", "skipped", "imports", "lines", "bytes", "phases", "resolved",
                                                  "fact_cache", "embeddings") if k in report})
         else:
             langs = ", ".join(f"{k} {v}" for k, v in report["languages"].items())

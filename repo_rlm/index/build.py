@@ -7,6 +7,15 @@ paths, writes each batch of files in its own transaction, then ties call sites t
 targets. A build killed at any point leaves a consistent index: unfinished files keep their old
 facts and are redone next time. A fresh index of a git clone starts as a copy of another
 clone's index of the same repository, so it costs the diff.
+
+Resolution after a small update is by qualified target, not by name (invalidate.py): before a
+changed file is written, its stored shape (definitions with kind and signature, bases, imports,
+value-flow facts, all without positions) is compared with the new one; the changed files are
+resolved again, and of the others only those whose stored calls, imports or bases target what
+changed, whose unresolved calls a new definition may capture (or whose calls target the same
+method in a class of the new one's MRO), that read a changed value through an unchanged module,
+or that define a function whose parameters a changed call site passes. A body edit that changes
+no shape resolves nothing else. A bulk update resolves everything.
 """
 from __future__ import annotations
 
@@ -19,7 +28,7 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import discovery, executors, factcache, store
+from . import discovery, executors, factcache, invalidate, store
 from .languages import has_query, language_for
 from .parse import FileFacts, extract, git_blob_id, module_name, name_words, place, text_facts
 
@@ -62,6 +71,8 @@ class Indexer:
     def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
                  executor: str = "auto", cache: factcache.FactCache | None = None) -> None:
         self._known: set[str] = set()  # paths the index held when this update started
+        self._stored_files: dict[str, store.StoredFile] = {}
+        self._replace: set[str] = set()  # unchanged files placed again (their module name moved)
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
@@ -146,21 +157,24 @@ class Indexer:
             stored = self._stored()  # a sibling's index: from here on, this update costs the diff
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        bulk = len(todo) > max(store.BULK_FILES, len(stored) // 5)
-        # Names whose definitions changed: only files that mention them need resolving again.
-        changed: set[str] | None = None if bulk else set()
+        gone_set = set(gone)
+        package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
+                        if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
+        self._replace = self._moved_modules(stored, package_dirs, gone_set) if paths is None else set()
+        package_dirs |= {p for p in (*stored, *todo) if (p == "go.mod" or p.endswith("/go.mod")) and p not in gone_set}
+        todo += sorted(self._replace - set(todo))
+        self._stored_files = stored
+        bulk = len(todo) > max(store.BULK_FILES, len(stored) // 5) or self._unfinished()
+        # What the changed files changed, old shape against new: the rest is resolved again only where it reads that.
+        changed: invalidate.Changes | None = None if bulk else invalidate.Changes()
         if changed is not None:
             for p in gone:
-                changed |= {q.rsplit(".", 1)[-1] for q, _k in self._shape(p)}
+                self._shape(changed, p, None)
         if gone:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 for p in gone:
                     self._delete(p)
-        gone_set = set(gone)
-        package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
-                        if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
-        package_dirs |= {p for p in (*stored, *todo) if (p == "go.mod" or p.endswith("/go.mod")) and p not in gone_set}
         done = updated = 0
         # A fresh build (an empty index, or far more new files than old): fill the tables first and
         # build their indexes once at the end; sorting once is several times cheaper than row by row.
@@ -184,10 +198,8 @@ class Indexer:
             if result[0] == "same":
                 touched.append(result[1:])
                 return
-            if result[0] == "ok" and changed is not None:
-                f = result[1]
-                new = {(d[1], d[2]) for d in f.defs} | {(f.defs[i][1] + "<", b) for i, b in f.bases}
-                changed |= {q.rsplit(".", 1)[-1].rstrip("<") for q, _k in new ^ self._shape(f.path)}
+            if changed is not None:
+                self._shape(changed, _result_path(result), result[1] if result[0] == "ok" else None)
             batch.append(result)
             updated += result[0] == "ok"
 
@@ -222,7 +234,7 @@ class Indexer:
         if self.cache is None:
             cache.close()
         t_parse, c_parse = time.perf_counter(), time.process_time()
-        self._resolve(changed, progress)
+        resolved = self._resolve(changed, progress)
         if fresh:  # fold the build's large WAL into the database now, not into the next small update
             store.create_secondary_indexes(self.conn)
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -242,10 +254,27 @@ class Indexer:
             # CPU of this process (workers not included): steadier than wall time on a busy machine
             "phases_cpu": {"until_written": round(c_parse - c0, 3), "resolve": round(c_resolve - c_parse, 3)},
             "fact_cache": cache.report() | ({"seeded_from": seeded} if seeded else {}),
+            # resolved again: files changed here, and unchanged files that read what they changed
+            "resolved": resolved,
         }
         return report
 
     # -- another clone of the same repository ---------------------------------------------------
+
+    def _unfinished(self) -> bool:
+        """Did an earlier update stop between writing files and resolving? What those files changed
+        is not known any more: this update resolves every file again."""
+        return self.conn.execute("SELECT 1 FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped') "
+                                 "LIMIT 1").fetchone() is not None
+
+    def _moved_modules(self, stored: dict[str, store.StoredFile], package_dirs: set[str], gone: set[str]) -> set[str]:
+        """Python files whose module name moves because an `__init__.py` came or went: placed again."""
+        before = {p.rsplit("/", 1)[0] if "/" in p else "" for p in stored
+                  if p == "__init__.py" or p.endswith("/__init__.py")}
+        if before == package_dirs:
+            return set()
+        return {p for p, m in self.conn.execute("SELECT path, module FROM files WHERE lang='python'")
+                if p not in gone and module_name(p, "python", package_dirs) != m}
 
     def _db_path(self) -> str:
         return next((r[2] for r in self.conn.execute("PRAGMA database_list") if r[1] == "main"), "")
@@ -277,7 +306,14 @@ class Indexer:
                     continue
                 if src.execute("SELECT COUNT(*) FROM files WHERE resolved=0").fetchone()[0]:
                     continue  # a build that did not finish: not a base to start from
-                src.backup(self.conn)
+                # written straight into the file, not into the WAL first (then copied again): the
+                # index is new, nobody reads it yet; if another connection holds it, WAL stays
+                wal = self.conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete"
+                try:
+                    src.backup(self.conn)
+                finally:
+                    if not wal:
+                        self.conn.execute("PRAGMA journal_mode=WAL")
                 with self.conn:  # no stat of the other clone vouches for a file here: git's blob ids or a hash must
                     self.conn.execute("UPDATE files SET mtime_ns=0")
                     self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (repo_key,))
@@ -296,7 +332,7 @@ class Indexer:
             return r
         _, data, blob, size, mtime = r
         old = stored.get(path)
-        if old is not None and old.blob == blob and old.lang != "skipped":
+        if old is not None and old.blob == blob and old.lang != "skipped" and path not in self._replace:
             return ("same", size, mtime, path)
         lang = language_for(path) or "text"
         if lang == "text" or not has_query(lang):
@@ -438,40 +474,65 @@ class Indexer:
                 c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)
                 c.executemany("INSERT INTO chunks_fts(rowid, name, path, signature, doc, body) VALUES(?,?,?,?,?,?)", fts_rows)
 
-    def _shape(self, path: str) -> set[tuple[str, str]]:
-        """What other files can see of a stored file: its definitions, and its classes' bases."""
-        if path not in self._known:
-            return set()
-        rows = self.conn.execute("SELECT s.qualname, s.kind FROM symbols s JOIN files f ON f.id=s.file_id WHERE f.path=?", (path,))
-        bases = self.conn.execute("SELECT s.qualname || '<', b.base FROM bases b JOIN symbols s ON s.id=b.symbol_id "
-                                  "JOIN files f ON f.id=b.file_id WHERE f.path=?", (path,))
-        return set(rows) | set(bases)
+    def _shape(self, changes: invalidate.Changes, path: str, new: FileFacts | None) -> None:
+        """Note what a file's new facts change against its stored ones (see invalidate.py)."""
+        known = self._stored_files.get(path) if path in self._known else None
+        old = known.id if known is not None and known.lang not in ("text", "skipped") else None
+        new = new if new is not None and new.lang != "text" else None
+        if old is None and new is None:  # plain text is nobody's definitions
+            return
+        changes.add(invalidate.stored_shape(self.conn, old) if old is not None else None,
+                    invalidate.facts_shape(new) if new is not None else None,
+                    new.module if new is not None else self._module_of(old), new.lang if new is not None else known.lang)
 
-    def _resolve(self, changed: set[str] | None, progress: Progress | None) -> None:
-        """Tie calls to targets in new files, and in the files that mention a name whose definition changed."""
-        from . import resolve_generic, resolve_python
+    def _module_of(self, file_id: int) -> str:
+        return (self.conn.execute("SELECT module FROM files WHERE id=?", (file_id,)).fetchone() or ("",))[0]
 
+    def _resolve(self, changed: invalidate.Changes | None, progress: Progress | None) -> dict:
+        """Tie calls to targets in new files, and in the unchanged files that read what changed
+        (all of them after a bulk update). Returns the counts of files and calls resolved."""
         c = self.conn
+        count = {"files": 0, "calls": 0, "changed_files": 0, "other_files": 0}
         with c:
             c.execute("BEGIN IMMEDIATE")
             if changed is None:
                 c.execute("UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped')")
-            elif changed:
-                names = sorted(changed)
-                for i in range(0, len(names), 500):
-                    part = names[i:i + 500]
-                    marks = ",".join("?" * len(part))
-                    c.execute(f"UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped') AND id IN "
-                              f"(SELECT file_id FROM calls WHERE name IN ({marks}) UNION "
-                              f"SELECT file_id FROM imports WHERE name IN ({marks}) OR alias IN ({marks}))", part * 3)
-            py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
-            other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
-            if progress and (py or other):
-                progress(0, 1, "resolve")
-            if py:
-                resolve_python.resolve_files(c, py)
-            if other:
-                resolve_generic.resolve_files(c, other)
-            c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
-            if progress and (py or other):
-                progress(1, 1, "resolve")
+            mine = {r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped')")}
+            count["changed_files"] = len(mine)
+            if changed:  # parameters whose values moved: their functions' files (by the calls' old targets first)
+                self._mark(invalidate.files_to_resolve(c, changed) | invalidate.argument_files(c, changed, mine, before=True) - mine)
+            done = self._resolve_marked(progress, count)
+            if changed and changed.arg_calls:  # ... and by their new ones
+                self._mark(invalidate.argument_files(c, changed, mine) - done)
+                done |= self._resolve_marked(None, count)
+            count["other_files"] = count["files"] - count["changed_files"]
+        return count
+
+    def _mark(self, ids: set[int]) -> None:
+        ids_ = sorted(ids)
+        for i in range(0, len(ids_), 500):
+            part = ids_[i:i + 500]
+            self.conn.execute(f"UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped') AND id IN "
+                              f"({','.join('?' * len(part))})", part)
+
+    def _resolve_marked(self, progress: Progress | None, count: dict) -> set[int]:
+        from . import resolve_generic, resolve_python
+
+        c = self.conn
+        py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
+        other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
+        if progress and (py or other):
+            progress(0, 1, "resolve")
+        if py:
+            resolve_python.resolve_files(c, py)
+        if other:
+            resolve_generic.resolve_files(c, other)
+        c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
+        if progress and (py or other):
+            progress(1, 1, "resolve")
+        count["files"] += len(py) + len(other)
+        for i in range(0, len(py + other), 500):
+            part = (py + other)[i:i + 500]
+            count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id IN ({','.join('?' * len(part))})",
+                                        part).fetchone()[0]
+        return set(py) | set(other)

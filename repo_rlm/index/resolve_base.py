@@ -46,6 +46,15 @@ def write_calls(conn: sqlite3.Connection, updates: list[tuple], extra: list[tupl
             "VALUES(?,?,?,?,?,?,?,?,?,?,?)", extra)
 
 
+def clear_targets(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+    """Forget the import and base targets of files about to be resolved again: one that no longer
+    resolves (its definition went) must not keep its old target."""
+    for i in range(0, len(file_ids), 500):
+        where, args = files_clause(file_ids[i:i + 500])
+        conn.execute(f"UPDATE imports SET target=NULL WHERE target IS NOT NULL AND {where}", args)
+        conn.execute(f"UPDATE bases SET target=NULL WHERE target IS NOT NULL AND {where}", args)
+
+
 def write_imports_and_bases(conn: sqlite3.Connection, imports: list[tuple], bases: list[tuple]) -> None:
     """`imports`: (target, import id); `bases`: (target, symbol id, base as written)."""
     conn.executemany("UPDATE imports SET target=? WHERE id=?", imports)

@@ -23,7 +23,7 @@ import re
 import sqlite3
 from collections import defaultdict
 
-from .resolve_base import BULK, MADE, clear_made, write_calls, write_imports_and_bases
+from .resolve_base import BULK, MADE, clear_made, clear_targets, write_calls, write_imports_and_bases
 
 _OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
 _EMPTY: dict = {}
@@ -989,6 +989,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     wanted = [fid for fid in dict.fromkeys(file_ids) if fid in w.files]
     clear_made(conn, wanted)
     w.ensure_files(wanted)
+    clear_targets(conn, wanted)
     updates, extra, several = [], [], {}
     sites: dict[str, list[tuple]] = defaultdict(list)  # Go function -> its call sites (for parameters called)
     params: list[tuple] = []  # Go calls of a function's own parameter
@@ -1040,8 +1041,8 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             for _local, kind, value in w.import_bindings(fid, module, name, alias)[:1]:
                 if kind == "symbol" and value:
                     imp.append((value, iid))
-                elif kind == "module" and value:
-                    imp.append((w.files[value[0]][2], iid))
+                elif kind == "module" and value:  # a package of several files: the same one whatever their ids
+                    imp.append((min(w.files[f][2] for f in value), iid))
 
     bases = []
     for fid in wanted:

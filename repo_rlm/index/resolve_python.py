@@ -595,7 +595,7 @@ class PyWorld:
             for fid, line, col, text in self.conn.execute(
                     "SELECT file_id, line, col, callee_text FROM calls WHERE target = ?", (qual,)):
                 if fid not in self.stored_sites:
-                    self.callsites[qual].add((fid, line, col, 1 if "." in text or qual.endswith(".__init__") else 0))
+                    self.callsites[qual].add((fid, line, col, self._stored_offset(qual, text)))
         for fid, line, col, offset in list(self.callsites.get(qual, ())):
             self.ensure_file(fid)
             args = self.args_at(fid, line, col)
@@ -615,6 +615,14 @@ class PyWorld:
                 if name in index and str(index.index(name) - offset) in args:
                     out |= self._arg(args[str(index.index(name) - offset)], fid)
         return out
+
+    def _stored_offset(self, qual: str, text: str) -> int:
+        """The implicit first argument of a stored call site (as `_targets` decides it): a class call
+        reaching `__init__`, or a method called on something (`mod.f(x)` binds none)."""
+        if qual.endswith(".__init__"):
+            return 1
+        sid = self.qual_id.get(qual) if self.kind_of(qual) == "method" else None
+        return int("." in text and sid is not None and not self._static(sid))
 
     def _arg(self, arg: tuple, fid: int) -> frozenset:
         value, scope = arg

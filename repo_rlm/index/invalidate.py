@@ -1,0 +1,511 @@
+"""Which files to resolve again after an update: the old and new *shapes* of the changed files,
+compared by qualified name, and the stored facts of the other files that read what changed.
+
+A file's shape is what other files' resolution can see of it, without positions (a line shift
+changes nothing): its definitions (qualname, kind, signature), its classes' bases, its imports
+and its value-flow facts (pyflow binds: returns, assignments, decorators, annotations, call
+arguments), each keyed by the qualified name it is reached through (a function for its returns
+and locals, `mod.x` / `Cls.x` for a module or class attribute, the decorated definition for a
+decorator). Within the file, an item whose value names something bound differently (`handler =
+real` when the import of `real` changed) counts as changed too. A body edit that changes none of
+this re-resolves no other file. Otherwise, besides the changed files themselves, all by SQL over
+the stored facts:
+
+- target: changed or removed keys: files whose calls, imports or bases target one (or, for a
+  changed function, a definition nested in it);
+- attribute: a changed module attribute or import `mod.x`: files that import `x` from `mod` (or
+  `*`), or import `mod` whole and call an `x`; a class attribute or `obj.x = v` (and a class
+  whose bases changed, for constructors reaching an inherited `__init__`): files that read the
+  class (target it or its members) and call an `x`;
+- mro / capture: an added definition `C.doit` may capture calls today resolved to `doit` in a
+  class of C's old MRO, and unresolved `doit` calls in files that read C, a subclass or the module;
+- defined: a name defined nowhere before (or nowhere any more) flips its calls `external` <-> `name`;
+- module: a module that appeared or went: its importers (for other languages, imports whose path
+  ends in its name);
+- value flow, for a few rounds: a function that returns (directly or through a local) the result
+  of a call of a changed function changes too; so does a module or class attribute assigned it;
+- arguments (`argument_files`): a call site whose arguments may carry other values (or whose
+  callee moved) changes the parameters of the functions it reached before and reaches now; those
+  functions' files are resolved too where the function uses a parameter in a call or flow fact.
+
+What it does not follow (a full rebuild would): values through more rounds than VALUE_ROUNDS,
+arguments passed in unchanged files whose values moved elsewhere, and a new method capturing a
+call on a receiver whose class no file on the way reads. tests/test_incremental.py checks that
+incremental == fresh on every fixture under generated edits.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .names import CLASS_KINDS
+from .parse import FileFacts
+
+FUNCS = {"function", "method", "lambda"}
+CALLABLE = {"function", "method", "class"}  # what `has_name` counts (resolve_python / resolve_generic)
+LOCAL_ONLY = {"iter", "with", "op"}  # binds that only make calls in their own file
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_SEGMENTS = re.compile(r"[./\\:]+")
+VALUE_ROUNDS = 3  # rounds of value flow followed from a changed function to its callers' bindings
+
+
+@dataclass
+class Shape:
+    defs: dict = field(default_factory=dict)  # qualname -> (name, kind, signature)
+    items: set = field(default_factory=set)  # (key, tag, ...) position-free facts
+    base_targets: dict = field(default_factory=dict)  # class qualname -> [stored base targets] (old only)
+    call_targets: dict = field(default_factory=dict)  # (caller, callee text) -> {stored targets} (old only)
+
+
+def _join(scope: str, name: str) -> str:
+    return f"{scope}.{name}" if scope else name
+
+
+def _shape(module: str, defs: list[tuple], bases, binds, imports, calls) -> Shape:
+    """defs: (name, qual, kind, sig, parent idx or -1); bases: (def idx, base); binds: (scope idx,
+    name, kind, value, line); imports: (scope idx, module, name, alias, level); calls: (line, col) -> callee text."""
+    sh = Shape()
+    for name, qual, kind, sig, _p in defs:
+        sh.defs[qual] = (name, kind, sig)
+    items = sh.items
+
+    def scope(i: int) -> tuple[str, str]:
+        return (defs[i][1], defs[i][2]) if 0 <= i < len(defs) else (module, "module")
+
+    def owner(i: int) -> str:
+        """Whose attribute `obj.x = v` in this scope sets, as readers find it: a method's class, else the scope's module or class."""
+        sq, sk = scope(i)
+        if sk == "method" and 0 <= defs[i][4] < len(defs):
+            return defs[defs[i][4]][1]
+        return sq if sk not in FUNCS else module
+
+    for d, base in bases:
+        if 0 <= d < len(defs):
+            items.add((defs[d][1], "base", base))
+    for s, name, kind, value, line in binds:
+        if kind in LOCAL_ONLY:
+            continue
+        sq, sk = scope(s)
+        if kind == "arg":
+            col, _, slot = name.partition("|")
+            items.add((sq, "arg", calls.get((line, int(col)) if col.isdigit() else None, ""), slot, value))
+        elif kind == "deco":
+            items.add((_join(sq, name), "deco", value))
+        elif kind in ("=", "type") and sk not in FUNCS:
+            if name.isidentifier():  # a module or class attribute
+                items.add((_join(sq, name), "attr", kind, value))
+            elif "[" not in name:  # `obj.x = v`: class attributes are looked up by attribute name
+                items.add((name.rsplit(".", 1)[-1], "setattr", owner(s), value))
+        elif kind == "=" and "[" not in name and "." in name:  # `self.x = v` in a method
+            items.add((name.rsplit(".", 1)[-1], "setattr", owner(s), value))
+            items.add((sq, "flow", kind, name, value))
+        else:  # returns and locals of a function: its value as a callee sees it
+            items.add((sq, "flow", kind, name, value))
+    for s, mod, name, alias, level in imports:
+        sq, sk = scope(s)
+        local = alias or name or mod.split(".")[0]
+        if sk in FUNCS:  # a local name of a function: part of its value
+            items.add((sq, "flow", "import", local, f"{mod}|{name}|{level}"))
+        else:
+            items.add((_join(sq, local), "import", mod, name, alias, level))
+    return sh
+
+
+def facts_shape(f: FileFacts) -> Shape:
+    """The shape of freshly extracted (placed) facts."""
+    defs = [(d[0], d[1], d[2], d[7], d[9]) for d in f.defs]
+    calls = {(c[3], c[4]): c[1] for c in f.calls if not c[6] or c[6] == 1}
+    return _shape(f.module, defs, f.bases, [(s, n, k, v, ln) for s, n, k, v, ln in f.binds],
+                  [(s, m, n, a, lv) for s, m, n, a, _ln, lv in f.imports], calls)
+
+
+def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
+    """The shape of a file as the index holds it, with the targets it resolved to then."""
+    q = conn.execute
+    module = (q("SELECT module FROM files WHERE id=?", (file_id,)).fetchone() or ("",))[0]
+    rows = list(q("SELECT id, name, qualname, kind, signature, parent_id FROM symbols WHERE file_id=? ORDER BY id", (file_id,)))
+    index = {r[0]: i for i, r in enumerate(rows)}
+    defs = [(n, qual, k, sig, index.get(p, -1)) for _id, n, qual, k, sig, p in rows]
+    bases, base_targets = [], {}
+    for sid, base, target in q("SELECT symbol_id, base, target FROM bases WHERE file_id=?", (file_id,)):
+        if sid in index:
+            bases.append((index[sid], base))
+            if target:
+                base_targets.setdefault(defs[index[sid]][1], []).append(target)
+    binds = [(index.get(s, -1), n, k, v, ln) for s, n, k, v, ln in
+             q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=?", (file_id,))]
+    imports = [(index.get(s, -1), mod, name, alias, level) for s, mod, name, alias, level in
+               q("SELECT scope_id, module, name, alias, level FROM imports WHERE file_id=?", (file_id,))]
+    calls, call_targets = {}, {}
+    for caller, callee, line, col, is_new, target in q(
+            "SELECT caller, callee_text, line, col, is_new, target FROM calls WHERE file_id=?", (file_id,)):
+        if is_new <= 1:
+            calls[(line, col)] = callee
+        if target and not target.startswith("<"):
+            call_targets.setdefault((caller, callee), set()).add(target)
+    sh = _shape(module, defs, bases, binds, imports, calls)
+    sh.base_targets, sh.call_targets = base_targets, call_targets
+    return sh
+
+
+@dataclass
+class Changes:
+    """What the changed files of one update changed, for `files_to_resolve`."""
+
+    keys: set = field(default_factory=set)  # qualnames whose definition or value changed or went
+    prefixes: set = field(default_factory=set)  # changed functions: definitions nested in them too
+    values: set = field(default_factory=set)  # keys whose value changed (followed through callers)
+    scoped: set = field(default_factory=set)  # (module or class, name): its readers' calls and imports of name
+    added: dict = field(default_factory=dict)  # added definition -> (name, owner, owner's old base targets, its bases as written)
+    counts: Counter = field(default_factory=Counter)  # callable name -> definitions added minus removed
+    modules: set = field(default_factory=set)  # (module, language) added or removed
+    arg_calls: set = field(default_factory=set)  # (caller, callee text) whose arguments may have moved
+    arg_targets: set = field(default_factory=set)  # their old targets
+    arg_sources: set = field(default_factory=set)  # ((caller, callee text), old target)
+    why: dict = field(default_factory=dict)  # rule -> files it found (files_to_resolve)
+
+    def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
+        """One changed file: `old` is None for a new file, `new` None for a deleted one."""
+        if (old is None or new is None) and module:
+            self.modules.add((module, lang))
+        old, new = old or Shape(), new or Shape()
+        for qual, (name, kind, sig) in old.defs.items():
+            now = new.defs.get(qual)
+            if now is None or now[1:] != (kind, sig):
+                self.keys.add(qual)
+                if kind in FUNCS:
+                    self.prefixes.add(qual)
+            if kind in CALLABLE and (now is None or now[1] not in CALLABLE):
+                self.counts[name] -= 1
+            if kind == "class" and (now is None or now[1] != kind):
+                self.scoped |= {(qual, name), (module, name)}  # constructors reaching an inherited __init__
+        for qual, (name, kind, _sig) in new.defs.items():
+            was = old.defs.get(qual)
+            if was is None:
+                owner = qual.rsplit(".", 1)[0] if "." in qual else ""
+                written = tuple(it[2] for it in new.items if it[0] == owner and it[1] == "base")
+                self.added[qual] = (name, owner, tuple(old.base_targets.get(owner, ())), written)
+            if kind in CALLABLE and (was is None or was[1] not in CALLABLE):
+                self.counts[name] += 1
+        for item in _moved(old, new, old.items ^ new.items):
+            key, tag = item[0], item[1]
+            if tag == "arg":  # the callee's parameters: see argument_files
+                self.arg_calls.add((key, item[2]))
+                for t in old.call_targets.get((key, item[2]), ()):
+                    self.arg_targets.add(t)
+                    self.arg_sources.add(((key, item[2]), t))
+            elif tag == "base":  # the class's MRO: its readers, and constructors reaching an inherited __init__
+                self.keys.add(key)
+                self.scoped |= {(key, key.rsplit(".", 1)[-1]), (module, key.rsplit(".", 1)[-1])}
+            elif tag == "setattr":  # `obj.x = v`: calls of `.x` where the class or module is read
+                self.scoped.add((item[2], key))
+            elif tag in ("attr", "import"):  # `mod.x` / `Cls.x`: reached through its module or class
+                self.keys.add(key)
+                self.values.add(key)
+                if "." in key:
+                    self.scoped.add(tuple(key.rsplit(".", 1)))
+            else:  # flow, deco: the value of a function or a decorated definition
+                self.keys.add(key)
+                self.values.add(key)
+                self.prefixes.add(key)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.scoped or self.added or self.counts or self.modules or self.arg_calls)
+
+
+def _moved(old: Shape, new: Shape, diff: set) -> set:
+    """The changed items, and the items whose value names something bound differently in this file
+    (directly or through the file's own assignments, to a fixed point; scopes are not told apart):
+    `handler = real` when the import of `real` changed. An argument also moves when its callee does."""
+    dirty = {v[0] for q, v in old.defs.items() if new.defs.get(q) != v}
+    dirty |= {v[0] for q, v in new.defs.items() if old.defs.get(q) != v}
+    for item in diff:
+        tag = item[1]
+        if tag in ("attr", "import", "deco"):
+            dirty.add(item[0].rsplit(".", 1)[-1])
+        elif tag == "flow" and item[3]:
+            dirty.add(item[3].rsplit(".", 1)[-1])
+    out = set(diff)
+    if not dirty:
+        return out
+    both = old.items | new.items
+    flows = [(i, i[3].rsplit(".", 1)[-1], set(_IDENT.findall(i[4]))) for i in both if i[1] == "flow" and i[3]]
+    flows += [(i, i[0].rsplit(".", 1)[-1], set(_IDENT.findall(i[3]))) for i in both if i[1] == "attr"]
+    grew = True
+    while grew:
+        grew = False
+        for item, name, uses in flows:
+            if item not in out and uses & dirty:
+                out.add(item)
+                dirty.add(name)
+                grew = True
+    for item in both:
+        if item[1] == "arg" and (set(_IDENT.findall(item[4])) | set(_IDENT.findall(item[2])[:1])) & dirty:
+            out.add(item)
+    return out
+
+
+def _temp(conn: sqlite3.Connection, name: str, values, kind: str = "TEXT") -> None:
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name}(v {kind} PRIMARY KEY)")
+    conn.execute(f"DELETE FROM {name}")
+    conn.executemany(f"INSERT OR IGNORE INTO {name} VALUES(?)", [(v,) for v in values])
+
+
+def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
+    """Keys whose value follows from a changed one, for a few rounds: a function that returns the
+    result of a call of a changed function (`return make()`, or `x = make()` and `return x`), a
+    module or class attribute assigned it (`obj = make()`; also put in `scoped`: an import of one
+    has no target to follow), `self.x = make()` (the class's attribute `x`, in `scoped`)."""
+    out, frontier = set(), set(values)
+    returns: dict[tuple, set] = {}
+    for _round in range(VALUE_ROUNDS):
+        if not frontier:
+            break
+        _temp(conn, "inv_front", frontier)
+        found = set()
+        for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in conn.execute(
+                "SELECT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value "
+                "FROM calls c JOIN inv_front k ON c.target = k.v "
+                "JOIN binds b ON b.file_id = c.file_id AND b.scope_id IS c.caller_id AND b.kind IN ('=', 'return') "
+                "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id"):
+            if cname + "()" not in value:
+                continue
+            if skind in FUNCS:
+                if bkind == "=" and "." in bname and skind == "method" and parent:  # self.x = make()
+                    scoped.add((parent, bname.rsplit(".", 1)[-1]))
+                    continue
+                if bkind == "=":  # a local: only if the function returns it
+                    key = (fid, sid)
+                    if key not in returns:
+                        returns[key] = {n for (v,) in conn.execute(
+                            "SELECT value FROM binds WHERE file_id = ? AND scope_id = ? AND kind = 'return'", key)
+                            for n in _IDENT.findall(v)}
+                    if bname not in returns[key]:
+                        continue
+                found.add(caller)
+            elif bname.isidentifier():  # a module or class attribute
+                found.add(_join(sq or caller, bname))
+                scoped.add((sq or caller, bname))
+        frontier = found - out - values
+        out |= frontier
+    return out
+
+
+class _Readers:
+    """The files that read a module or a class: their calls, imports or bases target it or something
+    in it, or (a module) they import from it, absolutely or relatively."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._memo: dict[str, set[int]] = {}
+        self._relative: list | None = None
+
+    def __call__(self, key: str) -> set[int]:
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._find(key)
+        return hit
+
+    def _find(self, key: str) -> set[int]:
+        q, lo, hi = self.conn.execute, key + ".", key + "/"
+        out = {r[0] for r in q("SELECT file_id FROM calls WHERE target = ? OR (target > ? AND target < ?)", (key, lo, hi))}
+        out.update(r[0] for r in q("SELECT file_id FROM imports WHERE target = ? OR (target > ? AND target < ?)", (key, lo, hi)))
+        out.update(r[0] for r in q("SELECT file_id FROM bases WHERE target = ?", (key,)))
+        if q("SELECT 1 FROM files WHERE module = ? LIMIT 1", (key,)).fetchone() is not None:
+            out.update(r[0] for r in q("SELECT file_id FROM imports WHERE level = 0 AND (module = ? OR "
+                                       "(module > ? AND module < ?))", (key, lo, hi)))
+            out.update(fid for fid, full, _n in self.relative() if full == key or full.startswith(lo))
+        return out
+
+    def through(self, module: str, name: str) -> set[int]:
+        """Files that reach `module.name` through the module: `from module import name` (or `*`),
+        or the module imported whole and a call or import of that name."""
+        q = self.conn.execute
+        out = {r[0] for r in q("SELECT file_id FROM imports WHERE level = 0 AND module = ? AND name IN (?, '*')",
+                               (module, name))}
+        out.update(fid for fid, full, n in self.relative() if full == module and n in (name, "*"))
+        whole = {r[0] for r in q("SELECT file_id FROM imports WHERE target = ?", (module,))}
+        if whole:
+            out |= whole & {r[0] for r in q("SELECT DISTINCT file_id FROM calls WHERE name = ?", (name,))}
+        return out
+
+    def relative(self) -> list[tuple[int, str, str]]:
+        """(file id, absolute module, name) of every relative import (as resolve_python.PyWorld.absolute)."""
+        if self._relative is None:
+            self._relative = []
+            for fid, path, fmod, module, name, level in self.conn.execute(
+                    "SELECT f.id, f.path, f.module, i.module, i.name, i.level FROM imports i "
+                    "JOIN files f ON f.id = i.file_id WHERE i.level > 0"):
+                parts = fmod.split(".")
+                if not path.endswith("__init__.py"):
+                    parts = parts[:-1]
+                parts = parts[:max(0, len(parts) - (level - 1))] + ([module] if module else [])
+                self._relative.append((fid, ".".join(p for p in parts if p), name))
+        return self._relative
+
+    def descendants(self, cls: str) -> set[str]:
+        out, todo = set(), [cls]
+        while todo:
+            for (q,) in self.conn.execute("SELECT s.qualname FROM bases b JOIN symbols s ON s.id = b.symbol_id "
+                                          "WHERE b.target = ?", (todo.pop(),)):
+                if q not in out:
+                    out.add(q)
+                    todo.append(q)
+        return out
+
+
+def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
+    """The ids of unchanged files whose calls may now resolve differently (see the module docstring).
+    `ch.why` counts the files each rule found (a file may be found by several)."""
+    q = conn.execute
+    keys = set(ch.keys)
+    if ch.values:
+        flow = _value_flow(conn, ch.values, ch.scoped)
+        keys |= flow
+        ch.prefixes |= {k for k in flow if k not in ch.keys}
+    why: dict[str, set[int]] = {}
+    readers = _Readers(conn)
+
+    def found(rule: str, sql: str, args=()) -> set[int]:
+        ids = {r[0] for r in q(sql, args)}
+        why.setdefault(rule, set()).update(ids)
+        return ids
+
+    def named(name: str, within: set[int], unresolved: bool = False) -> set[int]:
+        """The files of `within` with calls or imports of this name (unresolved ones only)."""
+        if not within:
+            return within
+        cond = " AND target IS NULL" if unresolved else ""
+        ids = {r[0] for r in q(f"SELECT DISTINCT file_id FROM calls WHERE name = ?{cond}", (name,))}
+        ids |= {r[0] for r in q(f"SELECT file_id FROM imports WHERE (name = ? OR alias = ?){cond}", (name, name))}
+        return ids & within
+
+    _temp(conn, "inv_keys", keys)
+    found("target", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
+    found("target", "SELECT i.file_id FROM inv_keys k JOIN imports i ON i.target = k.v")
+    found("target", "SELECT b.file_id FROM inv_keys k JOIN bases b ON b.target = k.v")
+    for p in ch.prefixes:  # definitions nested in a changed function (closures, lambdas)
+        found("nested", "SELECT file_id FROM calls WHERE target > ? AND target < ?", (p + ".", p + "/"))
+    modules = {r[0] for r in q("SELECT DISTINCT module FROM files WHERE lang = 'python'")}
+    for owner, name in ch.scoped:  # `mod.x`, `Cls.x`, `obj.x = v`: where the module or class is read
+        why.setdefault("attribute", set()).update(
+            readers.through(owner, name) if owner in modules else named(name, readers(owner)))
+    # added definitions: the calls they may capture, today resolved to the same name in an
+    # ancestor of their class, or unresolved where their class (or a subclass) or module is read
+    captured: set[str] = set()
+    for qual, (name, owner, old_bases, written) in ch.added.items():
+        # a new class's bases are not resolved yet: the classes their last names name stand in
+        kinds = ",".join(f"'{k}'" for k in sorted(CLASS_KINDS))
+        named_bases = tuple(r[0] for b in written for r in q(
+            f"SELECT qualname FROM symbols WHERE name = ? AND kind IN ({kinds})",
+            (_SEGMENTS.split(b.split("<", 1)[0].strip())[-1],)))
+        for anc in _ancestors(conn, owner, old_bases + named_bases):
+            captured.add(_join(anc, name))
+        where = readers(owner)
+        for sub in readers.descendants(owner):
+            where = where | readers(sub)
+        why.setdefault("capture", set()).update(named(name, where, unresolved=True))
+    _temp(conn, "inv_keys", captured)
+    found("mro", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
+    # a name now defined nowhere, or defined for the first time: `external` <-> `name`
+    for name, delta in ch.counts.items():
+        now = q("SELECT COUNT(*) FROM symbols WHERE name=? AND kind IN ('function','method','class')",
+                (name,)).fetchone()[0]
+        if delta and (now == 0) != (now - delta == 0):
+            found("defined", "SELECT file_id FROM calls WHERE name = ? AND (target IS NULL OR target = ?)",
+                  (name, f"<external>.{name}"))
+    for mod, lang in ch.modules:  # a module that appeared or went: imports of it
+        why.setdefault("module", set()).update(readers(mod))
+        parent, _, last = mod.rpartition(".")
+        found("module", "SELECT file_id FROM imports WHERE target IS NULL AND name = ? AND module = ?", (last, parent))
+        if mod in modules or lang == "python":
+            continue
+        # other languages import paths (`./auth` for src/auth/index.ts, "hash.h"): by their last parts
+        tails = {last, parent.rpartition(".")[2] if last in ("index", "mod", "lib", "main") else ""} - {""}
+        for tail in tails:
+            why["module"].update(fid for fid, m in q("SELECT file_id, module FROM imports WHERE instr(module, ?) > 0", (tail,))
+                                 if tail in _SEGMENTS.split(m))
+    for t in ("inv_keys", "inv_front"):
+        q(f"DROP TABLE IF EXISTS temp.{t}")
+    ch.why = {rule: len(ids) for rule, ids in why.items()}
+    return set().union(*why.values()) if why else set()
+
+
+def _ancestors(conn: sqlite3.Connection, cls: str, old_bases: tuple) -> set[str]:
+    """A class and its ancestors, through the stored bases' targets (and the class's old bases)."""
+    out, todo = {cls}, [cls, *old_bases]
+    while todo:
+        c = todo.pop()
+        if c not in out:
+            out.add(c)
+        for (t,) in conn.execute("SELECT b.target FROM symbols s JOIN bases b ON b.symbol_id = s.id "
+                                 "WHERE s.qualname = ? AND b.target IS NOT NULL", (c,)):
+            if t not in out:
+                todo.append(t)
+    return out
+
+
+def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int], before: bool = False) -> set[int]:
+    """The files of the functions that calls whose arguments moved reached before or reach now, where
+    such a function uses a parameter's value (see `_uses_params`). `before` the resolve, a call that
+    had no target stands for the functions of its name, if there are few: so the resolve after it is rarely needed."""
+    if not ch.arg_calls:
+        return set()
+    targets = set(ch.arg_targets)
+    if before:  # calls with no old target: functions of that name (few) stand in for what they will reach
+        known = {c for c, _t in ch.arg_sources}
+        for name in {_IDENT.findall(callee)[-1] for caller, callee in ch.arg_calls
+                     if (caller, callee) not in known and _IDENT.findall(callee)}:
+            quals = [r[0] for r in conn.execute("SELECT qualname FROM symbols WHERE name = ? AND kind IN "
+                                                "('function', 'method', 'class') LIMIT 17", (name,))]
+            if len(quals) <= 16:
+                targets.update(quals)
+    ids = sorted(changed_ids)
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        for caller, callee, target in conn.execute(
+                f"SELECT caller, callee_text, target FROM calls WHERE target IS NOT NULL AND file_id IN "
+                f"({','.join('?' * len(part))})", part):
+            if (caller, callee) in ch.arg_calls:
+                targets.add(target)
+    _temp(conn, "inv_keys", {t for t in targets if not t.startswith("<")})
+    out: set[int] = set()
+    for sid, fid, qual, kind, sig, lang in conn.execute(
+            "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature, f.lang FROM inv_keys k "
+            "JOIN symbols s ON s.qualname = k.v JOIN files f ON f.id = s.file_id"):
+        if fid in out or lang != "python":  # only Python's resolver gives parameters values
+            continue
+        if kind == "class":  # its __init__ takes the arguments
+            row = conn.execute("SELECT id, qualname, kind, signature FROM symbols WHERE parent_id=? AND name='__init__'",
+                               (sid,)).fetchone()
+            if row is None:
+                continue
+            sid, qual, kind, sig = row
+        if kind in FUNCS and _uses_params(conn, fid, sid, qual, sig):
+            out.add(fid)
+    conn.execute("DROP TABLE IF EXISTS temp.inv_keys")
+    return out
+
+
+def _uses_params(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str) -> bool:
+    """Does a function use a parameter's value where resolution looks at it: a call or a flow fact
+    of it or of a function nested in it (where a parameter's value is only passed on, it does not)?"""
+    from .resolve_python import params_of
+
+    params = {p for p, _k in params_of(sig)} - {"self", "cls"}
+    if not params:
+        return False
+    scopes = [sid] + [r[0] for r in conn.execute("SELECT id FROM symbols WHERE qualname > ? AND qualname < ?",
+                                                 (qual + ".", qual + "/"))]
+    marks = ",".join("?" * len(scopes))
+    for (callee,) in conn.execute(f"SELECT callee_text FROM calls WHERE caller_id IN ({marks})", scopes):
+        m = _IDENT.match(callee)
+        if m and m.group() in params:
+            return True
+    for (value,) in conn.execute(f"SELECT value FROM binds WHERE file_id = ? AND kind != 'arg' AND scope_id IN ({marks})",
+                                 (fid, *scopes)):
+        if params & set(_IDENT.findall(value)):
+            return True
+    return False

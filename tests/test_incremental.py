@@ -1,0 +1,249 @@
+"""Incremental updates re-resolve only what a change can reach, and end where a full rebuild does.
+
+Property-style: for every fixture (pyapp, polyglot, each callgraph case) and a family of edits
+generated from the fixture's own index (shift every line, edit a body, rename or remove a
+definition, change a return value, drop an import, add a method that overrides a base's, add a
+module defining names that are called but unresolved, delete a file), the calls table after the
+incremental update equals the one a fresh build of the edited tree makes. Edits that change no
+shape (a line shift, a statement added to a body) must resolve no other file again.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from repo_rlm.index import store
+from repo_rlm.index.build import Indexer
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+CALLGRAPH = sorted(p.parent for p in (FIXTURES / "callgraph").glob("*/*/callgraph.json"))
+COMMENT = {"python": "#", "ruby": "#"}  # others: //
+BODY_ONLY = {"shift", "body"}  # edits that change no shape
+
+
+def connect(db: Path) -> sqlite3.Connection:
+    """An index whose commits are not synced to disk: hundreds of throw-away indexes here."""
+    conn = store.connect(db)
+    conn.execute("PRAGMA synchronous=OFF")
+    return conn
+
+
+def build(root: Path, db: Path) -> tuple[sqlite3.Connection, dict]:
+    conn = connect(db)
+    store.init(conn)
+    return conn, Indexer(root, conn, executor="inprocess").update()
+
+
+@pytest.fixture(autouse=True)
+def _no_fact_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every build here extracts its files (the cache is tested in test_factcache.py)."""
+    monkeypatch.setenv("REPO_RLM_FACT_CACHE", "off")
+
+
+@pytest.fixture()
+def scratch(tmp_path: Path):
+    """Where the hundreds of throw-away trees and indexes go: a memory file system where there is
+    one (each new SQLite file costs a few disk syncs), else the test's temporary directory."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        with tempfile.TemporaryDirectory(dir=shm, prefix="repo-rlm-test-") as d:
+            yield Path(d)
+    else:
+        yield tmp_path
+
+
+def calls_table(conn: sqlite3.Connection) -> Counter:
+    return Counter(conn.execute(
+        "SELECT f.path, c.caller, c.callee_text, c.name, c.line, c.col, c.is_new, c.target, c.resolution "
+        "FROM calls c JOIN files f ON f.id = c.file_id"))
+
+
+def imports_table(conn: sqlite3.Connection) -> Counter:
+    return Counter(conn.execute("SELECT f.path, i.module, i.name, i.alias, i.line, i.target "
+                                "FROM imports i JOIN files f ON f.id = i.file_id"))
+
+
+def _lines_without(text: str, start: int, end: int) -> str:
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[:start - 1] + lines[end:])
+
+
+def edits(conn: sqlite3.Connection, root: Path) -> list[tuple[str, str, str | None]]:
+    """(label, path, new text or None to delete), derived from the fixture's index."""
+    out: list[tuple[str, str, str | None]] = []
+    files = list(conn.execute("SELECT id, path, lang FROM files WHERE lang NOT IN ('text', 'skipped') ORDER BY path"))
+    for fid, path, lang in files:
+        text = (root / path).read_text()
+        syms = list(conn.execute("SELECT name, qualname, kind, start_line, end_line, name_line, name_col, parent_id "
+                                 "FROM symbols WHERE file_id=? ORDER BY id", (fid,)))
+        out.append(("shift", path, f"{COMMENT.get(lang, '//')} edited\n" + text if not text.startswith("<?php")
+                    else text.replace("<?php\n", "<?php\n// edited\n", 1)))
+        out.append(("delete", path, None))
+        funcs = [s for s in syms if s[2] in ("function", "method")]
+        if funcs:
+            name, _q, _k, start, end, nl, nc, parent = funcs[0]
+            lines = text.splitlines(keepends=True)
+            line = lines[nl - 1]
+            lines[nl - 1] = line[:nc] + line[nc:].replace(name, name + "_2", 1)
+            out.append(("rename", path, "".join(lines)))
+            top = [s for s in funcs if s[7] is None]
+            if top:
+                out.append(("remove", path, _lines_without(text, top[-1][3], top[-1][4])))
+        if lang != "python":
+            continue
+        m = re.search(r"^( *)def \w+\(.*\):[ \t]*\n( +)", text, re.M)
+        if m:  # a statement added to a body, before whatever it holds
+            out.append(("body", path, text[:m.end(2)] + 'print("edited")\n' + m.group(2) + text[m.end(2):]))
+        m = re.search(r"^( +)return (.+)$", text, re.M)
+        if m:
+            out.append(("return", path, text[:m.start(2)] + "None" + text[m.end(2):]))
+            others = [s[0] for s in syms if s[2] in ("function", "class") and s[7] is None]
+            if others:  # return another definition of the module
+                out.append(("return-other", path, text[:m.start(2)] + others[-1] + text[m.end(2):]))
+        m = re.search(r"^(from .+ import .+|import .+)$", text, re.M)
+        if m:
+            out.append(("import", path, text[:m.start()] + "pass" + text[m.end():]))
+        for cls, cline, cend, base_methods in _overridable(conn, fid):
+            lines = text.splitlines(keepends=True)
+            indent = re.match(r"\s*", lines[cline - 1]).group() + "    "
+            method = base_methods[0]
+            lines.insert(cend, f"{indent}def {method}(self, *args, **kwargs):\n{indent}    return None\n")
+            out.append((f"override {cls}.{method}", path, "".join(lines)))
+            break
+    unresolved = sorted({r[0] for r in conn.execute(
+        "SELECT name FROM calls WHERE (target IS NULL OR target LIKE '<external>.%') AND name GLOB '[A-Za-z_]*' "
+        "AND name NOT GLOB '*[^A-Za-z0-9_]*'")})[:6]
+    if any(f[2] == "python" for f in files) and unresolved:
+        body = "".join(f"def {n}(*args, **kwargs):\n    return None\n\n\n" for n in unresolved)
+        body += "class Extra:\n" + "".join(f"    def {n}(self):\n        return None\n\n" for n in unresolved)
+        out.append(("new-module", "extra_defs.py", body))
+    return out
+
+
+def _overridable(conn: sqlite3.Connection, fid: int):
+    """Classes of this file with a base in the repository, and the base's methods they do not define."""
+    for sid, qual, end, line in conn.execute(
+            "SELECT id, qualname, end_line, start_line FROM symbols WHERE file_id=? AND kind='class'", (fid,)):
+        mine = {r[0] for r in conn.execute("SELECT name FROM symbols WHERE parent_id=?", (sid,))}
+        inherited = [r[0] for r in conn.execute(
+            "SELECT s.name FROM bases b JOIN symbols c ON c.qualname = b.target JOIN symbols s ON s.parent_id = c.id "
+            "WHERE b.symbol_id = ? AND s.kind = 'method' ORDER BY s.id", (sid,)) if r[0] not in mine]
+        if inherited:
+            yield qual, line, end, inherited
+
+
+def check_fixture(src: Path, tmp: Path) -> list[str]:
+    base_tree, base_db = tmp / "base", tmp / "base.db"
+    shutil.copytree(src, base_tree, ignore=shutil.ignore_patterns("callgraph.json", "EXPECTED.md"))
+    conn, _ = build(base_tree, base_db)
+    failures = []
+    for i, (label, path, text) in enumerate(edits(conn, base_tree)):
+        tree, db = tmp / f"e{i}", tmp / f"e{i}.db"
+        shutil.copytree(base_tree, tree)  # copy2 keeps mtimes: unchanged files are not read again
+        inc = connect(db)
+        conn.backup(inc)
+        if text is None:
+            (tree / path).unlink()
+        else:
+            (tree / path).write_text(text)
+        report = Indexer(tree, inc, executor="inprocess").update()
+        fresh_tree = tmp / f"f{i}"
+        shutil.copytree(tree, fresh_tree)
+        fresh, _ = build(fresh_tree, tmp / f"f{i}.db")
+        a, b = calls_table(inc), calls_table(fresh)
+        if a != b:
+            failures.append(f"{src.name} {label} {path}: incremental has {sorted((a - b).elements())[:3]}, "
+                            f"a fresh build {sorted((b - a).elements())[:3]}")
+        a, b = imports_table(inc), imports_table(fresh)
+        if a != b:
+            failures.append(f"{src.name} {label} {path}: incremental imports {sorted((a - b).elements())[:3]}, "
+                            f"a fresh build's {sorted((b - a).elements())[:3]}")
+        if label in BODY_ONLY and report["resolved"]["other_files"]:
+            failures.append(f"{src.name} {label} {path}: a body-only edit resolved "
+                            f"{report['resolved']['other_files']} other files again")
+        inc.close()
+        fresh.close()
+        shutil.rmtree(tree)
+        shutil.rmtree(fresh_tree)
+    conn.close()
+    return failures
+
+
+@pytest.mark.parametrize("name", ["pyapp", "polyglot"])
+def test_incremental_equals_fresh_build_on_fixture(name: str, scratch: Path) -> None:
+    assert check_fixture(FIXTURES / name, scratch) == []
+
+
+def test_incremental_equals_fresh_build_on_callgraph_cases(scratch: Path) -> None:
+    failures = []
+    for i, case in enumerate(CALLGRAPH):
+        failures += check_fixture(case, scratch / str(i))
+    assert failures == []
+
+
+def test_body_edit_resolves_no_other_file_and_a_return_change_does(tmp_path: Path) -> None:
+    """The counters `index --json` reports: a body-only edit resolves its own file alone; a changed
+    return value resolves the files calling that function too."""
+    tree = tmp_path / "app"
+    shutil.copytree(FIXTURES / "pyapp", tree)
+    conn, first = build(tree, tmp_path / "i.db")
+    assert first["resolved"]["files"] == first["resolved"]["changed_files"] > 5
+    helpers = tree / "src/shop/util/helpers.py"
+    text = helpers.read_text()
+    helpers.write_text("# a comment shifts every line\n" + text.replace("def slugify(text):\n", "def slugify(text):\n    print(text)\n"))
+    report = Indexer(tree, conn).update()["resolved"]
+    assert (report["changed_files"], report["other_files"]) == (1, 0)
+    helpers.write_text(text.replace("return text.lower().replace(\" \", \"-\")", "return format_name"))
+    report = Indexer(tree, conn).update()["resolved"]
+    callers = {r[0] for r in conn.execute("SELECT DISTINCT f.path FROM calls c JOIN files f ON f.id=c.file_id "
+                                          "WHERE c.target = 'shop.util.helpers.slugify'")}
+    assert report["changed_files"] == 1 and report["other_files"] == len(callers - {"src/shop/util/helpers.py"}) >= 1
+
+
+VALUE_FLOW = {
+    "shapes.py": "class Circle:\n    def area(self):\n        return 1\n\n\nclass Square:\n    def area(self):\n        return 2\n\n\n"
+                 "def make():\n    return Circle()\n",
+    "registry.py": "from shapes import make\n\ndefault = make()\n",
+    "report.py": "from registry import default\n\n\ndef show():\n    return default.area()\n",
+    "other.py": "from shapes import Square\n\n\ndef side():\n    return Square().area()\n",
+}
+
+
+def test_value_flow_through_an_unchanged_module(tmp_path: Path) -> None:
+    """`make()` now returns a Square: `registry.default` (unchanged file) holds one, so the call in
+    report.py reaches Square.area, as in a fresh build; other.py, which reads nothing that moved, is not resolved again."""
+    tree = tmp_path / "app"
+    tree.mkdir()
+    for name, text in VALUE_FLOW.items():
+        (tree / name).write_text(text)
+    conn, _ = build(tree, tmp_path / "i.db")
+    target = "SELECT c.target FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' AND c.name = 'area'"
+    assert conn.execute(target).fetchone() == ("shapes.Circle.area",)
+    (tree / "shapes.py").write_text(VALUE_FLOW["shapes.py"].replace("return Circle()", "return Square()"))
+    report = Indexer(tree, conn).update()["resolved"]
+    assert conn.execute(target).fetchone() == ("shapes.Square.area",)
+    fresh, _ = build(tree, tmp_path / "fresh.db")
+    assert calls_table(conn) == calls_table(fresh)
+    assert report["other_files"] == 2  # registry.py and report.py; not other.py
+
+
+def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> None:
+    """A build killed after writing a file but before resolving: what that file changed is lost, so
+    the next update resolves every file again (and ends where a fresh build does)."""
+    tree = tmp_path / "app"
+    shutil.copytree(FIXTURES / "pyapp", tree)
+    conn, _ = build(tree, tmp_path / "i.db")
+    code = conn.execute("SELECT COUNT(*) FROM files WHERE lang NOT IN ('text', 'skipped')").fetchone()[0]
+    with conn:  # as a killed build leaves a written, unresolved file
+        conn.execute("UPDATE files SET resolved=0 WHERE path='src/shop/util/helpers.py'")
+    report = Indexer(tree, conn).update()["resolved"]
+    assert report["files"] == code
+    assert Indexer(tree, conn).update()["resolved"]["files"] == 0
