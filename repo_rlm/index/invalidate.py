@@ -48,6 +48,7 @@ CALLABLE = {"function", "method", "class"}  # what `has_name` counts (resolve_py
 LOCAL_ONLY = {"iter", "with", "op"}  # binds that only make calls in their own file
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _SEGMENTS = re.compile(r"[./\\:]+")
+_WORDS = re.compile(r"\w+")
 VALUE_ROUNDS = 3  # rounds of value flow followed from a changed function to its callers' bindings
 
 
@@ -164,12 +165,16 @@ class Changes:
     arg_calls: set = field(default_factory=set)  # (caller, callee text) whose arguments may have moved
     arg_targets: set = field(default_factory=set)  # their old targets
     arg_sources: set = field(default_factory=set)  # ((caller, callee text), old target)
+    called: set = field(default_factory=set)  # what changed non-Python files called: callbacks they passed may have moved
     why: dict = field(default_factory=dict)  # rule -> files it found (files_to_resolve)
 
     def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
         """One changed file: `old` is None for a new file, `new` None for a deleted one."""
         if (old is None or new is None) and module:
             self.modules.add((module, lang))
+        if old is not None and lang != "python" and (new is None or old.items != new.items):
+            # JS/TS and Go bind a called parameter to what call sites pass (arguments are binds: items)
+            self.called |= {t for ts in old.call_targets.values() for t in ts}
         old, new = old or Shape(), new or Shape()
         for qual, (name, kind, sig) in old.defs.items():
             now = new.defs.get(qual)
@@ -212,7 +217,7 @@ class Changes:
                 self.prefixes.add(key)
 
     def __bool__(self) -> bool:
-        return bool(self.keys or self.scoped or self.added or self.counts or self.modules or self.arg_calls)
+        return bool(self.keys or self.scoped or self.added or self.counts or self.modules or self.arg_calls or self.called)
 
 
 def _moved(old: Shape, new: Shape, diff: set) -> set:
@@ -409,6 +414,12 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
         why.setdefault("capture", set()).update(named(name, where, unresolved=True))
     _temp(conn, "inv_keys", captured)
     found("mro", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
+    # functions the changed non-Python files called, where they call a parameter: its callbacks
+    _temp(conn, "inv_keys", ch.called)
+    why.setdefault("callback", set()).update(fid for fid, name, sig in q(
+        "SELECT c.file_id, c.name, s.signature FROM inv_keys k JOIN calls c ON c.caller = k.v "
+        "JOIN symbols s ON s.qualname = k.v AND s.file_id = c.file_id WHERE instr(c.callee_text, '.') = 0")
+        if name in _WORDS.findall(sig or ""))
     # a name now defined nowhere, or defined for the first time: `external` <-> `name`
     for name, delta in ch.counts.items():
         now = q("SELECT COUNT(*) FROM symbols WHERE name=? AND kind IN ('function','method','class')",
