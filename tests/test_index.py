@@ -208,6 +208,25 @@ def test_incremental_update_parses_only_changed_files(pyapp: Path, repo: Repo) -
     assert "shop.cli.main" not in {c.caller for c in repo.callers_of("record")}
 
 
+def test_an_index_made_by_another_repo_rlm_is_extracted_and_resolved_again(pyapp: Path, repo: Repo, tmp_path: Path) -> None:
+    """Facts and targets depend on the extractor and the resolvers, not only on the files: an index
+    another version wrote (an upgrade, or a seed copied from an older clone's index) is redone."""
+    from repo_rlm.index.build import index_version
+    from tests.test_factcache import contents
+
+    fresh = contents(tmp_path / "index.db")
+    with repo.conn:  # what an older repo-rlm might have left: other facts, other targets
+        repo.conn.execute("UPDATE meta SET value='0000' WHERE key='index_version'")
+        repo.conn.execute("DELETE FROM symbols WHERE name='slugify'")
+        repo.conn.execute("UPDATE calls SET target=NULL, resolution='name'")
+    report = repo.update()
+    assert report["updated_files"] == len(fresh["files"])  # every file read and extracted again
+    assert report["resolved"]["files"] == sum(1 for row in fresh["files"] if row[1] not in ("text", "skipped"))
+    assert contents(tmp_path / "index.db") == fresh
+    assert repo.conn.execute("SELECT value FROM meta WHERE key='index_version'").fetchone() == (index_version(),)
+    assert repo.update()["updated_files"] == 0  # stamped: the next check is stat-only again
+
+
 def test_changed_module_re_resolves_its_importers(pyapp: Path, repo: Repo) -> None:
     helpers = pyapp / "src/shop/util/helpers.py"
     helpers.write_text(helpers.read_text().replace("def slugify", "def slugify_text"))

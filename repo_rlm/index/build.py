@@ -67,6 +67,27 @@ def _read(root: str, path: str, max_bytes: int) -> tuple:
     return ("data", data, blob, len(data), st.st_mtime_ns)
 
 
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def index_version() -> str:
+    """What the index's rows depend on besides the files: each language's extractor (see
+    factcache.extractor_version) and the resolvers' code. Stored in `meta` after a full update."""
+    import hashlib
+
+    from .languages import EXTENSIONS
+
+    h = hashlib.sha256()
+    for lang in sorted(set(EXTENSIONS.values())):
+        h.update(f"{lang}={factcache.extractor_version(lang)}\0".encode())
+    here = Path(__file__).parent  # read, not imported: a re-check that finds nothing to do imports no resolver
+    for name in ("resolve_python", "resolve_generic", "resolve_base", "invalidate", "names", "store"):
+        h.update((here / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
 class Indexer:
     def __init__(self, root: Path, conn: sqlite3.Connection, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
                  executor: str = "auto", cache: factcache.FactCache | None = None) -> None:
@@ -155,6 +176,12 @@ class Indexer:
         seeded = None
         if repo_key and not stored and (seeded := self._seed(repo_key)):
             stored = self._stored()  # a sibling's index: from here on, this update costs the diff
+        # Facts and targets made by another repo-rlm (an upgrade, or a seed from an older clone's
+        # index): every file is read and resolved again; the fact cache is keyed by version too.
+        version = index_version()
+        stale = paths is None and bool(stored) and _meta(self.conn, "index_version") != version
+        if stale:
+            stored = {p: sf._replace(blob="", size=-1) for p, sf in stored.items()}
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
         gone_set = set(gone)
@@ -164,7 +191,7 @@ class Indexer:
         package_dirs |= {p for p in (*stored, *todo) if (p == "go.mod" or p.endswith("/go.mod")) and p not in gone_set}
         todo += sorted(self._replace - set(todo))
         self._stored_files = stored
-        bulk = len(todo) > max(store.BULK_FILES, len(stored) // 5) or self._unfinished()
+        bulk = stale or len(todo) > max(store.BULK_FILES, len(stored) // 5) or self._unfinished()
         # What the changed files changed, old shape against new: the rest is resolved again only where it reads that.
         changed: invalidate.Changes | None = None if bulk else invalidate.Changes()
         if changed is not None:
@@ -243,6 +270,9 @@ class Indexer:
             skipped[reason] += n
         if repo_key and (updated or gone or not self._known or seeded):  # the newest index of a repository first
             factcache.register_index(repo_key, self._db_path())
+        if paths is None and _meta(self.conn, "index_version") != version:
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('index_version', ?)", (version,))
         report = {
             "updated_files": updated,
             "deleted_files": len(gone),

@@ -39,10 +39,23 @@ def say_once(message: str) -> None:
 
 
 @lru_cache(maxsize=None)
-def extractor_version(lang: str) -> str:
-    """What facts of `lang` depend on besides the blob: the extractor code, its query, the grammars."""
+def _grammars() -> bytes:
+    """The tree-sitter packages' versions, from their dist-info names (importlib.metadata would
+    scan every installed distribution: 0.1-0.3 s)."""
     from importlib.util import find_spec
 
+    names = []
+    for mod in ("tree_sitter", "tree_sitter_language_pack"):
+        spec = find_spec(mod)
+        if spec is not None and spec.origin:
+            site = Path(spec.origin).parent.parent
+            names += sorted(p.name for p in site.glob(f"{mod}-*.dist-info"))
+    return " ".join(names).encode()
+
+
+@lru_cache(maxsize=None)
+def extractor_version(lang: str) -> str:
+    """What facts of `lang` depend on besides the blob: the extractor code, its query, the grammars."""
     from . import languages, parse, pyflow
 
     h = hashlib.sha256(f"{EXTRACTOR_VERSION}\0{lang}\0".encode())
@@ -50,11 +63,7 @@ def extractor_version(lang: str) -> str:
     h.update(Path(pyflow.__file__).read_bytes())  # Python's value-flow facts are extracted there
     if languages.has_query(lang):
         h.update(languages.query_source(lang).encode())
-    for mod in ("tree_sitter", "tree_sitter_language_pack"):  # their dist-info names carry the versions
-        spec = find_spec(mod)  # (importlib.metadata would scan every installed distribution: 0.1-0.3 s)
-        if spec is not None and spec.origin:
-            site = Path(spec.origin).parent.parent
-            h.update(" ".join(sorted(p.name for p in site.glob(f"{mod}-*.dist-info"))).encode())
+    h.update(_grammars())
     return h.hexdigest()[:16]
 
 
