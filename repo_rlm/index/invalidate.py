@@ -272,7 +272,7 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
         found = set()
         for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in conn.execute(
                 "SELECT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value "
-                "FROM calls c JOIN inv_front k ON c.target = k.v "
+                "FROM inv_front k CROSS JOIN calls c ON c.target = k.v "
                 "JOIN binds b ON b.file_id = c.file_id AND b.scope_id IS c.caller_id AND b.kind IN ('=', 'return') "
                 "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id"):
             if cname + "()" not in value:
@@ -388,9 +388,9 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
         return ids & within
 
     _temp(conn, "inv_keys", keys)
-    found("target", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
-    found("target", "SELECT i.file_id FROM inv_keys k JOIN imports i ON i.target = k.v")
-    found("target", "SELECT b.file_id FROM inv_keys k JOIN bases b ON b.target = k.v")
+    found("target", "SELECT c.file_id FROM inv_keys k CROSS JOIN calls c ON c.target = k.v")
+    found("target", "SELECT i.file_id FROM inv_keys k CROSS JOIN imports i ON i.target = k.v")
+    found("target", "SELECT b.file_id FROM inv_keys k CROSS JOIN bases b ON b.target = k.v")
     for p in ch.prefixes:  # definitions nested in a changed function (closures, lambdas)
         found("nested", "SELECT file_id FROM calls WHERE target > ? AND target < ?", (p + ".", p + "/"))
     modules = {r[0] for r in q("SELECT DISTINCT module FROM files WHERE lang = 'python'")}
@@ -413,12 +413,12 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
             where = where | readers(sub)
         why.setdefault("capture", set()).update(named(name, where, unresolved=True))
     _temp(conn, "inv_keys", captured)
-    found("mro", "SELECT c.file_id FROM inv_keys k JOIN calls c ON c.target = k.v")
+    found("mro", "SELECT c.file_id FROM inv_keys k CROSS JOIN calls c ON c.target = k.v")
     # functions the changed non-Python files called, where they call a parameter: its callbacks
     _temp(conn, "inv_keys", ch.called)
     why.setdefault("callback", set()).update(fid for fid, name, sig in q(
-        "SELECT c.file_id, c.name, s.signature FROM inv_keys k JOIN calls c ON c.caller = k.v "
-        "JOIN symbols s ON s.qualname = k.v AND s.file_id = c.file_id WHERE instr(c.callee_text, '.') = 0")
+        "SELECT c.file_id, c.name, s.signature FROM inv_keys k CROSS JOIN symbols s ON s.qualname = k.v "
+        "CROSS JOIN calls c ON c.caller_id = s.id WHERE instr(c.callee_text, '.') = 0")
         if name in _WORDS.findall(sig or ""))
     # a name now defined nowhere, or defined for the first time: `external` <-> `name`
     for name, delta in ch.counts.items():
@@ -484,7 +484,7 @@ def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int],
     _temp(conn, "inv_keys", {t for t in targets if not t.startswith("<")})
     out: set[int] = set()
     for sid, fid, qual, kind, sig, lang in conn.execute(
-            "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature, f.lang FROM inv_keys k "
+            "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature, f.lang FROM inv_keys k CROSS "
             "JOIN symbols s ON s.qualname = k.v JOIN files f ON f.id = s.file_id"):
         if fid in out or lang != "python":  # only Python's resolver gives parameters values
             continue
