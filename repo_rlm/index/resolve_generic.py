@@ -735,6 +735,8 @@ class World:
                     return [q]
                 params = self.js_params(s)
                 if name in params:
+                    if any(k[0] == "param" for k in self._js_busy):
+                        return []  # one call deep: a parameter passed on is not followed (it was exponential)
                     i = params.index(name)
                     return self.js_guarded(("param", s, i), lambda: self.js_param_values(s, i), [])
             hit = self.file_binds(fid, s).get(name)
