@@ -14,24 +14,10 @@ from pathlib import Path
 import pytest
 
 from repo_rlm.query.repo import Repo
-from test_callgraph import PRECISION, RECALL, edges
+from test_callgraph import PRECISION, RECALL, edges, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(p.parent for p in (ROOT / "fixtures" / "callgraph_typed").glob("*/callgraph.json"))
-
-
-def run_case(case: Path, work: Path) -> tuple[dict, dict]:
-    """(our PyCG-format graph, the expected one) for one case, indexed in a copy under `work`."""
-    import json
-
-    dst = work / case.name
-    shutil.copytree(case, dst, ignore=shutil.ignore_patterns("callgraph.json"))
-    repo = Repo.open(dst, index_path=work / f"{case.name}.db")
-    try:
-        ours = repo.callgraph_pycg()
-    finally:
-        repo.close()
-    return ours, json.loads((case / "callgraph.json").read_text())
 
 
 def score(work: Path) -> tuple[float, float, list[tuple]]:
