@@ -162,3 +162,26 @@ def test_package_imports_are_external_never_a_same_named_definition(tmp_path: Pa
     repo = Repo.open(tmp_path / "p", index_path=tmp_path / "p.db")
     rows = repo.conn.execute("SELECT callee_text, target, resolution FROM calls WHERE caller = 'main.run' ORDER BY line")
     assert list(rows) == [("delay", "<external>.delay", "external"), ("retry.delay", "main.retry.delay", "resolved")]
+
+
+def test_a_parameter_passed_down_a_chain_is_followed_one_call_deep(tmp_path: Path) -> None:
+    """`f0(handler)` -> f1(cb) x3 -> ... -> f14(cb) { cb() }: following `cb` through every call site of
+    every level was exponential (3^14 paths: over a minute); one call deep, it takes well under a second."""
+    import subprocess
+    import sys
+
+    tree = tmp_path / "chain"
+    tree.mkdir()
+    n = 14
+    lines = ["function handler() { return 1 }", "function f0(cb) { f1(cb); f1(cb); f1(cb) }"]
+    lines += [f"function f{i}(cb) {{ f{i + 1}(cb); f{i + 1}(cb); f{i + 1}(cb) }}" for i in range(1, n)]
+    lines += [f"function f{n}(cb) {{ cb() }}", "f0(handler)"]
+    (tree / "main.js").write_text("\n".join(lines) + "\n")
+    subprocess.run([sys.executable, "-m", "repo_rlm.cli.main", "--repo", str(tree), "--index", str(tmp_path / "i.db"),
+                    "index"], check=True, capture_output=True, timeout=30)
+    repo = Repo.open(tree, index_path=tmp_path / "i.db", update=False)
+    try:
+        assert [c.caller for c in repo.callers_of("main.f1")] == ["main.f0"] * 3
+        assert repo.callers_of("main.handler") == []  # `cb()` in f14 is three calls and more away from `handler`
+    finally:
+        repo.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from repo_rlm.query.repo import Repo
-from test_callgraph import PRECISION, RECALL, edges, run_case
+from test_callgraph import PRECISION, RECALL, edges, run_case, same_rows_when_resolved_again
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(p.parent for p in (ROOT / "fixtures" / "callgraph_typed").glob("*/callgraph.json"))
@@ -110,17 +110,8 @@ def test_a_method_value_passed_as_an_argument_is_an_edge_at_its_place(tmp_path: 
 def test_resolving_again_gives_the_same_rows(tmp_path: Path) -> None:
     """The rows made for implementations and method values are made again, not added, on an edit."""
     repo = _open("go_interface_param", tmp_path)
-    rows = lambda: sorted(repo.conn.execute("SELECT caller, name, line, col, target, resolution FROM calls"))  # noqa: E731
-    first = rows()
+    first = same_rows_when_resolved_again(repo, repo.root / "app" / "use.go")
     assert ("app.Use", "Read", 14, 11, "backend.Pipe.Read", "name") in first
-    use = repo.root / "app" / "use.go"
-    use.write_text(use.read_text() + "\n")
-    repo.update()
-    assert rows() == first
-    with repo.conn:
-        repo.conn.execute("UPDATE files SET resolved=0")
-    repo.update()
-    assert rows() == first
 
 
 def test_an_editor_save_adding_an_implementation_reaches_it(tmp_path: Path) -> None:
