@@ -257,3 +257,54 @@ def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> Non
     report = Indexer(tree, conn).update()["resolved"]
     assert report["files"] == code
     assert Indexer(tree, conn).update()["resolved"]["files"] == 0
+
+
+def test_a_large_update_reads_the_call_sites_of_unchanged_files(scratch: Path) -> None:
+    """Over 200 files resolved again (the resolver loads the whole repository at once) but not all
+    of them: a function in a changed file takes its parameter's value from a call site in an
+    unchanged file, as in a fresh build. (Such an update once ignored those call sites: `cb()`
+    lost its target.)"""
+    tree = scratch / "app"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("")
+    n = 230
+    for i in range(n):
+        (tree / "pkg" / f"run{i}.py").write_text(f"def run{i}(cb):\n    return cb()\n")
+        (tree / "pkg" / f"use{i}.py").write_text(
+            f"from pkg.run{i} import run{i}\n\n\ndef helper{i}():\n    return {i}\n\n\ndef main{i}():\n    return run{i}(helper{i})\n")
+    for i in range(n, 5 * n):  # bystanders: the changed files stay under a fifth of the index
+        (tree / "pkg" / f"other{i}.py").write_text(f"def other{i}():\n    return {i}\n")
+    conn, _ = build(tree, scratch / "i.db")
+    cb = "SELECT COUNT(*) FROM calls WHERE callee_text = 'cb' AND target LIKE 'pkg.use%.helper%'"
+    assert conn.execute(cb).fetchone() == (n,)
+    for i in range(n):  # a body edit in every run{i}.py: resolved again, alone
+        (tree / "pkg" / f"run{i}.py").write_text(f"def run{i}(cb):\n    x = {i}\n    return cb()\n")
+    report = Indexer(tree, conn, executor="inprocess").update()
+    assert report["resolved"]["files"] == n and report["updated_files"] == n
+    assert conn.execute(cb).fetchone() == (n,)
+    fresh, _ = build(tree, scratch / "fresh.db")
+    assert calls_table(conn) == calls_table(fresh)
+
+
+def test_targets_streamed_through_a_temp_table_equal_plain_updates(scratch: Path) -> None:
+    """CallTargets, the resolvers' writer: past its streaming threshold it sets targets from a temp
+    table in one UPDATE; below it, row by row. Both leave the same rows."""
+    from repo_rlm.index.resolve_base import CallTargets
+
+    conn, _ = build(FIXTURES / "pyapp", scratch / "i.db")
+    ids = [r[0] for r in conn.execute("SELECT id FROM calls ORDER BY id")]
+    assert len(ids) > 10
+    found = [(f"t{i % 7}", "name", cid) for i, cid in enumerate(ids)]
+    tables = []
+    for stream in (len(ids) + 1, 4):
+        out = CallTargets(conn, stream=stream)
+        with conn:
+            for row in found:
+                out.add(*row)
+            out.finish()
+        assert out.streaming == (stream == 4)
+        tables.append(calls_table(conn))
+        with conn:
+            conn.execute("UPDATE calls SET target = NULL, resolution = NULL")
+    assert tables[0] == tables[1]
+    assert sum(n for row, n in tables[0].items() if row[-2] == "t3") == len(ids[3::7])

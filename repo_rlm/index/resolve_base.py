@@ -28,22 +28,53 @@ def clear_made(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE} AND {where}", args)
 
 
+class CallTargets:
+    """Targets for call rows, taken as they are found: (target, resolution, call id). An editor's
+    save sets a few with plain UPDATEs; a bulk resolve, once it passes `stream` rows, streams them
+    into a temp table and sets them all at the end in one UPDATE ... FROM (a single pass over
+    `calls`), so that no list of every call's target is ever held."""
+
+    def __init__(self, conn: sqlite3.Connection, stream: int = 50_000) -> None:
+        self.conn = conn
+        self.stream = stream
+        self.rows: list[tuple] = []
+        self.streaming = False
+
+    def add(self, target: str | None, resolution: str, call_id: int) -> None:
+        self.rows.append((target, resolution, call_id))
+        if len(self.rows) >= self.stream:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.streaming:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, id INTEGER PRIMARY KEY)")
+            self.conn.execute("DELETE FROM resolved_calls")
+            self.streaming = True
+        self.conn.executemany("INSERT OR REPLACE INTO resolved_calls VALUES(?,?,?)", self.rows)
+        self.rows = []
+
+    def finish(self, extra: list[tuple] = ()) -> None:
+        """Write what was added; `extra`: whole new rows (file_id, caller_id, caller, callee_text,
+        name, line, col, text, target, resolution, is_new)."""
+        if not self.streaming:
+            self.conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", self.rows)
+        else:
+            self._flush()
+            self.conn.execute("UPDATE calls SET target = r.target, resolution = r.resolution FROM resolved_calls r WHERE calls.id = r.id")
+            self.conn.execute("DELETE FROM resolved_calls")
+        self.rows = []
+        if extra:
+            self.conn.executemany(
+                "INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, resolution, is_new) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?)", extra)
+
+
 def write_calls(conn: sqlite3.Connection, updates: list[tuple], extra: list[tuple] = ()) -> None:
-    """`updates`: (target, resolution, call id). `extra`: whole new rows (file_id, caller_id, caller,
-    callee_text, name, line, col, text, target, resolution, is_new). For a bulk resolve, one UPDATE ... FROM a
-    temp table (a single pass over `calls`) beats many small updates; for an editor's save, the reverse."""
-    if len(updates) < 50_000:
-        conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", updates)
-    else:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, id INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM resolved_calls")
-        conn.executemany("INSERT INTO resolved_calls VALUES(?,?,?)", updates)
-        conn.execute("UPDATE calls SET target = r.target, resolution = r.resolution FROM resolved_calls r WHERE calls.id = r.id")
-        conn.execute("DELETE FROM resolved_calls")
-    if extra:
-        conn.executemany(
-            "INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, resolution, is_new) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?)", extra)
+    """`updates`: (target, resolution, call id), all at once (see CallTargets)."""
+    out = CallTargets(conn)
+    for row in updates:
+        out.add(*row)
+    out.finish(extra)
 
 
 def clear_targets(conn: sqlite3.Connection, file_ids: list[int]) -> None:

@@ -51,6 +51,16 @@ MAX_PASSES = 2  # a parameter's values come from call sites found one pass earli
 MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
 
 
+def site(fid: int, line: int, col: int, offset: int) -> int:
+    """A call site as one int: a function's call sites are a set of millions on a large repository,
+    and a tuple of four ints takes about four times the memory."""
+    return (((fid << 32 | line) << 32 | col) << 1) | offset
+
+
+def unsite(key: int) -> tuple[int, int, int, int]:
+    return key >> 65, (key >> 33) & 0xFFFFFFFF, (key >> 1) & 0xFFFFFFFF, key & 1
+
+
 # -- the flow expression language (see pyflow.py) ---------------------------------------------
 
 def parse_flow(text: str):
@@ -242,9 +252,9 @@ class PyWorld:
         self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
         self._bound: dict[int, set] = {}
         self._args_loaded: set[int] = set()
-        self.callsites: dict[str, set] = defaultdict(set)  # function -> {(fid, line, col, offset)}
-        self.stored_sites: set[int] | None = None  # resolving a few files: the others' calls are read from the index
-        self._stored_read: set[str] = set()
+        self.callsites: dict[str, set] = defaultdict(set)  # function -> {site(fid, line, col, offset)}
+        self.stored_sites: set[int] | None = None  # the files being resolved, unless all are: the others' calls are read from the index
+        self._stored_read: set[str] | None = set()  # functions whose stored call sites were read (None: all)
         self.passno = 0
         self.reset()
         self.bulk = bulk
@@ -275,6 +285,13 @@ class PyWorld:
             self._memo.pop(key, None)
         self._dirty = set()
         self._memo_args, self._memo_raw, self._sites, self._anchored = {}, {}, {}, {}
+
+    def next_file(self) -> None:
+        """Call sites of another file from here on: what call sites of the last one found is
+        never asked again (its keys hold its file id), and on a large repository it was a
+        good part of the resolver's memory."""
+        self._sites.clear()
+        self._anchored.clear()
 
     def _load(self, where: str, args: tuple) -> None:
         q = self.conn.execute
@@ -341,6 +358,20 @@ class PyWorld:
                 if name.startswith(prefix):
                     hit[name[len(prefix):]] = (value, scope)
         return hit
+
+    def read_stored_sites(self, files: set[int]) -> None:
+        """A bulk world resolving some of the files: the call sites elsewhere of the functions
+        these files define (what their parameters are passed), read in one query."""
+        self.stored_sites = files
+        self._stored_read = None  # nothing left to read lazily
+        quals = {s[3] for s in self.sym.values() if s[0] in files and s[4] in FUNCS}
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS site_targets(qual TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.conn.executemany("INSERT OR IGNORE INTO site_targets VALUES(?)", ((q,) for q in quals))
+        for fid, line, col, text, qual in self.conn.execute(
+                "SELECT c.file_id, c.line, c.col, c.callee_text, c.target FROM site_targets t JOIN calls c ON c.target = t.qual"):
+            if fid not in files:
+                self.callsites[qual].add(site(fid, line, col, self._stored_offset(qual, text)))
+        self.conn.execute("DELETE FROM site_targets")
 
     def ensure_file(self, fid: int | None) -> None:
         if fid is not None and fid not in self._loaded:
@@ -590,13 +621,14 @@ class PyWorld:
         out: set = set()
         kinds = dict(params)
         index = [p for p, k in params if k == "pos"]
-        if self.stored_sites is not None and qual not in self._stored_read:
+        if self.stored_sites is not None and self._stored_read is not None and qual not in self._stored_read:
             self._stored_read.add(qual)
             for fid, line, col, text in self.conn.execute(
                     "SELECT file_id, line, col, callee_text FROM calls WHERE target = ?", (qual,)):
                 if fid not in self.stored_sites:
-                    self.callsites[qual].add((fid, line, col, self._stored_offset(qual, text)))
-        for fid, line, col, offset in list(self.callsites.get(qual, ())):
+                    self.callsites[qual].add(site(fid, line, col, self._stored_offset(qual, text)))
+        for key in list(self.callsites.get(qual, ())):
+            fid, line, col, offset = unsite(key)
             self.ensure_file(fid)
             args = self.args_at(fid, line, col)
             if not args:
@@ -1131,9 +1163,10 @@ class PyWorld:
 
     def add_callsites(self, targets: list, fid: int, line: int, col: int) -> None:
         """Remember a call site of each function it reaches, for the parameters' values."""
+        key = site(fid, line, col, 0)
         for t, offset in targets:
             if t and offset != DECORATED and t[0] != "<":
-                self.callsites[t].add((fid, line, col, offset))
+                self.callsites[t].add(key | offset)
 
     def param_head(self, callee: str, scope: int | None) -> bool:
         """Is the callee's first name a parameter (not `self`/`cls`) of an enclosing function?"""
@@ -1197,61 +1230,78 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
 
 
 def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+    """Two passes (see the module docstring). Call sites are read as they are resolved and their
+    targets written as they are settled: on a large repository, a list of every call site and
+    every target was the resolver's largest object."""
     bulk = len(file_ids) > resolve_base.BULK
     world = PyWorld(conn, bulk=bulk)
     wanted = set(file_ids)
     resolve_base.clear_made(conn, sorted(wanted))
     if bulk:
+        if not wanted >= world.file_module.keys():
+            world.read_stored_sites(wanted)
         rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col "
                             "FROM calls c JOIN files f ON f.id = c.file_id WHERE f.resolved = 0 AND f.lang = 'python'")
-        rows = [r for r in rows if r[1] in wanted]
     else:
         rows = [r for fid in sorted(wanted) for r in conn.execute(
             "SELECT id, file_id, caller_id, callee_text, name, line, col FROM calls WHERE file_id=?", (fid,))]
         world.stored_sites = wanted  # call sites elsewhere keep their stored targets: read them as needed
-    results: dict[int, tuple] = {}
-    extra: list[tuple] = []
-    todo = rows
-    for passno in range(MAX_PASSES):
+    out = resolve_base.CallTargets(conn)
+    settle = out.add
+    several: dict[int, tuple] = {}  # call id -> what a call reaching several definitions found
+    # the first pass: parameters have no values yet; a call that reached one is resolved again
+    world.next_pass(0)
+    todo: list[tuple] = []
+    pending: dict[int, tuple] = {}  # call id -> its latest result, for the calls resolved again
+    last = None
+    for row in rows:
+        cid, fid, scope, callee, name, line, col = row
+        if fid not in wanted:
+            continue
+        if fid != last:
+            world.next_file()
+            last = fid
+        world.touched = False
+        found = world.targets(callee, name, fid, scope, line, col)
+        # ... unless a definition was found already through something else (a method call on a
+        # typed or assigned receiver)
+        if world.touched and (found[1] != "resolved" or world.param_head(callee, scope)):
+            todo.append(row)
+            pending[cid] = found
+        else:
+            settle(found[0][0][0], found[1], cid)
+            if len(found[0]) > 1:
+                several[cid] = found
+        world.add_callsites(found[0], fid, line, col)  # no value is read from call sites in this pass
+    extra = _protocol_calls(world, wanted)
+    for passno in range(1, MAX_PASSES):
+        if not todo:
+            break
         world.next_pass(passno)
         again = []
         for row in todo:
             cid, fid, scope, callee, name, line, col = row
+            if fid != last:
+                world.next_file()
+                last = fid
             world.touched = False
             found = world.targets(callee, name, fid, scope, line, col)
-            # a parameter was reached: again with parameter values, unless a definition was found
-            # already through something else (a method call on a typed or assigned receiver)
-            if world.touched and (passno > 0 or found[1] != "resolved" or world.param_head(callee, scope)):
+            if world.touched:
                 again.append(row)
-            if passno and results[cid] != found:
+            if pending[cid] != found:
                 world.add_callsites(found[0], fid, line, col)
-            results[cid] = found
-        if passno == 0:
-            for row in rows:
-                world.add_callsites(results[row[0]][0], row[1], row[5], row[6])
-            # calls that `for`, `with` and operators make, from this pass's values
-            for fid in sorted(wanted):
-                module = world.file_module.get(fid, "")
-                for scope, kind, name, value, line in world.proto.get(fid, ()):
-                    if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
-                        continue  # no class here defines it
-                    if kind == "op" and not world.assigned(value, fid, scope):
-                        continue  # `a + b` on a parameter or a global: too common to follow on one context
-                    caller = world.sym[scope][3] if scope in world.sym else module
-                    for q, n in world.protocol_targets(kind, name, value, fid, scope):
-                        extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
+            pending[cid] = found
         todo = again
-        if not todo:
-            break
-    updates = []
-    for cid, (targets, how) in results.items():
-        updates.append((targets[0][0], how, cid))
-        if len(targets) > 1:  # a row per further target, a copy of the call's own
-            row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls "
-                               "WHERE id = ?", (cid,)).fetchone()
-            for t, offset in targets[1:]:
-                extra.append(row + (t, how, resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
-    resolve_base.write_calls(conn, updates, extra)
+    for cid, found in pending.items():
+        settle(found[0][0][0], found[1], cid)
+        if len(found[0]) > 1:
+            several[cid] = found
+    for cid, (targets, how) in several.items():  # a row per further target, a copy of the call's own
+        row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls "
+                           "WHERE id = ?", (cid,)).fetchone()
+        for t, offset in targets[1:]:
+            extra.append(row + (t, how, resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
+    out.finish(extra)
     imports, bases = [], []
     for fid in wanted:
         world.ensure_file(fid)
@@ -1271,3 +1321,19 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             hit = sorted(x[1] for x in v if x[0] == "def")
             bases.append((hit[0] if hit else None, sid, base))
     resolve_base.write_imports_and_bases(conn, imports, bases)
+
+
+def _protocol_calls(world: PyWorld, files: set[int]) -> list[tuple]:
+    """The calls that `for`, `with` and operators make, from the first pass's values."""
+    extra = []
+    for fid in sorted(files):
+        module = world.file_module.get(fid, "")
+        for scope, kind, name, value, line in world.proto.get(fid, ()):
+            if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
+                continue  # no class here defines it
+            if kind == "op" and not world.assigned(value, fid, scope):
+                continue  # `a + b` on a parameter or a global: too common to follow on one context
+            caller = world.sym[scope][3] if scope in world.sym else module
+            for q, n in world.protocol_targets(kind, name, value, fid, scope):
+                extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
+    return extra
