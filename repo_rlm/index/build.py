@@ -553,10 +553,11 @@ class Indexer:
         other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
         if progress and (py or other):
             progress(0, 1, "resolve")
-        if py:
-            resolve_python.resolve_files(c, py)
-        if other:
-            resolve_generic.resolve_files(c, other)
+        with store.small_page_cache(c):
+            if py:
+                resolve_python.resolve_files(c, py)
+            if other:
+                resolve_generic.resolve_files(c, other)
         c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
         if progress and (py or other):
             progress(1, 1, "resolve")

@@ -49,6 +49,7 @@ HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max":
 DECORATED = -1  # the offset of a target named through a decorator (see PyWorld._decorated)
 MAX_PASSES = 2  # a parameter's values come from call sites found one pass earlier
 MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
+PROTOCOL_KINDS = "'iter', 'with', 'op'"  # binds of `for`, `with` and operators: read once, by _protocol_calls
 
 
 def site(fid: int, line: int, col: int, offset: int) -> int:
@@ -234,7 +235,6 @@ class PyWorld:
         self.args: dict[tuple, dict[str, tuple]] = {}  # (fid, line, col) -> slot -> (expr, scope)
         self._arg_rows: dict[tuple, list] = defaultdict(list)  # (fid, line) -> [("COL|SLOT", expr, scope)]
         self.decos: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        self.proto: dict[int, list[tuple]] = defaultdict(list)  # fid -> [(scope, kind, name, value, line)]
         self.bases: dict[str, list[str]] = defaultdict(list)
         self.base_rows: dict[int, list[tuple]] = defaultdict(list)
         self._mro: dict[str, list[str]] = {}
@@ -315,7 +315,7 @@ class PyWorld:
                 self.imports[(fid, scope)][key].append(entry)
         for fid, scope, name, kind, value, line in q(
                 "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
-                f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind != 'arg'", args):
+                f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind NOT IN ('arg', {PROTOCOL_KINDS})", args):
             if kind == "=":
                 if name.isidentifier():
                     self.assigns[(fid, scope)][name].append(value)
@@ -331,8 +331,6 @@ class PyWorld:
                 self.decos[(fid, scope)][name].append(value)
             elif kind == "type":
                 self.types[(fid, scope)][name].append(value)
-            elif kind in ("iter", "with", "op"):
-                self.proto[fid].append((scope, kind, name, value, line))
         for sid, fid, base in q(
                 f"SELECT b.symbol_id, b.file_id, b.base FROM bases b JOIN files f ON f.id=b.file_id WHERE {where}", args):
             if sid in self.sym:
@@ -1324,16 +1322,19 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
 
 
 def _protocol_calls(world: PyWorld, files: set[int]) -> list[tuple]:
-    """The calls that `for`, `with` and operators make, from the first pass's values."""
+    """The calls that `for`, `with` and operators make, from the first pass's values. Their facts
+    are read here, as they are used, not kept in the world (a bulk resolve streams them)."""
+    read = world.conn.execute
+    sql = f"SELECT file_id, scope_id, kind, name, value, line FROM binds WHERE kind IN ({PROTOCOL_KINDS})"
+    rows = read(sql) if world.bulk else (r for fid in sorted(files) for r in read(f"{sql} AND file_id = ?", (fid,)))
     extra = []
-    for fid in sorted(files):
-        module = world.file_module.get(fid, "")
-        for scope, kind, name, value, line in world.proto.get(fid, ()):
-            if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
-                continue  # no class here defines it
-            if kind == "op" and not world.assigned(value, fid, scope):
-                continue  # `a + b` on a parameter or a global: too common to follow on one context
-            caller = world.sym[scope][3] if scope in world.sym else module
-            for q, n in world.protocol_targets(kind, name, value, fid, scope):
-                extra.append((fid, scope, caller, f"{value}.{n}", n, line, 1, "", q, "resolved", resolve_base.MADE))
+    for fid, scope, kind, name, value, line in rows:
+        if fid not in files or not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
+            continue  # no class here defines it
+        world.ensure_file(fid)
+        if kind == "op" and not world.assigned(value, fid, scope):
+            continue  # `a + b` on a parameter or a global: too common to follow on one context
+        caller = world.sym[scope][3] if scope in world.sym else world.file_module.get(fid, "")
+        for target, method in world.protocol_targets(kind, name, value, fid, scope):
+            extra.append((fid, scope, caller, f"{value}.{method}", method, line, 1, "", target, "resolved", resolve_base.MADE))
     return extra

@@ -22,6 +22,8 @@ SCHEMA_VERSION = "3"
 # An update of more files than this is a bulk update: the build and the resolvers load whole
 # tables up front instead of looking rows up file by file.
 BULK_FILES = 200
+PAGE_CACHE_KIB = 65536  # SQLite's page cache per connection
+RESOLVE_PAGE_CACHE_KIB = 8192  # ... while resolving (see small_page_cache)
 APPLICATION_ID = 0x52524C4D  # "RRLM" in the SQLite header (PRAGMA application_id): this file is our index
 LEGACY_TABLES = {"meta", "files", "symbols", "calls", "imports", "chunks"}  # indexes from before the id
 
@@ -252,9 +254,21 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA cache_size=-65536")
+    conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
+
+
+@contextlib.contextmanager
+def small_page_cache(conn: sqlite3.Connection):
+    """Resolution reads each table once into its own maps: SQLite's page cache, sized for the
+    writes, would only add to the build's peak memory (about 50 MB on a large repository)."""
+    size = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size=-{RESOLVE_PAGE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size={size}")
 
 
 def _set_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
