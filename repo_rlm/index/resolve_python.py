@@ -254,7 +254,7 @@ class PyWorld:
         self._args_loaded: set[int] = set()
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {site(fid, line, col, offset)}
         self.stored_sites: set[int] | None = None  # the files being resolved, unless all are: the others' calls are read from the index
-        self._stored_read: set[str] | None = set()  # functions whose stored call sites were read (None: all)
+        self._stored_read: set[str] = set()  # functions whose stored call sites were read
         self.passno = 0
         self.reset()
         self.bulk = bulk
@@ -361,8 +361,8 @@ class PyWorld:
         """A bulk world resolving some of the files: the call sites elsewhere of the functions
         these files define (what their parameters are passed), read in one query."""
         self.stored_sites = files
-        self._stored_read = None  # nothing left to read lazily
         quals = {s[3] for s in self.sym.values() if s[0] in files and s[4] in FUNCS}
+        self._stored_read |= quals  # others' (a function elsewhere whose return reads a parameter): as needed
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS site_targets(qual TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn.executemany("INSERT OR IGNORE INTO site_targets VALUES(?)", ((q,) for q in quals))
         for fid, line, col, text, qual in self.conn.execute(
@@ -619,7 +619,7 @@ class PyWorld:
         out: set = set()
         kinds = dict(params)
         index = [p for p, k in params if k == "pos"]
-        if self.stored_sites is not None and self._stored_read is not None and qual not in self._stored_read:
+        if self.stored_sites is not None and qual not in self._stored_read:
             self._stored_read.add(qual)
             for fid, line, col, text in self.conn.execute(
                     "SELECT file_id, line, col, callee_text FROM calls WHERE target = ?", (qual,)):
@@ -1261,8 +1261,8 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             last = fid
         world.touched = False
         found = world.targets(callee, name, fid, scope, line, col)
-        # ... unless a definition was found already through something else (a method call on a
-        # typed or assigned receiver)
+        # a parameter was reached: again with parameter values, unless a definition was found
+        # already through something else (a method call on a typed or assigned receiver)
         if world.touched and (found[1] != "resolved" or world.param_head(callee, scope)):
             todo.append(row)
             pending[cid] = found
