@@ -308,3 +308,16 @@ def test_targets_streamed_through_a_temp_table_equal_plain_updates(scratch: Path
             conn.execute("UPDATE calls SET target = NULL, resolution = NULL")
     assert tables[0] == tables[1]
     assert sum(n for row, n in tables[0].items() if row[-2] == "t3") == len(ids[3::7])
+
+
+def test_resolving_shrinks_the_page_cache_and_gives_it_back(scratch: Path) -> None:
+    """Resolution runs with a small SQLite page cache (store.small_page_cache: it was ~50 MB of a
+    large build's peak); the connection has its usual cache again afterwards, even after a failure."""
+    conn, _ = build(FIXTURES / "pyapp", scratch / "i.db")
+    usual = -store.PAGE_CACHE_KIB
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == usual
+    with pytest.raises(RuntimeError):
+        with store.small_page_cache(conn):
+            assert conn.execute("PRAGMA cache_size").fetchone()[0] == -store.RESOLVE_PAGE_CACHE_KIB
+            raise RuntimeError("a resolver failed")
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == usual

@@ -287,9 +287,9 @@ class PyWorld:
         self._memo_args, self._memo_raw, self._sites, self._anchored = {}, {}, {}, {}
 
     def next_file(self) -> None:
-        """Call sites of another file from here on: what call sites of the last one found is
-        never asked again (its keys hold its file id), and on a large repository it was a
-        good part of the resolver's memory."""
+        """Call sites of another file from here on. The per-call-site caches are keyed by file
+        id, so what they hold for the last file is never asked again; on a large repository
+        they were a good part of the resolver's memory."""
         self._sites.clear()
         self._anchored.clear()
 
@@ -1161,9 +1161,11 @@ class PyWorld:
 
     def add_callsites(self, targets: list, fid: int, line: int, col: int) -> None:
         """Remember a call site of each function it reaches, for the parameters' values."""
-        key = site(fid, line, col, 0)
+        key = None  # packed once, and only for a call reaching a definition here (most reach none)
         for t, offset in targets:
             if t and offset != DECORATED and t[0] != "<":
+                if key is None:
+                    key = site(fid, line, col, 0)
                 self.callsites[t].add(key | offset)
 
     def param_head(self, callee: str, scope: int | None) -> bool:
@@ -1329,7 +1331,9 @@ def _protocol_calls(world: PyWorld, files: set[int]) -> list[tuple]:
     rows = read(sql) if world.bulk else (r for fid in sorted(files) for r in read(f"{sql} AND file_id = ?", (fid,)))
     extra = []
     for fid, scope, kind, name, value, line in rows:
-        if fid not in files or not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
+        if fid not in files:
+            continue
+        if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
             continue  # no class here defines it
         world.ensure_file(fid)
         if kind == "op" and not world.assigned(value, fid, scope):
