@@ -63,8 +63,8 @@ def scratch(tmp_path: Path):
 
 def calls_table(conn: sqlite3.Connection) -> Counter:
     return Counter(conn.execute(
-        "SELECT f.path, c.caller, c.callee_text, c.name, c.line, c.col, c.is_new, c.target, c.resolution "
-        "FROM calls c JOIN files f ON f.id = c.file_id"))
+        "SELECT f.path, c.caller, c.callee_text, c.name, c.line, c.col, c.is_new, c.target, c.resolution, "
+        "c.via_params FROM calls c JOIN files f ON f.id = c.file_id"))
 
 
 def imports_table(conn: sqlite3.Connection) -> Counter:
@@ -170,6 +170,11 @@ def check_fixture(src: Path, tmp: Path) -> list[str]:
         if label in BODY_ONLY and report["resolved"]["other_files"]:
             failures.append(f"{src.name} {label} {path}: a body-only edit resolved "
                             f"{report['resolved']['other_files']} other files again")
+        own = inc.execute("SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = ? "
+                          "AND c.is_new < 2", (path,)).fetchone()[0]
+        if label == "shift" and path.endswith(".py") and report["resolved"]["carried_calls"] != own:
+            failures.append(f"{src.name} shift {path}: {report['resolved']['calls']} calls resolved again, "
+                            f"{report['resolved']['carried_calls']} kept their targets (all should)")
         inc.close()
         fresh.close()
         shutil.rmtree(tree)
@@ -294,7 +299,7 @@ def test_targets_streamed_through_a_temp_table_equal_plain_updates(scratch: Path
     conn, _ = build(FIXTURES / "pyapp", scratch / "i.db")
     ids = [r[0] for r in conn.execute("SELECT id FROM calls ORDER BY id")]
     assert len(ids) > 10
-    found = [(f"t{i % 7}", "name", cid) for i, cid in enumerate(ids)]
+    found = [(f"t{i % 7}", "name", cid, i % 2) for i, cid in enumerate(ids)]
     tables = []
     for stream in (len(ids) + 1, 4):
         out = CallTargets(conn, stream=stream)
@@ -305,9 +310,10 @@ def test_targets_streamed_through_a_temp_table_equal_plain_updates(scratch: Path
         assert out.streaming == (stream == 4)
         tables.append(calls_table(conn))
         with conn:
-            conn.execute("UPDATE calls SET target = NULL, resolution = NULL")
+            conn.execute("UPDATE calls SET target = NULL, resolution = NULL, via_params = 0")
     assert tables[0] == tables[1]
-    assert sum(n for row, n in tables[0].items() if row[-2] == "t3") == len(ids[3::7])
+    assert sum(n for row, n in tables[0].items() if row[-3] == "t3") == len(ids[3::7])
+    assert sum(n for row, n in tables[0].items() if row[-1] == 1) == len(ids[1::2])
 
 
 def test_resolving_shrinks_the_page_cache_and_gives_it_back(scratch: Path) -> None:

@@ -38,6 +38,8 @@ BATCH = 200  # files written to the index per transaction
 READ_AHEAD = 256  # files read and looked up in the fact cache at a time
 TASK_FILES, TASK_BYTES = 48, 1 << 20  # one extraction task: this many files or bytes, whichever comes first
 INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
+PARAMS_ONLY = 2  # files.resolved of a file whose calls that needed parameters' values are to be resolved again
+UNRESOLVED_ONLY = 3  # ... of a body-edited file whose calls not carried over are to be resolved (invalidate.carry_targets)
 
 
 def _result_path(result: tuple) -> str:
@@ -94,6 +96,7 @@ class Indexer:
         self._known: set[str] = set()  # paths the index held when this update started
         self._stored_files: dict[str, store.StoredFile] = {}
         self._replace: set[str] = set()  # unchanged files placed again (their module name moved)
+        self._carry: dict[str, list] = {}  # changed files of the same shape -> their stored call rows
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
@@ -184,6 +187,7 @@ class Indexer:
             stored = {p: sf._replace(blob="", size=-1) for p, sf in stored.items()}
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
+        self._carry = {}
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
@@ -294,7 +298,7 @@ class Indexer:
     def _unfinished(self) -> bool:
         """Did an earlier update stop between writing files and resolving? What those files changed
         is not known any more: this update resolves every file again."""
-        return self.conn.execute("SELECT 1 FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped') "
+        return self.conn.execute("SELECT 1 FROM files WHERE resolved != 1 AND lang NOT IN ('text', 'skipped') "
                                  "LIMIT 1").fetchone() is not None
 
     def _moved_modules(self, stored: dict[str, store.StoredFile], package_dirs: set[str], gone: set[str]) -> set[str]:
@@ -511,9 +515,13 @@ class Indexer:
         new = new if new is not None and new.lang != "text" else None
         if old is None and new is None:  # plain text is nobody's definitions
             return
-        changes.add(invalidate.stored_shape(self.conn, old) if old is not None else None,
-                    invalidate.facts_shape(new) if new is not None else None,
-                    new.module if new is not None else self._module_of(old), new.lang if new is not None else known.lang)
+        before = invalidate.stored_shape(self.conn, old) if old is not None else None
+        after = invalidate.facts_shape(new) if new is not None else None
+        if before is not None and after is not None and new.lang == "python" and before.same(after):
+            self._carry[path] = before.calls  # a body edit: its calls keep their targets (_resolve)
+            return
+        changes.add(before, after, new.module if new is not None else self._module_of(old),
+                    new.lang if new is not None else known.lang)
 
     def _module_of(self, file_id: int) -> str:
         return (self.conn.execute("SELECT module FROM files WHERE id=?", (file_id,)).fetchone() or ("",))[0]
@@ -522,48 +530,64 @@ class Indexer:
         """Tie calls to targets in new files, and in the unchanged files that read what changed
         (all of them after a bulk update). Returns the counts of files and calls resolved."""
         c = self.conn
-        count = {"files": 0, "calls": 0, "changed_files": 0, "other_files": 0}
+        count = {"files": 0, "calls": 0, "changed_files": 0, "other_files": 0, "params_only_files": 0, "carried_calls": 0}
         with c:
             c.execute("BEGIN IMMEDIATE")
             if changed is None:
                 c.execute("UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped')")
+            for path, old_calls in self._carry.items():  # body edits: calls found again keep their targets
+                row = c.execute("SELECT id FROM files WHERE path = ? AND resolved = 0", (path,)).fetchone()
+                if row is not None:
+                    count["carried_calls"] += invalidate.carry_targets(c, row[0], old_calls)
+                    c.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", row)
             mine = {r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped')")}
-            count["changed_files"] = len(mine)
+            count["changed_files"] = len(mine) + c.execute(
+                f"SELECT COUNT(*) FROM files WHERE resolved = {UNRESOLVED_ONLY}").fetchone()[0]
             if changed:  # parameters whose values moved: their functions' files (by the calls' old targets first)
-                self._mark(invalidate.files_to_resolve(c, changed) | invalidate.argument_files(c, changed, mine, before=True) - mine)
+                whole = invalidate.files_to_resolve(c, changed)
+                self._mark(whole)
+                self._mark(invalidate.argument_files(c, changed, mine, before=True) - whole - mine, PARAMS_ONLY)
+            carried = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY}")}  # not made whole
             done = self._resolve_marked(progress, count)
-            if changed and changed.arg_calls:  # ... and by their new ones
-                self._mark(invalidate.argument_files(c, changed, mine) - done)
+            if changed and changed.arg_calls:  # ... and by their new ones (a body-edited file's kept targets too)
+                self._mark(invalidate.argument_files(c, changed, mine) - (done - carried), PARAMS_ONLY)
                 done |= self._resolve_marked(None, count)
             count["other_files"] = count["files"] - count["changed_files"]
         return count
 
-    def _mark(self, ids: set[int]) -> None:
+    def _mark(self, ids: set[int], how: int = 0) -> None:
+        """To be resolved: whole (0), or only the calls that needed parameters' values (PARAMS_ONLY;
+        a body-edited file whose new calls alone were to be resolved is then resolved whole)."""
         ids_ = sorted(ids)
         for i in range(0, len(ids_), 500):
             part = ids_[i:i + 500]
-            self.conn.execute(f"UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped') AND id IN "
-                              f"({','.join('?' * len(part))})", part)
+            self.conn.execute(f"UPDATE files SET resolved = CASE WHEN ? = 0 OR resolved = {UNRESOLVED_ONLY} THEN 0 ELSE ? END "
+                              f"WHERE resolved != 0 AND lang NOT IN ('text', 'skipped') "
+                              f"AND id IN ({','.join('?' * len(part))})", [how, how, *part])
 
     def _resolve_marked(self, progress: Progress | None, count: dict) -> set[int]:
         from . import resolve_generic, resolve_python
 
         c = self.conn
         py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
+        partly = [r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved={PARAMS_ONLY} AND lang='python'")]
+        fresh = [r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved={UNRESOLVED_ONLY} AND lang='python'")]
         other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
-        if progress and (py or other):
+        if progress and (py or partly or fresh or other):
             progress(0, 1, "resolve")
+        count["files"] += len(py) + len(partly) + len(fresh) + len(other)
+        count["params_only_files"] += len(partly)
+        for ids, only in ((py + other, ""), (partly, " AND via_params = 1"), (fresh, " AND resolution IS NULL")):
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE is_new < 2 AND "
+                                            f"file_id IN ({','.join('?' * len(part))}){only}", part).fetchone()[0]
         with store.small_page_cache(c):
-            if py:
-                resolve_python.resolve_files(c, py)
+            if py or partly or fresh:
+                resolve_python.resolve_files(c, py, partly, fresh)
             if other:
                 resolve_generic.resolve_files(c, other)
-        c.execute("UPDATE files SET resolved=1 WHERE resolved=0")
-        if progress and (py or other):
+        c.execute("UPDATE files SET resolved=1 WHERE resolved != 1")
+        if progress and (py or partly or fresh or other):
             progress(1, 1, "resolve")
-        count["files"] += len(py) + len(other)
-        for i in range(0, len(py + other), 500):
-            part = (py + other)[i:i + 500]
-            count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id IN ({','.join('?' * len(part))})",
-                                        part).fetchone()[0]
-        return set(py) | set(other)
+        return set(py) | set(partly) | set(fresh) | set(other)

@@ -58,6 +58,13 @@ class Shape:
     items: set = field(default_factory=set)  # (key, tag, ...) position-free facts
     base_targets: dict = field(default_factory=dict)  # class qualname -> [stored base targets] (old only)
     call_targets: dict = field(default_factory=dict)  # (caller, callee text) -> {stored targets} (old only)
+    order: list = field(default_factory=list)  # the items that bind names, in file order (the last binding wins)
+    calls: list = field(default_factory=list)  # stored call rows (old only): see carry_targets
+
+    def same(self, other: Shape) -> bool:
+        """Does the other shape bind and define the same, in the same order? Then this file's calls
+        resolve as before, wherever they moved (see carry_targets)."""
+        return self.defs == other.defs and self.items == other.items and self.order == other.order
 
 
 def _join(scope: str, name: str) -> str:
@@ -68,6 +75,7 @@ def _shape(module: str, defs: list[tuple], bases, binds, imports, calls) -> Shap
     """defs: (name, qual, kind, sig, parent idx or -1); bases: (def idx, base); binds: (scope idx,
     name, kind, value, line); imports: (scope idx, module, name, alias, level); calls: (line, col) -> callee text."""
     sh = Shape()
+    order = sh.order
     for name, qual, kind, sig, _p in defs:
         sh.defs[qual] = (name, kind, sig)
     items = sh.items
@@ -89,6 +97,8 @@ def _shape(module: str, defs: list[tuple], bases, binds, imports, calls) -> Shap
         if kind in LOCAL_ONLY:
             continue
         sq, sk = scope(s)
+        if kind != "arg":
+            order.append((sq, name, kind, value))
         if kind == "arg":
             col, _, slot = name.partition("|")
             items.add((sq, "arg", calls.get((line, int(col)) if col.isdigit() else None, ""), slot, value))
@@ -107,6 +117,7 @@ def _shape(module: str, defs: list[tuple], bases, binds, imports, calls) -> Shap
     for s, mod, name, alias, level in imports:
         sq, sk = scope(s)
         local = alias or name or mod.split(".")[0]
+        order.append((sq, local, mod, name, level))
         if sk in FUNCS:  # a local name of a function: part of its value
             items.add((sq, "flow", "import", local, f"{mod}|{name}|{level}"))
         else:
@@ -136,18 +147,19 @@ def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
             if target:
                 base_targets.setdefault(defs[index[sid]][1], []).append(target)
     binds = [(index.get(s, -1), n, k, v, ln) for s, n, k, v, ln in
-             q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=?", (file_id,))]
+             q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=? ORDER BY rowid", (file_id,))]
     imports = [(index.get(s, -1), mod, name, alias, level) for s, mod, name, alias, level in
-               q("SELECT scope_id, module, name, alias, level FROM imports WHERE file_id=?", (file_id,))]
+               q("SELECT scope_id, module, name, alias, level FROM imports WHERE file_id=? ORDER BY id", (file_id,))]
     calls, call_targets = {}, {}
-    for caller, callee, line, col, is_new, target in q(
-            "SELECT caller, callee_text, line, col, is_new, target FROM calls WHERE file_id=?", (file_id,)):
+    rows = q("SELECT caller, callee_text, name, line, col, is_new, target, resolution, via_params, text != '' "
+             "FROM calls WHERE file_id=?", (file_id,)).fetchall()
+    for caller, callee, _n, line, col, is_new, target, _r, _v, _t in rows:
         if is_new <= 1:
             calls[(line, col)] = callee
         if target and not target.startswith("<"):
             call_targets.setdefault((caller, callee), set()).add(target)
     sh = _shape(module, defs, bases, binds, imports, calls)
-    sh.base_targets, sh.call_targets = base_targets, call_targets
+    sh.base_targets, sh.call_targets, sh.calls = base_targets, call_targets, rows
     return sh
 
 
@@ -456,6 +468,36 @@ def _ancestors(conn: sqlite3.Connection, cls: str, old_bases: tuple) -> set[str]
             if t not in out:
                 todo.append(t)
     return out
+
+
+def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list) -> int:
+    """A changed file whose shape did not change (a body edit: `Shape.same`) binds and defines what
+    it did, so a call resolves as before wherever it moved: the calls found again (same caller,
+    callee text and name, every old one of them agreeing) take their stored targets, with the
+    copies of a call that reached several definitions; new calls are left for the resolver.
+    Returns how many were carried."""
+    copies: dict[tuple, list] = {}  # (line, col, callee) -> further targets (a `for`/`with`/operator row has no text)
+    for _c, callee, _n, line, col, is_new, target, _h, _v, text in old_calls:
+        if is_new >= 2 and text:
+            copies.setdefault((line, col, callee), []).append((target, is_new))
+    was: dict[tuple, set] = {}
+    for caller, callee, name, line, col, is_new, target, how, via, _t in old_calls:
+        if is_new <= 1:
+            more = tuple(sorted(copies.get((line, col, callee), ()), key=repr))
+            was.setdefault((caller, callee, name, is_new), set()).add((target, how, via, more) if how else None)
+    rows, made = [], []
+    for cid, caller, callee, name, is_new in conn.execute(
+            "SELECT id, caller, callee_text, name, is_new FROM calls WHERE file_id = ? AND resolution IS NULL", (file_id,)):
+        hit = was.get((caller, callee, name, is_new))
+        if hit and len(hit) == 1 and None not in hit:
+            target, how, via, more = next(iter(hit))
+            rows.append((target, how, via, cid))
+            made += [(t, how, kind, via, cid) for t, kind in more]
+    conn.executemany("UPDATE calls SET target = ?, resolution = ?, via_params = ? WHERE id = ?", rows)
+    conn.executemany("INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, "
+                     "resolution, is_new, via_params) SELECT file_id, caller_id, caller, callee_text, name, line, "
+                     "col, text, ?, ?, ?, ? FROM calls WHERE id = ?", made)
+    return len(rows)
 
 
 def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int], before: bool = False) -> set[int]:

@@ -21,15 +21,17 @@ def files_clause(file_ids: list[int]) -> tuple[str, list[int]]:
     return f"file_id IN ({','.join('?' * len(file_ids))})", list(file_ids)
 
 
-def clear_made(conn: sqlite3.Connection, file_ids: list[int]) -> None:
-    """Drop the rows an earlier resolve of these files made."""
+def clear_made(conn: sqlite3.Connection, file_ids: list[int], via_params: bool = False) -> None:
+    """Drop the rows an earlier resolve of these files made (`via_params`: only for the calls that
+    needed parameters' values)."""
+    only = " AND via_params = 1" if via_params else ""
     for i in range(0, len(file_ids), 500):
         where, args = files_clause(file_ids[i:i + 500])
-        conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE} AND {where}", args)
+        conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE}{only} AND {where}", args)
 
 
 class CallTargets:
-    """Targets for call rows, taken as they are found: (target, resolution, call id). An editor's
+    """Targets for call rows, taken as they are found: (target, resolution, call id, via_params). An editor's
     save sets a few with plain UPDATEs; a bulk resolve, once it passes `stream` rows, streams them
     into a temp table and sets them all at the end in one UPDATE ... FROM (a single pass over
     `calls`), so that no list of every call's target is ever held."""
@@ -40,33 +42,35 @@ class CallTargets:
         self.rows: list[tuple] = []
         self.streaming = False
 
-    def add(self, target: str | None, resolution: str, call_id: int) -> None:
-        self.rows.append((target, resolution, call_id))
+    def add(self, target: str | None, resolution: str, call_id: int, via_params: int = 0) -> None:
+        self.rows.append((target, resolution, via_params, call_id))
         if len(self.rows) >= self.stream:
             self._flush()
 
     def _flush(self) -> None:
         if not self.streaming:
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, id INTEGER PRIMARY KEY)")
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, via_params INTEGER, "
+                              "id INTEGER PRIMARY KEY)")
             self.conn.execute("DELETE FROM resolved_calls")
             self.streaming = True
-        self.conn.executemany("INSERT OR REPLACE INTO resolved_calls VALUES(?,?,?)", self.rows)
+        self.conn.executemany("INSERT OR REPLACE INTO resolved_calls VALUES(?,?,?,?)", self.rows)
         self.rows = []
 
     def finish(self, extra: list[tuple] = ()) -> None:
         """Write what was added; `extra`: whole new rows (file_id, caller_id, caller, callee_text,
-        name, line, col, text, target, resolution, is_new)."""
+        name, line, col, text, target, resolution, is_new[, via_params])."""
         if not self.streaming:
-            self.conn.executemany("UPDATE calls SET target=?, resolution=? WHERE id=?", self.rows)
+            self.conn.executemany("UPDATE calls SET target=?, resolution=?, via_params=? WHERE id=?", self.rows)
         else:
             self._flush()
-            self.conn.execute("UPDATE calls SET target = r.target, resolution = r.resolution FROM resolved_calls r WHERE calls.id = r.id")
+            self.conn.execute("UPDATE calls SET target = r.target, resolution = r.resolution, via_params = r.via_params "
+                              "FROM resolved_calls r WHERE calls.id = r.id")
             self.conn.execute("DELETE FROM resolved_calls")
         self.rows = []
         if extra:
             self.conn.executemany(
-                "INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, resolution, is_new) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?)", extra)
+                "INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, resolution, "
+                "is_new, via_params) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", (r if len(r) == 12 else (*r, 0) for r in extra))
 
 
 def write_calls(conn: sqlite3.Connection, updates: list[tuple], extra: list[tuple] = ()) -> None:

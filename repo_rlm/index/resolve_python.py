@@ -50,6 +50,7 @@ DECORATED = -1  # the offset of a target named through a decorator (see PyWorld.
 MAX_PASSES = 2  # a parameter's values come from call sites found one pass earlier
 MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
 PROTOCOL_KINDS = "'iter', 'with', 'op'"  # binds of `for`, `with` and operators: read once, by _protocol_calls
+WORLD_KINDS = "'=', 'return', 'deco', 'type'"  # the binds a world keeps (arguments are read as needed: args_at)
 
 
 def site(fid: int, line: int, col: int, offset: int) -> int:
@@ -251,9 +252,10 @@ class PyWorld:
         self._param_names: dict[int, set] = {}
         self.wrappers: set[str] = set()  # functions that decorators return in place of the decorated one
         self._bound: dict[int, set] = {}
-        self._args_loaded: set[int] = set()
+        self._args_loaded = False  # (bulk) every argument read
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {site(fid, line, col, offset)}
-        self.stored_sites: set[int] | None = None  # the files being resolved, unless all are: the others' calls are read from the index
+        self.resolving: tuple[set[int], set[int]] = (set(), set())  # files resolved whole, and for via_params calls only
+        self.stored_sites = False  # the calls not resolved here are call sites too: read their stored targets
         self._stored_read: set[str] = set()  # functions whose stored call sites were read
         self.passno = 0
         self.reset()
@@ -315,7 +317,7 @@ class PyWorld:
                 self.imports[(fid, scope)][key].append(entry)
         for fid, scope, name, kind, value, line in q(
                 "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
-                f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind NOT IN ('arg', {PROTOCOL_KINDS})", args):
+                f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind IN ({WORLD_KINDS})", args):
             if kind == "=":
                 if name.isidentifier():
                     self.assigns[(fid, scope)][name].append(value)
@@ -340,16 +342,19 @@ class PyWorld:
     def args_at(self, fid: int, line: int, col: int) -> dict[str, tuple]:
         """slot -> (argument expression, scope) of one call. Arguments are most of the facts and
         only calls of functions whose parameters are needed use them: read when first needed (a
-        bulk update reads them all in one SELECT, an editor's save per file)."""
+        bulk update reads them all in one SELECT, an editor's save those of the line: a hub's
+        callers are hundreds of files, of whose arguments it needs a few)."""
         key = (fid, line, col)
         hit = self.args.get(key)
         if hit is None:
-            if fid not in self._args_loaded:
-                where, args = ("", ()) if self.bulk else ("file_id = ? AND", (fid,))
-                self._args_loaded.update(self.file_module if self.bulk else (fid,))
+            if self.bulk and not self._args_loaded:
+                self._args_loaded = True
                 for fid_, scope, name, value, line_ in self.conn.execute(
-                        f"SELECT file_id, scope_id, name, value, line FROM binds WHERE {where} kind = 'arg'", args):
+                        "SELECT file_id, scope_id, name, value, line FROM binds WHERE kind = 'arg'"):
                     self._arg_rows[(fid_, line_)].append((name, value, scope))
+            elif not self.bulk and (fid, line) not in self._arg_rows:
+                self._arg_rows[(fid, line)] = [(name, value, scope) for scope, name, value in self.conn.execute(
+                    "SELECT scope_id, name, value FROM binds WHERE file_id = ? AND line = ? AND kind = 'arg'", (fid, line))]
             hit = self.args[key] = {}
             prefix = f"{col}|"
             for name, value, scope in self._arg_rows.get((fid, line), ()):
@@ -357,19 +362,26 @@ class PyWorld:
                     hit[name[len(prefix):]] = (value, scope)
         return hit
 
-    def read_stored_sites(self, files: set[int]) -> None:
-        """A bulk world resolving some of the files: the call sites elsewhere of the functions
-        these files define (what their parameters are passed), read in one query."""
-        self.stored_sites = files
-        quals = {s[3] for s in self.sym.values() if s[0] in files and s[4] in FUNCS}
+    def read_stored_sites(self) -> None:
+        """A bulk world resolving some of the calls: the call sites elsewhere of the functions the
+        files resolved whole define (what their parameters are passed), read in one query."""
+        self.stored_sites = True
+        whole = self.resolving[0]
+        quals = {s[3] for s in self.sym.values() if s[0] in whole and s[4] in FUNCS}
         self._stored_read |= quals  # others' (a function elsewhere whose return reads a parameter): as needed
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS site_targets(qual TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn.executemany("INSERT OR IGNORE INTO site_targets VALUES(?)", ((q,) for q in quals))
-        for fid, line, col, text, qual in self.conn.execute(
-                "SELECT c.file_id, c.line, c.col, c.callee_text, c.target FROM site_targets t JOIN calls c ON c.target = t.qual"):
-            if fid not in files:
-                self.callsites[qual].add(site(fid, line, col, self._stored_offset(qual, text)))
+        self._add_stored_sites(self.conn.execute(
+            "SELECT c.target, c.file_id, c.line, c.col, c.callee_text, c.via_params FROM site_targets t "
+            "JOIN calls c ON c.target = t.qual"))
         self.conn.execute("DELETE FROM site_targets")
+
+    def _add_stored_sites(self, rows) -> None:
+        """Stored calls (target, file, line, col, callee text, via_params) not resolved here are call sites."""
+        whole, partly = self.resolving
+        for qual, fid, line, col, text, via in rows:
+            if fid not in whole and not (via and fid in partly):
+                self.callsites[qual].add(site(fid, line, col, self._stored_offset(qual, text)))
 
     def ensure_file(self, fid: int | None) -> None:
         if fid is not None and fid not in self._loaded:
@@ -619,12 +631,10 @@ class PyWorld:
         out: set = set()
         kinds = dict(params)
         index = [p for p, k in params if k == "pos"]
-        if self.stored_sites is not None and qual not in self._stored_read:
+        if self.stored_sites and qual not in self._stored_read:
             self._stored_read.add(qual)
-            for fid, line, col, text in self.conn.execute(
-                    "SELECT file_id, line, col, callee_text FROM calls WHERE target = ?", (qual,)):
-                if fid not in self.stored_sites:
-                    self.callsites[qual].add(site(fid, line, col, self._stored_offset(qual, text)))
+            self._add_stored_sites(self.conn.execute(
+                "SELECT target, file_id, line, col, callee_text, via_params FROM calls WHERE target = ?", (qual,)))
         for key in list(self.callsites.get(qual, ())):
             fid, line, col, offset = unsite(key)
             self.ensure_file(fid)
@@ -1216,38 +1226,58 @@ class PyWorld:
         return out
 
 
-def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
-    """Resolve the call sites, imports and bases of these files. The resolver makes millions of
-    small tuples and sets that live until it returns: the cyclic garbage collector would walk
-    them again and again for nothing (it took a third of the time), so it waits until the end."""
+def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: list[int] = (),
+                  unresolved_only: list[int] = ()) -> None:
+    """Resolve the call sites, imports and bases of these files; in the files of `params_only` only
+    the calls that needed parameters' values (`calls.via_params`): arguments moved elsewhere can move
+    nothing else there; in those of `unresolved_only` (body edits), the calls with no target yet
+    (invalidate.carry_targets), imports and bases. The resolver makes millions of small tuples and sets that live
+    until it returns: the cyclic garbage collector would walk them again and again for nothing
+    (it took a third of the time), so it waits until the end."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        _resolve_files(conn, file_ids)
+        _resolve_files(conn, file_ids, params_only, unresolved_only)
     finally:
         if enabled:
             gc.enable()
 
 
-def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: list[int],
+                   unresolved_only: list[int]) -> None:
     """Two passes (see the module docstring). Call sites are read as they are resolved and their
     targets written as they are settled: on a large repository, a list of every call site and
     every target was the resolver's largest object."""
     bulk = len(file_ids) > resolve_base.BULK
     world = PyWorld(conn, bulk=bulk)
-    wanted = set(file_ids)
-    resolve_base.clear_made(conn, sorted(wanted))
+    whole = set(file_ids)
+    partly = set(params_only) - whole
+    fresh = set(unresolved_only) - whole  # new rows: no made rows, no stored targets to skip as call sites
+    wanted = whole | partly | fresh
+    resolve_base.clear_made(conn, sorted(whole))
+    resolve_base.clear_made(conn, sorted(partly), via_params=True)
+    world.resolving = (whole, partly)
     if bulk:
-        if not wanted >= world.file_module.keys():
-            world.read_stored_sites(wanted)
-        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col "
-                            "FROM calls c JOIN files f ON f.id = c.file_id WHERE f.resolved = 0 AND f.lang = 'python'")
+        if not whole >= world.file_module.keys():
+            world.read_stored_sites()
+        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col, "
+                            "c.target, c.resolution, c.via_params FROM calls c JOIN files f ON f.id = c.file_id WHERE f.lang = 'python' AND "
+                            "(f.resolved = 0 OR (f.resolved = 2 AND c.via_params = 1 AND c.is_new < 2) "
+                            "OR (f.resolved = 3 AND c.resolution IS NULL))")
     else:
         rows = [r for fid in sorted(wanted) for r in conn.execute(
-            "SELECT id, file_id, caller_id, callee_text, name, line, col FROM calls WHERE file_id=?", (fid,))]
-        world.stored_sites = wanted  # call sites elsewhere keep their stored targets: read them as needed
+            "SELECT id, file_id, caller_id, callee_text, name, line, col, target, resolution, via_params "
+            "FROM calls WHERE file_id=?"
+            + (" AND via_params = 1 AND is_new < 2" if fid in partly else " AND resolution IS NULL" if fid in fresh else ""),
+            (fid,))]
+        world.stored_sites = True  # call sites elsewhere keep their stored targets: read them as needed
     out = resolve_base.CallTargets(conn)
-    settle = out.add
+
+    def settle(found: tuple, row: tuple, via: int) -> None:
+        """Write a call's target where it moved (most of an unchanged file's stay)."""
+        target, how = found[0][0][0], found[1]
+        if (target, how, via) != row[7:]:
+            out.add(target, how, row[0], via)
     several: dict[int, tuple] = {}  # call id -> what a call reaching several definitions found
     # the first pass: parameters have no values yet; a call that reached one is resolved again
     world.next_pass(0)
@@ -1255,7 +1285,7 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     pending: dict[int, tuple] = {}  # call id -> its latest result, for the calls resolved again
     last = None
     for row in rows:
-        cid, fid, scope, callee, name, line, col = row
+        cid, fid, scope, callee, name, line, col = row[:7]
         if fid not in wanted:
             continue
         if fid != last:
@@ -1264,23 +1294,25 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         world.touched = False
         found = world.targets(callee, name, fid, scope, line, col)
         # a parameter was reached: again with parameter values, unless a definition was found
-        # already through something else (a method call on a typed or assigned receiver)
-        if world.touched and (found[1] != "resolved" or world.param_head(callee, scope)):
+        # already through something else (a method call on a typed or assigned receiver); a call
+        # that needed them when its file was resolved whole needs them still
+        if world.touched and (found[1] != "resolved" or world.param_head(callee, scope)) or fid in partly:
             todo.append(row)
             pending[cid] = found
         else:
-            settle(found[0][0][0], found[1], cid)
+            settle(found, row, 0)
             if len(found[0]) > 1:
                 several[cid] = found
         world.add_callsites(found[0], fid, line, col)  # no value is read from call sites in this pass
-    extra = _protocol_calls(world, wanted)
+    extra = _protocol_calls(world, whole | fresh)  # from first-pass values: no parameter moves them
+    again_rows = {row[0]: row for row in todo}
     for passno in range(1, MAX_PASSES):
         if not todo:
             break
         world.next_pass(passno)
         again = []
         for row in todo:
-            cid, fid, scope, callee, name, line, col = row
+            cid, fid, scope, callee, name, line, col = row[:7]
             if fid != last:
                 world.next_file()
                 last = fid
@@ -1293,17 +1325,18 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             pending[cid] = found
         todo = again
     for cid, found in pending.items():
-        settle(found[0][0][0], found[1], cid)
+        settle(found, again_rows[cid], 1)
         if len(found[0]) > 1:
             several[cid] = found
     for cid, (targets, how) in several.items():  # a row per further target, a copy of the call's own
         row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls "
                            "WHERE id = ?", (cid,)).fetchone()
         for t, offset in targets[1:]:
-            extra.append(row + (t, how, resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE))
+            extra.append(row + (t, how, resolve_base.DECORATED if offset == DECORATED else resolve_base.MADE,
+                                int(cid in pending)))
     out.finish(extra)
     imports, bases = [], []
-    for fid in wanted:
+    for fid in whole | fresh:
         world.ensure_file(fid)
         for iid, module, name, alias, level in world.import_rows.get(fid, ()):
             full = world.absolute(module, level, fid)

@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: writers are not serialised
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # An update of more files than this is a bulk update: the build and the resolvers load whole
 # tables up front instead of looking rows up file by file.
 BULK_FILES = 200
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS files(
   mtime_ns INTEGER NOT NULL DEFAULT 0,
   lines INTEGER NOT NULL,
   parse_error INTEGER NOT NULL DEFAULT 0,
-  resolved INTEGER NOT NULL DEFAULT 0   -- 1 once its calls were tied to targets
+  resolved INTEGER NOT NULL DEFAULT 0   -- 1 once its calls were tied to targets (2: its via_params calls to redo)
 );
 
 -- Definitions. parent_id: the enclosing definition.
@@ -66,7 +66,8 @@ CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
 
 -- Call sites. caller_id NULL: module-level code. target: qualified name reached
 -- ('<builtin>.x' / '<external>.x' outside the repository), resolution: resolved | name |
--- builtin | external, NULL until resolved.
+-- builtin | external, NULL until resolved. via_params: 1 where Python's resolver needed the values
+-- passed to parameters (its second pass): only such a call can move when arguments elsewhere do.
 CREATE TABLE IF NOT EXISTS calls(
   id INTEGER PRIMARY KEY,
   file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -79,7 +80,8 @@ CREATE TABLE IF NOT EXISTS calls(
   text TEXT NOT NULL,
   is_new INTEGER NOT NULL DEFAULT 0,
   target TEXT,
-  resolution TEXT
+  resolution TEXT,
+  via_params INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS calls_name ON calls(name);
 CREATE INDEX IF NOT EXISTS calls_target ON calls(target);
@@ -121,7 +123,7 @@ CREATE TABLE IF NOT EXISTS binds(
   value TEXT NOT NULL,
   line INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS binds_file ON binds(file_id);
+CREATE INDEX IF NOT EXISTS binds_file ON binds(file_id, kind, line);
 
 -- Full-text search: one row per definition body, class header or window of other lines.
 CREATE TABLE IF NOT EXISTS chunks(
