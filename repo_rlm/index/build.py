@@ -96,7 +96,8 @@ class Indexer:
         self._known: set[str] = set()  # paths the index held when this update started
         self._stored_files: dict[str, store.StoredFile] = {}
         self._replace: set[str] = set()  # unchanged files placed again (their module name moved)
-        self._carry: dict[str, list] = {}  # changed files of the same shape -> their stored call rows
+        self._carry: dict[str, tuple] = {}  # changed Python files -> (old shape, new shape)
+        self._unsettled: set[int] = set()  # ... whose calls that needed parameters' values are resolved again
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
@@ -187,7 +188,7 @@ class Indexer:
             stored = {p: sf._replace(blob="", size=-1) for p, sf in stored.items()}
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        self._carry = {}
+        self._carry, self._unsettled = {}, set()
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
@@ -517,9 +518,10 @@ class Indexer:
             return
         before = invalidate.stored_shape(self.conn, old) if old is not None else None
         after = invalidate.facts_shape(new) if new is not None else None
-        if before is not None and after is not None and new.lang == "python" and before.same(after):
-            self._carry[path] = before.calls  # a body edit: its calls keep their targets (_resolve)
-            return
+        if before is not None and after is not None and new.lang == "python":
+            self._carry[path] = (before, after)  # its calls found again may keep their targets (_resolve)
+            if before.same(after):  # a body edit: nothing another file reads changed
+                return
         changes.add(before, after, new.module if new is not None else self._module_of(old),
                     new.lang if new is not None else known.lang)
 
@@ -535,35 +537,41 @@ class Indexer:
             c.execute("BEGIN IMMEDIATE")
             if changed is None:
                 c.execute("UPDATE files SET resolved=0 WHERE lang NOT IN ('text', 'skipped')")
-            for path, old_calls in self._carry.items():  # body edits: calls found again keep their targets
+            mine = {r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped')")}
+            count["changed_files"] = len(mine)
+            whole = invalidate.files_to_resolve(c, changed) if changed else set()
+            for path, (before, after) in self._carry.items():  # changed files: calls found again keep their targets
                 row = c.execute("SELECT id FROM files WHERE path = ? AND resolved = 0", (path,)).fetchone()
                 if row is not None:
-                    count["carried_calls"] += invalidate.carry_targets(c, row[0], old_calls)
+                    plan = invalidate.carry_plan(before, after, changed)
+                    count["carried_calls"] += invalidate.carry_targets(c, row[0], before.calls, plan)
                     c.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", row)
-            mine = {r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped')")}
-            count["changed_files"] = len(mine) + c.execute(
-                f"SELECT COUNT(*) FROM files WHERE resolved = {UNRESOLVED_ONLY}").fetchone()[0]
             if changed:  # parameters whose values moved: their functions' files (by the calls' old targets first)
-                whole = invalidate.files_to_resolve(c, changed)
                 self._mark(whole)
-                self._mark(invalidate.argument_files(c, changed, mine, before=True) - whole - mine, PARAMS_ONLY)
-            carried = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY}")}  # not made whole
+                self._mark(invalidate.argument_files(c, changed, mine, before=True) - whole, PARAMS_ONLY)
+            kept = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY}")} - self._unsettled
             done = self._resolve_marked(progress, count)
-            if changed and changed.arg_calls:  # ... and by their new ones (a body-edited file's kept targets too)
-                self._mark(invalidate.argument_files(c, changed, mine) - (done - carried), PARAMS_ONLY)
+            if changed and changed.arg_calls:  # ... and by their new ones (a changed file's kept targets too)
+                self._mark(invalidate.argument_files(c, changed, mine) - (done - kept), PARAMS_ONLY)
                 done |= self._resolve_marked(None, count)
             count["other_files"] = count["files"] - count["changed_files"]
         return count
 
     def _mark(self, ids: set[int], how: int = 0) -> None:
-        """To be resolved: whole (0), or only the calls that needed parameters' values (PARAMS_ONLY;
-        a body-edited file whose new calls alone were to be resolved is then resolved whole)."""
+        """Unchanged files to resolve again: whole (0), or only the calls that needed parameters'
+        values (PARAMS_ONLY). A changed file keeps its plan (invalidate.carry_plan covers what the
+        rules look for), but the calls of it that needed parameters' values are resolved too."""
         ids_ = sorted(ids)
         for i in range(0, len(ids_), 500):
             part = ids_[i:i + 500]
-            self.conn.execute(f"UPDATE files SET resolved = CASE WHEN ? = 0 OR resolved = {UNRESOLVED_ONLY} THEN 0 ELSE ? END "
-                              f"WHERE resolved != 0 AND lang NOT IN ('text', 'skipped') "
-                              f"AND id IN ({','.join('?' * len(part))})", [how, how, *part])
+            marks = ",".join("?" * len(part))
+            self.conn.execute(f"UPDATE files SET resolved = ? WHERE resolved = 1 AND lang NOT IN ('text', 'skipped') "
+                              f"AND id IN ({marks})", [how, *part])
+            if how == PARAMS_ONLY:
+                changed = [r[0] for r in self.conn.execute(
+                    f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY} AND id IN ({marks})", part)]
+                invalidate.unsettle_params(self.conn, changed)
+                self._unsettled.update(changed)
 
     def _resolve_marked(self, progress: Progress | None, count: dict) -> set[int]:
         from . import resolve_generic, resolve_python

@@ -60,6 +60,7 @@ class Shape:
     call_targets: dict = field(default_factory=dict)  # (caller, callee text) -> {stored targets} (old only)
     order: list = field(default_factory=list)  # the items that bind names, in file order (the last binding wins)
     calls: list = field(default_factory=list)  # stored call rows (old only): see carry_targets
+    reads: set = field(default_factory=set)  # (old only) what its calls, imports and bases reached, and their owners
 
     def same(self, other: Shape) -> bool:
         """Does the other shape bind and define the same, in the same order? Then this file's calls
@@ -148,8 +149,11 @@ def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
                 base_targets.setdefault(defs[index[sid]][1], []).append(target)
     binds = [(index.get(s, -1), n, k, v, ln) for s, n, k, v, ln in
              q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=? ORDER BY rowid", (file_id,))]
-    imports = [(index.get(s, -1), mod, name, alias, level) for s, mod, name, alias, level in
-               q("SELECT scope_id, module, name, alias, level FROM imports WHERE file_id=? ORDER BY id", (file_id,))]
+    imports, reads = [], {t for ts in base_targets.values() for t in ts}
+    for s, mod, name, alias, level, target in q(
+            "SELECT scope_id, module, name, alias, level, target FROM imports WHERE file_id=? ORDER BY id", (file_id,)):
+        imports.append((index.get(s, -1), mod, name, alias, level))
+        reads.add(target)
     calls, call_targets = {}, {}
     rows = q("SELECT caller, callee_text, name, line, col, is_new, target, resolution, via_params, text != '' "
              "FROM calls WHERE file_id=?", (file_id,)).fetchall()
@@ -160,6 +164,8 @@ def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
             call_targets.setdefault((caller, callee), set()).add(target)
     sh = _shape(module, defs, bases, binds, imports, calls)
     sh.base_targets, sh.call_targets, sh.calls = base_targets, call_targets, rows
+    reads.update(t for ts in call_targets.values() for t in ts)
+    sh.reads = {module} | {p for t in reads if t for p in _prefixes(t)}
     return sh
 
 
@@ -170,6 +176,7 @@ class Changes:
     keys: set = field(default_factory=set)  # qualnames whose definition or value changed or went
     prefixes: set = field(default_factory=set)  # changed functions: definitions nested in them too
     values: set = field(default_factory=set)  # keys whose value changed (followed through callers)
+    results: set = field(default_factory=set)  # ... of them, functions (what a call of them returns)
     scoped: set = field(default_factory=set)  # (module or class, name): its readers' calls and imports of name
     added: dict = field(default_factory=dict)  # added definition -> (name, owner, owner's old base targets, its bases as written)
     counts: Counter = field(default_factory=Counter)  # callable name -> definitions added minus removed
@@ -179,6 +186,8 @@ class Changes:
     arg_sources: set = field(default_factory=set)  # ((caller, callee text), old target)
     called: set = field(default_factory=set)  # what changed non-Python files called: callbacks they passed may have moved
     why: dict = field(default_factory=dict)  # rule -> files it found (files_to_resolve)
+    read: set = field(default_factory=set)  # (files_to_resolve) the changed keys, value flow included
+    names: tuple | None = None  # (changed_names) what every changed file's calls are checked against
 
     def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
         """One changed file: `old` is None for a new file, `new` None for a deleted one."""
@@ -227,6 +236,8 @@ class Changes:
                 self.keys.add(key)
                 self.values.add(key)
                 self.prefixes.add(key)
+                if tag == "flow":
+                    self.results.add(key)
 
     def __bool__(self) -> bool:
         return bool(self.keys or self.scoped or self.added or self.counts or self.modules or self.arg_calls or self.called)
@@ -382,6 +393,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
         flow = _value_flow(conn, ch.values, ch.scoped)
         keys |= flow
         ch.prefixes |= {k for k in flow if k not in ch.keys}
+    ch.read = keys
     why: dict[str, set[int]] = {}
     readers = _Readers(conn)
 
@@ -470,12 +482,139 @@ def _ancestors(conn: sqlite3.Connection, cls: str, old_bases: tuple) -> set[str]
     return out
 
 
-def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list) -> int:
-    """A changed file whose shape did not change (a body edit: `Shape.same`) binds and defines what
-    it did, so a call resolves as before wherever it moved: the calls found again (same caller,
-    callee text and name, every old one of them agreeing) take their stored targets, with the
-    copies of a call that reached several definitions; new calls are left for the resolver.
-    Returns how many were carried."""
+def changed_names(ch: Changes, reads: set[str]) -> tuple[set[str], set[str]]:
+    """The last names of what this update changed, as the calls of a file that `reads` these
+    modules and classes name them: (names bound to other values now, anywhere in a call's text:
+    attributes and imports of a module or class it reads, decorated definitions, new definitions,
+    modules that came or went; functions whose result changed, where a call's text calls them:
+    `make().run`). A definition that changed or went is found by the calls' old targets."""
+    if ch.names is None:  # what every file reads alike, once per update
+        owned: dict[str, set] = {}
+        for owner, n in ch.scoped:
+            owned.setdefault(owner, set()).add(n)
+        names = {_last(k) for k in ch.values - ch.results if "." not in k} | {_last(q) for q in ch.added}
+        names |= set(ch.counts) | {_last(m) for m, _lang in ch.modules}
+        ch.names = (names, {_last(k) for k in ch.results | (ch.read - ch.keys)}, owned)
+    names, results, owned = ch.names
+    return names.union(*(n for owner, n in owned.items() if owner in reads)), set(results)
+
+
+def _last(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
+def _prefixes(qual: str):
+    """`a.b.c`, `a.b`, `a`."""
+    while qual:
+        yield qual
+        qual = qual.rpartition(".")[0]
+
+
+_CALLED = re.compile(r"([A-Za-z_]\w*)\s*\(")  # names a call's text calls on the way (`make(x).run`: make)
+
+
+@dataclass
+class Carry:
+    """What of a changed Python file must be resolved again although its calls are found again
+    (`carry_plan`); the rest keep their targets (`carry_targets`)."""
+
+    scopes: set = field(default_factory=set)  # definitions whose calls all are (and those nested in them)
+    calls: set = field(default_factory=set)  # (caller, callee text) whose arguments moved
+    names: set = field(default_factory=set)  # a call whose text names one of these
+    results: set = field(default_factory=set)  # ... or calls one of these on the way
+    keys: set = field(default_factory=set)  # a call whose old target is one of these (or nested in a prefix)
+    prefixes: set = field(default_factory=set)
+
+    def again(self, caller: str, callee: str, targets) -> bool:
+        """Must this call, found again, be resolved again?"""
+        inside = self._scoped.get(caller)
+        if inside is None:
+            inside = self._scoped[caller] = _within(caller, self.scopes)
+        reads = self._reads.get(callee)
+        if reads is None:
+            reads = self._reads[callee] = (not self.names.isdisjoint(_IDENT.findall(callee))
+                                           or not self.results.isdisjoint(_CALLED.findall(callee)))
+        return (inside or reads or (caller, callee) in self.calls
+                or any(t in self.keys or _within(t, self.prefixes) for t in targets if t))
+
+    def __post_init__(self) -> None:
+        self._scoped: dict[str, bool] = {}
+        self._reads: dict[str, bool] = {}
+
+
+def carry_plan(old: Shape, new: Shape, ch: Changes) -> Carry:
+    """Within one changed file: definitions that changed (and those nested in them), functions
+    whose bindings or returns changed, classes whose bases or decorators changed and their
+    subclasses here, and, through the file's own bindings to a fixed point, the names bound to
+    something that changed, starting from what the whole update changed (`changed_names`)."""
+    names, results = changed_names(ch, old.reads)
+    plan = Carry(names=names, results=results, keys=ch.read | ch.keys, prefixes=set(ch.prefixes))
+    scopes = plan.scopes
+    for qual in old.defs.keys() | new.defs.keys():
+        if old.defs.get(qual) != new.defs.get(qual):
+            scopes.add(qual)
+            if qual not in old.defs or qual not in new.defs:  # new: it may capture calls; gone: they read another
+                names.add(_last(qual))
+            if _last(qual).startswith("__") and "." in qual:  # `Cls()` reaches `__init__`: calls naming the class
+                names.add(_last(qual.rsplit(".", 1)[0]))
+    for item in old.items ^ new.items:
+        key, tag = item[0], item[1]
+        if tag == "arg":
+            plan.calls.add((key, item[2]))
+        elif tag == "flow":  # a function's locals or returns: its calls, and what it returns
+            scopes.add(key)
+            results.add(_last(key))
+        elif tag == "setattr":
+            names.add(key)
+        else:  # base, attr, import, deco: a name a module or class binds
+            names.add(_last(key))
+            if tag in ("base", "deco") or (tag == "import" and item[3] == "*"):  # `*`: any name of the module
+                scopes.add(key.rpartition(".")[0] if tag == "import" else key)
+    both = old.items | new.items
+    subclasses = [(i[0], _IDENT.findall(re.split(r"[\[(]", i[2])[0])[-1:]) for i in both if i[1] == "base"]
+    bindings = [(i[0] if i[1] == "flow" else None, i[0] if i[1] in ("attr", "setattr") else None, i[-1])
+                for i in both if i[1] in ("flow", "attr", "setattr")]
+    bindings = [(scope, _last(name) if name else None, set(_IDENT.findall(v)), set(_CALLED.findall(v)))
+                for scope, name, v in bindings]
+    grew = True
+    while grew:
+        grew = False
+        for cls, base in subclasses:  # a class whose bases' MRO changed
+            if cls not in scopes and base and any(_last(s) == base[0] for s in scopes):
+                scopes.add(cls)
+                names.add(_last(cls))
+                grew = True
+        for scope, name, uses, calls in bindings:  # a binding whose value reads what changed
+            if uses & names or calls & results:
+                if scope is not None and scope not in scopes:
+                    scopes.add(scope)
+                    results.add(_last(scope))
+                    grew = True
+                if name is not None and name not in names:
+                    names.add(name)
+                    grew = True
+    for item in both:  # an argument reading what changed: that call (`map(f, xs)` calls it)
+        if item[1] == "arg" and (set(_IDENT.findall(item[4])) & names or set(_CALLED.findall(item[4])) & results):
+            plan.calls.add((item[0], item[2]))
+    names.discard("")
+    return plan
+
+
+def _within(qual: str, scopes: set) -> bool:
+    """Is `qual` one of these definitions or nested in one?"""
+    while True:
+        if qual in scopes:
+            return True
+        if "." not in qual:
+            return False
+        qual = qual.rsplit(".", 1)[0]
+
+
+def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list, plan: Carry) -> int:
+    """A changed Python file's calls found again (same caller, callee text and name, every old one
+    of them agreeing) take their stored targets, with the copies of a call that reached several
+    definitions, unless `plan` says they may resolve differently now; the rest (new calls among
+    them) are left unresolved for the resolver. Returns how many were carried."""
     copies: dict[tuple, list] = {}  # (line, col, callee) -> further targets (a `for`/`with`/operator row has no text)
     for _c, callee, _n, line, col, is_new, target, _h, _v, text in old_calls:
         if is_new >= 2 and text:
@@ -483,21 +622,35 @@ def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list) -> in
     was: dict[tuple, set] = {}
     for caller, callee, name, line, col, is_new, target, how, via, _t in old_calls:
         if is_new <= 1:
-            more = tuple(sorted(copies.get((line, col, callee), ()), key=repr))
+            more = copies.get((line, col, callee), ())
+            more = tuple(sorted(more, key=repr)) if more else ()
             was.setdefault((caller, callee, name, is_new), set()).add((target, how, via, more) if how else None)
     rows, made = [], []
     for cid, caller, callee, name, is_new in conn.execute(
             "SELECT id, caller, callee_text, name, is_new FROM calls WHERE file_id = ? AND resolution IS NULL", (file_id,)):
         hit = was.get((caller, callee, name, is_new))
-        if hit and len(hit) == 1 and None not in hit:
-            target, how, via, more = next(iter(hit))
-            rows.append((target, how, via, cid))
-            made += [(t, how, kind, via, cid) for t, kind in more]
+        if not hit or len(hit) > 1 or None in hit:
+            continue
+        target, how, via, more = next(iter(hit))
+        if plan.again(caller, callee, (target, *(m[0] for m in more))):
+            continue
+        rows.append((target, how, via, cid))
+        made += [(t, how, kind, via, cid) for t, kind in more]
     conn.executemany("UPDATE calls SET target = ?, resolution = ?, via_params = ? WHERE id = ?", rows)
     conn.executemany("INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, "
                      "resolution, is_new, via_params) SELECT file_id, caller_id, caller, callee_text, name, line, "
                      "col, text, ?, ?, ?, ? FROM calls WHERE id = ?", made)
     return len(rows)
+
+
+def unsettle_params(conn: sqlite3.Connection, file_ids: list[int]) -> None:
+    """Calls kept by carry_targets that needed parameters' values, whose arguments moved: to resolve."""
+    from .resolve_base import clear_made, files_clause
+
+    clear_made(conn, file_ids, via_params=True)
+    for i in range(0, len(file_ids), 500):
+        where, args = files_clause(file_ids[i:i + 500])
+        conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL WHERE via_params = 1 AND {where}", args)
 
 
 def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int], before: bool = False) -> set[int]:
