@@ -585,11 +585,11 @@ class Indexer:
             progress(0, 1, "resolve")
         count["files"] += len(py) + len(partly) + len(fresh) + len(other)
         count["params_only_files"] += len(partly)
-        for ids, only in ((py + other, ""), (partly, " AND via_params = 1"), (fresh, " AND resolution IS NULL")):
+        for ids, only in ((py + other, ""), (partly, " AND via_params = 1 AND is_new < 2"), (fresh, " AND resolution IS NULL")):
             for i in range(0, len(ids), 500):
                 part = ids[i:i + 500]
-                count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE is_new < 2 AND "
-                                            f"file_id IN ({','.join('?' * len(part))}){only}", part).fetchone()[0]
+                count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id IN ({','.join('?' * len(part))}){only}",
+                                            part).fetchone()[0]
         with store.small_page_cache(c):
             if py or partly or fresh:
                 resolve_python.resolve_files(c, py, partly, fresh)

@@ -1285,7 +1285,7 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
     pending: dict[int, tuple] = {}  # call id -> its latest result, for the calls resolved again
     last = None
     for row in rows:
-        cid, fid, scope, callee, name, line, col = row[:7]
+        cid, fid, scope, callee, name, line, col, old_target, old_how, old_via = row
         if fid not in wanted:
             continue
         if fid != last:
@@ -1300,7 +1300,8 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
             todo.append(row)
             pending[cid] = found
         else:
-            settle(found, row, 0)
+            if found[0][0][0] != old_target or found[1] != old_how or old_via:  # written where it moved
+                out.add(found[0][0][0], found[1], cid)
             if len(found[0]) > 1:
                 several[cid] = found
         world.add_callsites(found[0], fid, line, col)  # no value is read from call sites in this pass
