@@ -10,12 +10,14 @@ clone's index of the same repository, so it costs the diff.
 
 Resolution after a small update is by qualified target, not by name (invalidate.py): before a
 changed file is written, its stored shape (definitions with kind and signature, bases, imports,
-value-flow facts, all without positions) is compared with the new one; the changed files are
-resolved again, and of the others only those whose stored calls, imports or bases target what
-changed, whose unresolved calls a new definition may capture (or whose calls target the same
-method in a class of the new one's MRO), that read a changed value through an unchanged module,
-or that define a function whose parameters a changed call site passes. A body edit that changes
-no shape resolves nothing else. A bulk update resolves everything.
+value-flow facts, all without positions) is compared with the new one. A changed file's calls
+found again keep their targets unless something they may read changed (invalidate.carry_plan);
+of the other files only those are resolved again whose stored calls, imports or bases target
+what changed, whose unresolved calls a new definition may capture (or whose calls target the
+same method in a class of the new one's MRO), that read a changed value through an unchanged
+module, or that define a function whose parameters a changed call site passes (there, only the
+calls that needed parameters' values). A body edit that changes no shape resolves nothing else,
+and none of its own calls but new ones. A bulk update resolves everything.
 """
 from __future__ import annotations
 

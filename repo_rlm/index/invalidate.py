@@ -650,7 +650,7 @@ def unsettle_params(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     clear_made(conn, file_ids, via_params=True)
     for i in range(0, len(file_ids), 500):
         where, args = files_clause(file_ids[i:i + 500])
-        conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL WHERE via_params = 1 AND {where}", args)
+        conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 WHERE via_params = 1 AND {where}", args)
 
 
 def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int], before: bool = False) -> set[int]:

@@ -1271,18 +1271,13 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
             + (" AND via_params = 1 AND is_new < 2" if fid in partly else " AND resolution IS NULL" if fid in fresh else ""),
             (fid,))]
         world.stored_sites = True  # call sites elsewhere keep their stored targets: read them as needed
-    out = resolve_base.CallTargets(conn)
-
-    def settle(found: tuple, row: tuple, via: int) -> None:
-        """Write a call's target where it moved (most of an unchanged file's stay)."""
-        target, how = found[0][0][0], found[1]
-        if (target, how, via) != row[7:]:
-            out.add(target, how, row[0], via)
+    out = resolve_base.CallTargets(conn)  # a target is written where it moved (most of an unchanged file's stay)
     several: dict[int, tuple] = {}  # call id -> what a call reaching several definitions found
     # the first pass: parameters have no values yet; a call that reached one is resolved again
     world.next_pass(0)
     todo: list[tuple] = []
     pending: dict[int, tuple] = {}  # call id -> its latest result, for the calls resolved again
+    stored: dict[int, tuple] = {}  # ... and its stored target, if it had one
     last = None
     for row in rows:
         cid, fid, scope, callee, name, line, col, old_target, old_how, old_via = row
@@ -1297,8 +1292,10 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
         # already through something else (a method call on a typed or assigned receiver); a call
         # that needed them when its file was resolved whole needs them still
         if world.touched and (found[1] != "resolved" or world.param_head(callee, scope)) or fid in partly:
-            todo.append(row)
+            todo.append((cid, fid, scope, callee, name, line, col))
             pending[cid] = found
+            if old_how is not None:
+                stored[cid] = (old_target, old_how, old_via)
         else:
             if found[0][0][0] != old_target or found[1] != old_how or old_via:  # written where it moved
                 out.add(found[0][0][0], found[1], cid)
@@ -1306,14 +1303,13 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
                 several[cid] = found
         world.add_callsites(found[0], fid, line, col)  # no value is read from call sites in this pass
     extra = _protocol_calls(world, whole | fresh)  # from first-pass values: no parameter moves them
-    again_rows = {row[0]: row for row in todo}
     for passno in range(1, MAX_PASSES):
         if not todo:
             break
         world.next_pass(passno)
         again = []
         for row in todo:
-            cid, fid, scope, callee, name, line, col = row[:7]
+            cid, fid, scope, callee, name, line, col = row
             if fid != last:
                 world.next_file()
                 last = fid
@@ -1326,7 +1322,8 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
             pending[cid] = found
         todo = again
     for cid, found in pending.items():
-        settle(found, again_rows[cid], 1)
+        if stored.get(cid) != (found[0][0][0], found[1], 1):
+            out.add(found[0][0][0], found[1], cid, 1)
         if len(found[0]) > 1:
             several[cid] = found
     for cid, (targets, how) in several.items():  # a row per further target, a copy of the call's own
