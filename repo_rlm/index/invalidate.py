@@ -26,12 +26,23 @@ the stored facts:
   of a call of a changed function changes too; so does a module or class attribute assigned it;
 - arguments (`argument_files`): a call site whose arguments may carry other values (or whose
   callee moved) changes the parameters of the functions it reached before and reaches now; those
-  functions' files are resolved too where the function uses a parameter in a call or flow fact.
+  functions' files are resolved too where the function uses a parameter in a call or flow fact,
+  but only their calls whose target needed parameters' values (`calls.via_params`).
+
+The changed Python files themselves are not resolved whole: a call found again (same caller,
+callee text and name) keeps its stored target (`carry_targets`) unless `carry_plan` finds that
+something it may read changed, the same rules seen from one call: it lies in a definition that
+changed or whose bindings changed, or a class whose bases changed (and its subclasses here); its
+text names an attribute or import that changed in a module or class the file reads, a new or
+removed definition, a module that came or went, or a name the file binds to any of these (to a
+fixed point), or calls a function whose result changed; its arguments moved; or its old target
+changed or went. Its calls that needed parameters' values follow the arguments rule.
 
 What it does not follow (a full rebuild would): values through more rounds than VALUE_ROUNDS,
-arguments passed in unchanged files whose values moved elsewhere, and a new method capturing a
-call on a receiver whose class no file on the way reads. tests/test_incremental.py checks that
-incremental == fresh on every fixture under generated edits.
+arguments passed in unchanged files whose values moved elsewhere, a new method capturing a
+call on a receiver whose class no file on the way reads, and, in a changed file, a value read
+by a name its text does not show (`getattr`, a parameter whose callers are unchanged).
+tests/test_incremental.py checks that incremental == fresh on every fixture under generated edits.
 """
 from __future__ import annotations
 
