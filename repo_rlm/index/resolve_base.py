@@ -77,14 +77,6 @@ class CallTargets:
                 "is_new, via_params) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", (r if len(r) == 12 else (*r, 0) for r in extra))
 
 
-def write_calls(conn: sqlite3.Connection, updates: list[tuple], extra: list[tuple] = ()) -> None:
-    """`updates`: (target, resolution, call id), all at once (see CallTargets)."""
-    out = CallTargets(conn)
-    for row in updates:
-        out.add(*row)
-    out.finish(extra)
-
-
 def clear_targets(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     """Forget the import and base targets of files about to be resolved again: one that no longer
     resolves (its definition went) must not keep its old target."""

@@ -22,8 +22,9 @@ import posixpath
 import re
 import sqlite3
 from collections import defaultdict
+from sys import intern
 
-from .resolve_base import BULK, MADE, clear_made, clear_targets, write_calls, write_imports_and_bases
+from .resolve_base import BULK, MADE, CallTargets, clear_made, clear_targets, write_imports_and_bases
 
 _OURS = "lang NOT IN ('python', 'text', 'skipped')"  # the files this module resolves
 _EMPTY: dict = {}
@@ -163,9 +164,11 @@ class World:
             yield from self.conn.execute(sql.format(where=f"t.file_id IN ({','.join('?' * len(part))})"), part)
 
     def _load(self, fids: list[int] | None) -> None:
+        """The facts of some files (a bulk world: all), each repeated string kept once (intern)."""
         for sid, fid, parent, name, qual, kind, sig in self._rows(
                 "SELECT t.id, t.file_id, t.parent_id, t.name, t.qualname, t.kind, t.signature FROM symbols t "
                 "WHERE {where} ORDER BY t.id", fids):
+            name, kind, sig = intern(name), intern(kind), intern(sig) if sig else sig
             self.sym[sid] = (fid, parent, name, qual, kind)
             self.file_syms[fid].append(sid)
             first = self._first.get(qual)
@@ -184,10 +187,11 @@ class World:
                 bisect.insort(self.bases[self.sym[sid][3]], (rowid, fid, base))
         for iid, fid, module, name, alias in self._rows(
                 "SELECT t.id, t.file_id, t.module, t.name, t.alias FROM imports t WHERE {where} ORDER BY t.id", fids):
-            self.imports[fid].append((iid, module, name, alias))
+            self.imports[fid].append((iid, intern(module), intern(name), intern(alias)))
         for rowid, fid, scope, name, kind, value, line in self._rows(
                 "SELECT t.rowid, t.file_id, t.scope_id, t.name, t.kind, t.value, t.line FROM binds t "
                 "WHERE {where} ORDER BY t.line, t.rowid", fids):
+            name, kind, value = intern(name), intern(kind), intern(value)
             if kind.startswith("self_"):
                 self._self_binds[fid].append((line, rowid, scope, name, kind, value))
             elif kind == "alias" and name == value:  # a function or method value passed on (go.scm)
@@ -992,9 +996,11 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     clear_made(conn, wanted)
     w.ensure_files(wanted)
     clear_targets(conn, wanted)
-    updates, extra, several = [], [], {}
+    out = CallTargets(conn)  # targets go out as they are found: a list of every call's was a large build's peak
+    extra, several = [], {}
     sites: dict[str, list[tuple]] = defaultdict(list)  # Go function -> its call sites (for parameters called)
     params: list[tuple] = []  # Go calls of a function's own parameter
+    deferred: dict[int, tuple] = {}  # ... their targets until go_param_calls has looked at them
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
         for cid, fid, scope, callee, name, is_new, caller, line, col, text in conn.execute(
@@ -1005,37 +1011,42 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
             if target:
                 if go:
                     sites[target].append((fid, scope, line, col))
-                updates.append((target, "resolved", cid))
+                out.add(target, "resolved", cid)
                 extra += [(fid, scope, caller, callee, name, line, col, text, t, "name", MADE)
                           for t in dispatch_targets(w, fid, scope, callee, target)]
                 continue
             fam = FAMILY.get(w.files[fid][1], w.files[fid][1])
             many = w.js_many(fid, scope, callee) if fam == "ts" and not is_new else []
             if many:  # a parameter bound to several functions: each, labelled `name`
-                updates.append((many[0], "name", cid))
+                out.add(many[0], "name", cid)
                 several[cid] = many[1:]
                 continue
             if fam == "ts" and w.js_package_import(fid, _JS_HEAD.match(callee).group()):
-                updates.append((f"<external>.{name}", "external", cid))  # `delay()`, `express.Router()`
+                out.add(f"<external>.{name}", "external", cid)  # `delay()`, `express.Router()`
                 continue
             recv = _split(_clean(callee))[0]
-            if go and not recv and scope is not None and w.binds.get((fid, scope), _EMPTY).get(name, ("",))[0] == "type":
-                params.append((cid, fid, scope, caller, callee, name, line, col, text, len(updates)))
             if (not recv and name in BUILTINS.get(fam, ())) or recv in _BUILTIN_RECEIVERS.get(fam, ()):
-                updates.append((f"<builtin>.{name}", "builtin", cid))
+                found = (f"<builtin>.{name}", "builtin", cid)
             elif w.has_name(name):
-                updates.append((None, "name", cid))
+                found = (None, "name", cid)
             else:
-                updates.append((f"<external>.{name}", "external", cid))
+                found = (f"<external>.{name}", "external", cid)
+            if go and not recv and scope is not None and w.binds.get((fid, scope), _EMPTY).get(name, ("",))[0] == "type":
+                params.append((cid, fid, scope, caller, callee, name, line, col, text, len(deferred)))
+                deferred[len(deferred)] = found
+            else:
+                out.add(*found)
     extra += value_calls(w, conn, wanted)
-    extra += go_param_calls(w, conn, wanted, sites, params, updates)
+    extra += go_param_calls(w, conn, wanted, sites, params, deferred)
+    for row in deferred.values():
+        out.add(*row)
     for cid, more in several.items():  # copies of the call's row for the other functions
         row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE id = ?",
                            (cid,)).fetchone()
         extra += [row + (t, "name", MADE) for t in more]
     if any(FAMILY.get(w.files[fid][1]) == "ts" for fid in wanted):
         extra += w.js_callback_rows(wanted)
-    write_calls(conn, updates, extra)
+    out.finish(extra)
 
     imp = []
     for fid in wanted:
@@ -1131,10 +1142,11 @@ def go_value_target(w: World, fid: int, scope: int | None, value: str) -> str:
 
 
 def go_param_calls(w: World, conn: sqlite3.Connection, fids: list[int], sites: dict[str, list[tuple]],
-                   params: list[tuple], updates: list[tuple]) -> list[tuple]:
+                   params: list[tuple], updates: dict[int, tuple]) -> list[tuple]:
     """`func apply(fn func()) { fn() }`: the call of `fn` reaches the functions and methods the call
     sites of `apply` pass at its place (one level: a parameter passed on is not followed). One
-    target is `resolved`, several are one row each, `name`. Patches `updates`; returns new rows."""
+    target is `resolved`, several are one row each, `name`. Patches `updates` (the targets found
+    so far of these calls, by `params`' last field); returns new rows."""
     extra: list[tuple] = []
     here, lines = set(fids), {}
     for cid, fid, scope, caller, callee, name, line, col, text, at in params:

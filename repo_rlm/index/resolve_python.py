@@ -28,6 +28,7 @@ import gc
 import re
 import sqlite3
 from collections import defaultdict
+from sys import intern
 
 from . import resolve_base
 
@@ -296,10 +297,13 @@ class PyWorld:
         self._anchored.clear()
 
     def _load(self, where: str, args: tuple) -> None:
+        """The facts of some files (a bulk world: all). Their strings repeat (a kind, a parameter
+        list, `self`, `None`): each is kept once (intern), a good part of a large world's memory."""
         q = self.conn.execute
         for sid, fid, parent, name, qual, kind, sig in q(
                 "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind, s.signature FROM symbols s "
                 f"JOIN files f ON f.id = s.file_id WHERE {where} ORDER BY s.id", args):
+            name, kind, sig = intern(name), intern(kind), intern(sig) if sig else sig
             self.sym[sid] = (fid, parent, name, qual, kind, sig)
             owner = self.sym[parent][3] if parent in self.sym else self.file_module.get(fid, "")
             self.members[owner].setdefault(name, qual)
@@ -308,7 +312,7 @@ class PyWorld:
         for iid, fid, scope, module, name, alias, level in q(
                 "SELECT i.id, i.file_id, i.scope_id, i.module, i.name, i.alias, i.level FROM imports i "
                 f"JOIN files f ON f.id = i.file_id WHERE {where}", args):
-            entry = (module, name, alias, level)
+            entry = (intern(module), intern(name), intern(alias), level)
             self.import_rows[fid].append((iid,) + entry)
             if name == "*":
                 self.stars[(fid, scope)].append(entry)
@@ -318,6 +322,7 @@ class PyWorld:
         for fid, scope, name, kind, value, line in q(
                 "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
                 f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind IN ({WORLD_KINDS})", args):
+            name, value = intern(name), intern(value)
             if kind == "=":
                 if name.isidentifier():
                     self.assigns[(fid, scope)][name].append(value)
@@ -351,7 +356,7 @@ class PyWorld:
                 self._args_loaded = True
                 for fid_, scope, name, value, line_ in self.conn.execute(
                         "SELECT file_id, scope_id, name, value, line FROM binds WHERE kind = 'arg'"):
-                    self._arg_rows[(fid_, line_)].append((name, value, scope))
+                    self._arg_rows[(fid_, line_)].append((intern(name), intern(value), scope))
             elif not self.bulk and (fid, line) not in self._arg_rows:
                 self._arg_rows[(fid, line)] = [(name, value, scope) for scope, name, value in self.conn.execute(
                     "SELECT scope_id, name, value FROM binds WHERE file_id = ? AND line = ? AND kind = 'arg'", (fid, line))]
