@@ -268,6 +268,34 @@ def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> Non
     assert Indexer(tree, conn).update()["resolved"]["files"] == 0
 
 
+ARGUMENTS = {
+    "shapes.py": "class Circle:\n    def area(self):\n        return 1\n\n\nclass Square:\n    def area(self):\n        return 2\n",
+    "use.py": "def show(shape):\n    return shape.area()\n\n\ndef other():\n    return len('x') + sum([1])\n",
+    "main.py": "from shapes import Circle, Square\nfrom use import show\n\nshow(Circle())\n",
+}
+
+
+def test_moved_arguments_resolve_only_the_calls_that_read_parameters(tmp_path: Path) -> None:
+    """main.py now passes a Square: in use.py (unchanged) only `shape.area()`, whose target came
+    from its parameter's values (`calls.via_params`), is resolved again, not `len` or `sum`; the
+    calls table is a fresh build's."""
+    tree = tmp_path / "app"
+    tree.mkdir()
+    for name, text in ARGUMENTS.items():
+        (tree / name).write_text(text)
+    conn, _ = build(tree, tmp_path / "i.db")
+    target = "SELECT c.target, c.via_params FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'use.py' AND c.name = 'area'"
+    assert conn.execute(target).fetchone() == ("shapes.Circle.area", 1)
+    (tree / "main.py").write_text(ARGUMENTS["main.py"].replace("show(Circle())", "show(Square())"))
+    report = Indexer(tree, conn).update()["resolved"]
+    assert conn.execute(target).fetchone() == ("shapes.Square.area", 1)
+    assert (report["changed_files"], report["params_only_files"]) == (1, 1)
+    main_calls = conn.execute("SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'main.py'").fetchone()[0]
+    assert report["calls"] == main_calls + 1  # main.py's, and use.py's `shape.area()` alone
+    fresh, _ = build(tree, tmp_path / "fresh.db")
+    assert calls_table(conn) == calls_table(fresh)
+
+
 def test_a_large_update_reads_the_call_sites_of_unchanged_files(scratch: Path) -> None:
     """Over 200 files resolved again (the resolver loads the whole repository at once) but not all
     of them: a function in a changed file takes its parameter's value from a call site in an

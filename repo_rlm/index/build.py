@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 from . import discovery, executors, factcache, invalidate, store
 from .languages import has_query, language_for
 from .parse import FileFacts, extract, git_blob_id, module_name, name_words, place, text_facts
+from .store import PARAMS_ONLY, UNRESOLVED_ONLY
 
 Progress = Callable[[int, int, str], None]
 DEFAULT_MAX_FILE_BYTES = int(os.environ.get("REPO_RLM_MAX_FILE_BYTES", 2_000_000))
@@ -40,8 +41,6 @@ BATCH = 200  # files written to the index per transaction
 READ_AHEAD = 256  # files read and looked up in the fact cache at a time
 TASK_FILES, TASK_BYTES = 48, 1 << 20  # one extraction task: this many files or bytes, whichever comes first
 INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
-PARAMS_ONLY = 2  # files.resolved of a file whose calls that needed parameters' values are to be resolved again
-UNRESOLVED_ONLY = 3  # ... of a body-edited file whose calls not carried over are to be resolved (invalidate.carry_targets)
 
 
 def _result_path(result: tuple) -> str:
@@ -534,7 +533,8 @@ class Indexer:
         """Tie calls to targets in new files, and in the unchanged files that read what changed
         (all of them after a bulk update). Returns the counts of files and calls resolved."""
         c = self.conn
-        count = {"files": 0, "calls": 0, "changed_files": 0, "other_files": 0, "params_only_files": 0, "carried_calls": 0}
+        count = {"files": 0, "calls": 0, "changed_files": 0, "other_files": 0, "params_only_files": 0,
+                 "carried_calls": 0}
         with c:
             c.execute("BEGIN IMMEDIATE")
             if changed is None:
@@ -551,7 +551,8 @@ class Indexer:
             if changed:  # parameters whose values moved: their functions' files (by the calls' old targets first)
                 self._mark(whole)
                 self._mark(invalidate.argument_files(c, changed, mine, before=True) - whole, PARAMS_ONLY)
-            kept = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY}")} - self._unsettled
+            kept = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY}")}
+            kept -= self._unsettled
             done = self._resolve_marked(progress, count)
             if changed and changed.arg_calls:  # ... and by their new ones (a changed file's kept targets too)
                 self._mark(invalidate.argument_files(c, changed, mine) - (done - kept), PARAMS_ONLY)
@@ -570,10 +571,10 @@ class Indexer:
             self.conn.execute(f"UPDATE files SET resolved = ? WHERE resolved = 1 AND lang NOT IN ('text', 'skipped') "
                               f"AND id IN ({marks})", [how, *part])
             if how == PARAMS_ONLY:
-                changed = [r[0] for r in self.conn.execute(
+                edited = [r[0] for r in self.conn.execute(
                     f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY} AND id IN ({marks})", part)]
-                invalidate.unsettle_params(self.conn, changed)
-                self._unsettled.update(changed)
+                invalidate.unsettle_params(self.conn, edited)
+                self._unsettled.update(edited)
 
     def _resolve_marked(self, progress: Progress | None, count: dict) -> set[int]:
         from . import resolve_generic, resolve_python
@@ -587,11 +588,12 @@ class Indexer:
             progress(0, 1, "resolve")
         count["files"] += len(py) + len(partly) + len(fresh) + len(other)
         count["params_only_files"] += len(partly)
-        for ids, only in ((py + other, ""), (partly, " AND via_params = 1 AND is_new < 2"), (fresh, " AND resolution IS NULL")):
+        for ids, only in ((py + other, ""), (partly, " AND via_params = 1 AND is_new < 2"),
+                          (fresh, " AND resolution IS NULL")):
             for i in range(0, len(ids), 500):
                 part = ids[i:i + 500]
-                count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id IN ({','.join('?' * len(part))}){only}",
-                                            part).fetchone()[0]
+                count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id IN "
+                                            f"({','.join('?' * len(part))}){only}", part).fetchone()[0]
         with store.small_page_cache(c):
             if py or partly or fresh:
                 resolve_python.resolve_files(c, py, partly, fresh)

@@ -638,7 +638,8 @@ def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list, plan:
             was.setdefault((caller, callee, name, is_new), set()).add((target, how, via, more) if how else None)
     rows, made = [], []
     for cid, caller, callee, name, is_new in conn.execute(
-            "SELECT id, caller, callee_text, name, is_new FROM calls WHERE file_id = ? AND resolution IS NULL", (file_id,)):
+            "SELECT id, caller, callee_text, name, is_new FROM calls WHERE file_id = ? AND resolution IS NULL",
+            (file_id,)):
         hit = was.get((caller, callee, name, is_new))
         if not hit or len(hit) > 1 or None in hit:
             continue
@@ -661,7 +662,8 @@ def unsettle_params(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     clear_made(conn, file_ids, via_params=True)
     for i in range(0, len(file_ids), 500):
         where, args = files_clause(file_ids[i:i + 500])
-        conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 WHERE via_params = 1 AND {where}", args)
+        conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 "
+                     f"WHERE via_params = 1 AND {where}", args)
 
 
 def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int], before: bool = False) -> set[int]:

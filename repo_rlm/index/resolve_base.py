@@ -52,8 +52,8 @@ class CallTargets:
 
     def _flush(self) -> None:
         if not self.streaming:
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, via_params INTEGER, "
-                              "id INTEGER PRIMARY KEY)")
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS resolved_calls(target TEXT, resolution TEXT, "
+                              "via_params INTEGER, id INTEGER PRIMARY KEY)")
             self.conn.execute("DELETE FROM resolved_calls")
             self.streaming = True
         self.conn.executemany("INSERT OR REPLACE INTO resolved_calls VALUES(?,?,?,?)", self.rows)
@@ -68,7 +68,8 @@ class CallTargets:
             self._flush()
             self.conn.execute("UPDATE calls SET target = r.target, resolution = r.resolution "
                               "FROM resolved_calls r WHERE calls.id = r.id")
-            self.conn.execute("UPDATE calls SET via_params = 1 WHERE id IN (SELECT id FROM resolved_calls WHERE via_params = 1)")
+            self.conn.execute("UPDATE calls SET via_params = 1 WHERE id IN "
+                              "(SELECT id FROM resolved_calls WHERE via_params = 1)")
             self.conn.execute("DELETE FROM resolved_calls")
         self.rows = []
         if extra:

@@ -30,7 +30,7 @@ import sqlite3
 from collections import defaultdict
 from sys import intern
 
-from . import resolve_base
+from . import resolve_base, store
 
 BUILTINS = set(dir(builtins))
 CLASSISH = {"class"}
@@ -1234,11 +1234,11 @@ class PyWorld:
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: list[int] = (),
                   unresolved_only: list[int] = ()) -> None:
     """Resolve the call sites, imports and bases of these files; in the files of `params_only` only
-    the calls that needed parameters' values (`calls.via_params`): arguments moved elsewhere can move
-    nothing else there; in those of `unresolved_only` (body edits), the calls with no target yet
-    (invalidate.carry_targets), imports and bases. The resolver makes millions of small tuples and sets that live
-    until it returns: the cyclic garbage collector would walk them again and again for nothing
-    (it took a third of the time), so it waits until the end."""
+    the calls that needed parameters' values (`calls.via_params`): arguments moved elsewhere can
+    move nothing else there; in the changed files of `unresolved_only`, the calls with no target
+    yet (invalidate.carry_targets), imports and bases. The resolver makes millions of small tuples
+    and sets that live until it returns: the cyclic garbage collector would walk them again and
+    again for nothing (it took a third of the time), so it waits until the end."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -1265,10 +1265,11 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
     if bulk:
         if not whole >= world.file_module.keys():
             world.read_stored_sites()
-        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col, "
-                            "c.target, c.resolution, c.via_params FROM calls c JOIN files f ON f.id = c.file_id WHERE f.lang = 'python' AND "
-                            "(f.resolved = 0 OR (f.resolved = 2 AND c.via_params = 1 AND c.is_new < 2) "
-                            "OR (f.resolved = 3 AND c.resolution IS NULL))")
+        rows = conn.execute("SELECT c.id, c.file_id, c.caller_id, c.callee_text, c.name, c.line, c.col, c.target, "
+                            "c.resolution, c.via_params FROM calls c JOIN files f ON f.id = c.file_id "
+                            f"WHERE f.lang = 'python' AND (f.resolved = 0 OR (f.resolved = {store.PARAMS_ONLY} "
+                            "AND c.via_params = 1 AND c.is_new < 2) "
+                            f"OR (f.resolved = {store.UNRESOLVED_ONLY} AND c.resolution IS NULL))")
     else:
         rows = [r for fid in sorted(wanted) for r in conn.execute(
             "SELECT id, file_id, caller_id, callee_text, name, line, col, target, resolution, via_params "

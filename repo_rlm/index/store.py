@@ -24,6 +24,10 @@ SCHEMA_VERSION = "4"
 BULK_FILES = 200
 PAGE_CACHE_KIB = 65536  # SQLite's page cache per connection
 RESOLVE_PAGE_CACHE_KIB = 8192  # ... while resolving (see small_page_cache)
+# files.resolved: 0 to resolve whole, 1 resolved; during an update's resolve (one transaction), a file
+# whose calls that needed parameters' values are to be resolved again, or a changed file whose
+# calls not kept by invalidate.carry_targets are (no target yet).
+PARAMS_ONLY, UNRESOLVED_ONLY = 2, 3
 APPLICATION_ID = 0x52524C4D  # "RRLM" in the SQLite header (PRAGMA application_id): this file is our index
 LEGACY_TABLES = {"meta", "files", "symbols", "calls", "imports", "chunks"}  # indexes from before the id
 
@@ -42,7 +46,7 @@ CREATE TABLE IF NOT EXISTS files(
   mtime_ns INTEGER NOT NULL DEFAULT 0,
   lines INTEGER NOT NULL,
   parse_error INTEGER NOT NULL DEFAULT 0,
-  resolved INTEGER NOT NULL DEFAULT 0   -- 1 once its calls were tied to targets (2: its via_params calls to redo)
+  resolved INTEGER NOT NULL DEFAULT 0   -- 1 once its calls were tied to targets (2, 3: see PARAMS_ONLY)
 );
 
 -- Definitions. parent_id: the enclosing definition.
