@@ -227,6 +227,15 @@ def test_body_edit_resolves_no_other_file_and_a_return_change_does(tmp_path: Pat
     assert report["changed_files"] == 1 and report["other_files"] == len(callers - {"src/shop/util/helpers.py"}) >= 1
 
 
+def build_files(tmp_path: Path, files: dict[str, str]) -> tuple[Path, sqlite3.Connection]:
+    """A small tree of these files, indexed."""
+    tree = tmp_path / "app"
+    tree.mkdir()
+    for name, text in files.items():
+        (tree / name).write_text(text)
+    return tree, build(tree, tmp_path / "i.db")[0]
+
+
 VALUE_FLOW = {
     "shapes.py": "class Circle:\n    def area(self):\n        return 1\n\n\nclass Square:\n    def area(self):\n        return 2\n\n\n"
                  "def make():\n    return Circle()\n",
@@ -239,11 +248,7 @@ VALUE_FLOW = {
 def test_value_flow_through_an_unchanged_module(tmp_path: Path) -> None:
     """`make()` now returns a Square: `registry.default` (unchanged file) holds one, so the call in
     report.py reaches Square.area, as in a fresh build; other.py, which reads nothing that moved, is not resolved again."""
-    tree = tmp_path / "app"
-    tree.mkdir()
-    for name, text in VALUE_FLOW.items():
-        (tree / name).write_text(text)
-    conn, _ = build(tree, tmp_path / "i.db")
+    tree, conn = build_files(tmp_path, VALUE_FLOW)
     target = "SELECT c.target FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' AND c.name = 'area'"
     assert conn.execute(target).fetchone() == ("shapes.Circle.area",)
     (tree / "shapes.py").write_text(VALUE_FLOW["shapes.py"].replace("return Circle()", "return Square()"))
@@ -279,11 +284,7 @@ def test_moved_arguments_resolve_only_the_calls_that_read_parameters(tmp_path: P
     """main.py now passes a Square: in use.py (unchanged) only `shape.area()`, whose target came
     from its parameter's values (`calls.via_params`), is resolved again, not `len` or `sum`; the
     calls table is a fresh build's."""
-    tree = tmp_path / "app"
-    tree.mkdir()
-    for name, text in ARGUMENTS.items():
-        (tree / name).write_text(text)
-    conn, _ = build(tree, tmp_path / "i.db")
+    tree, conn = build_files(tmp_path, ARGUMENTS)
     target = "SELECT c.target, c.via_params FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'use.py' AND c.name = 'area'"
     assert conn.execute(target).fetchone() == ("shapes.Circle.area", 1)
     (tree / "main.py").write_text(ARGUMENTS["main.py"].replace("show(Circle())", "show(Square())"))
