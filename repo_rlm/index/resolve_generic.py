@@ -164,11 +164,13 @@ class World:
             yield from self.conn.execute(sql.format(where=f"t.file_id IN ({','.join('?' * len(part))})"), part)
 
     def _load(self, fids: list[int] | None) -> None:
-        """The facts of some files (a bulk world: all), each repeated string kept once (intern)."""
+        """The facts of some files (a bulk world: all, each repeated string kept once: intern)."""
+        bulk = self.bulk
         for sid, fid, parent, name, qual, kind, sig in self._rows(
                 "SELECT t.id, t.file_id, t.parent_id, t.name, t.qualname, t.kind, t.signature FROM symbols t "
                 "WHERE {where} ORDER BY t.id", fids):
-            name, kind, sig = intern(name), intern(kind), intern(sig) if sig else sig
+            if bulk:
+                name, kind, sig = intern(name), intern(kind), intern(sig) if sig else sig
             self.sym[sid] = (fid, parent, name, qual, kind)
             self.file_syms[fid].append(sid)
             first = self._first.get(qual)
@@ -187,11 +189,14 @@ class World:
                 bisect.insort(self.bases[self.sym[sid][3]], (rowid, fid, base))
         for iid, fid, module, name, alias in self._rows(
                 "SELECT t.id, t.file_id, t.module, t.name, t.alias FROM imports t WHERE {where} ORDER BY t.id", fids):
-            self.imports[fid].append((iid, intern(module), intern(name), intern(alias)))
+            if bulk:
+                module, name, alias = intern(module), intern(name), intern(alias)
+            self.imports[fid].append((iid, module, name, alias))
         for rowid, fid, scope, name, kind, value, line in self._rows(
                 "SELECT t.rowid, t.file_id, t.scope_id, t.name, t.kind, t.value, t.line FROM binds t "
                 "WHERE {where} ORDER BY t.line, t.rowid", fids):
-            name, kind, value = intern(name), intern(kind), intern(value)
+            if bulk:
+                name, kind, value = intern(name), intern(kind), intern(value)
             if kind.startswith("self_"):
                 self._self_binds[fid].append((line, rowid, scope, name, kind, value))
             elif kind == "alias" and name == value:  # a function or method value passed on (go.scm)

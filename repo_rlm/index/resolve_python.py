@@ -298,12 +298,13 @@ class PyWorld:
 
     def _load(self, where: str, args: tuple) -> None:
         """The facts of some files (a bulk world: all). Their strings repeat (a kind, a parameter
-        list, `self`, `None`): each is kept once (intern), a good part of a large world's memory."""
-        q = self.conn.execute
+        list, `self`, `None`): a bulk world keeps each once (intern), a good part of its memory."""
+        q, bulk = self.conn.execute, self.bulk
         for sid, fid, parent, name, qual, kind, sig in q(
                 "SELECT s.id, s.file_id, s.parent_id, s.name, s.qualname, s.kind, s.signature FROM symbols s "
                 f"JOIN files f ON f.id = s.file_id WHERE {where} ORDER BY s.id", args):
-            name, kind, sig = intern(name), intern(kind), intern(sig) if sig else sig
+            if bulk:
+                name, kind, sig = intern(name), intern(kind), intern(sig) if sig else sig
             self.sym[sid] = (fid, parent, name, qual, kind, sig)
             owner = self.sym[parent][3] if parent in self.sym else self.file_module.get(fid, "")
             self.members[owner].setdefault(name, qual)
@@ -312,7 +313,7 @@ class PyWorld:
         for iid, fid, scope, module, name, alias, level in q(
                 "SELECT i.id, i.file_id, i.scope_id, i.module, i.name, i.alias, i.level FROM imports i "
                 f"JOIN files f ON f.id = i.file_id WHERE {where}", args):
-            entry = (intern(module), intern(name), intern(alias), level)
+            entry = (intern(module), intern(name), intern(alias), level) if bulk else (module, name, alias, level)
             self.import_rows[fid].append((iid,) + entry)
             if name == "*":
                 self.stars[(fid, scope)].append(entry)
@@ -322,7 +323,8 @@ class PyWorld:
         for fid, scope, name, kind, value, line in q(
                 "SELECT b.file_id, b.scope_id, b.name, b.kind, b.value, b.line FROM binds b "
                 f"JOIN files f ON f.id = b.file_id WHERE {where} AND b.kind IN ({WORLD_KINDS})", args):
-            name, value = intern(name), intern(value)
+            if bulk:
+                name, value = intern(name), intern(value)
             if kind == "=":
                 if name.isidentifier():
                     self.assigns[(fid, scope)][name].append(value)
