@@ -177,7 +177,7 @@ def check_fixture(src: Path, tmp: Path) -> list[str]:
                           "AND c.is_new < 2", (path,)).fetchone()[0]
         if label in ("shift", "append") and path.endswith(".py") and (
                 report["resolved"]["carried_calls"] != own or report["resolved"]["calls"]):
-            failures.append(f"{src.name} shift {path}: {report['resolved']['calls']} calls resolved again, "
+            failures.append(f"{src.name} {label} {path}: {report['resolved']['calls']} calls resolved again, "
                             f"{report['resolved']['carried_calls']} kept their targets (all should)")
         inc.close()
         fresh.close()

@@ -440,7 +440,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
         kinds = ",".join(f"'{k}'" for k in sorted(CLASS_KINDS))
         named_bases = tuple(r[0] for b in written for r in q(
             f"SELECT qualname FROM symbols WHERE name = ? AND kind IN ({kinds})",
-            (_SEGMENTS.split(b.split("<", 1)[0].strip())[-1],)))
+            (_base_name(b),)))
         for anc in _ancestors(conn, owner, old_bases + named_bases):
             captured.add(_join(anc, name))
         where = readers(owner)
@@ -514,6 +514,11 @@ def _last(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
 
+def _base_name(written: str) -> str:
+    """The class a base as written names, by its last name (`mod.Base[T]`, `Base<T>`: Base)."""
+    return _SEGMENTS.split(re.split(r"[<\[(]", written, 1)[0].strip())[-1]
+
+
 def _prefixes(qual: str):
     """`a.b.c`, `a.b`, `a`."""
     while qual:
@@ -533,8 +538,8 @@ class Carry:
     calls: set = field(default_factory=set)  # (caller, callee text) whose arguments moved
     names: set = field(default_factory=set)  # a call whose text names one of these
     results: set = field(default_factory=set)  # ... or calls one of these on the way
-    keys: set = field(default_factory=set)  # a call whose old target is one of these (or nested in a prefix)
-    prefixes: set = field(default_factory=set)
+    keys: set = field(default_factory=set)  # a call whose old target is one of these (or nested in a prefix);
+    prefixes: set = field(default_factory=set)  # both the update's own (Changes.read, .prefixes): not to be changed
 
     def again(self, caller: str, callee: str, targets) -> bool:
         """Must this call, found again, be resolved again?"""
@@ -559,7 +564,7 @@ def carry_plan(old: Shape, new: Shape, ch: Changes) -> Carry:
     subclasses here, and, through the file's own bindings to a fixed point, the names bound to
     something that changed, starting from what the whole update changed (`changed_names`)."""
     names, results = changed_names(ch, old.reads)
-    plan = Carry(names=names, results=results, keys=ch.read | ch.keys, prefixes=set(ch.prefixes))
+    plan = Carry(names=names, results=results, keys=ch.read, prefixes=ch.prefixes)
     scopes = plan.scopes
     for qual in old.defs.keys() | new.defs.keys():
         if old.defs.get(qual) != new.defs.get(qual):
@@ -582,7 +587,7 @@ def carry_plan(old: Shape, new: Shape, ch: Changes) -> Carry:
             if tag in ("base", "deco") or (tag == "import" and item[3] == "*"):  # `*`: any name of the module
                 scopes.add(key.rpartition(".")[0] if tag == "import" else key)
     both = old.items | new.items
-    subclasses = [(i[0], _IDENT.findall(re.split(r"[\[(]", i[2])[0])[-1:]) for i in both if i[1] == "base"]
+    subclasses = [(i[0], _base_name(i[2])) for i in both if i[1] == "base"]
     bindings = [(i[0] if i[1] == "flow" else None, i[0] if i[1] in ("attr", "setattr") else None, i[-1])
                 for i in both if i[1] in ("flow", "attr", "setattr")]
     bindings = [(scope, _last(name) if name else None, set(_IDENT.findall(v)), set(_CALLED.findall(v)))
@@ -591,7 +596,7 @@ def carry_plan(old: Shape, new: Shape, ch: Changes) -> Carry:
     while grew:
         grew = False
         for cls, base in subclasses:  # a class whose bases' MRO changed
-            if cls not in scopes and base and any(_last(s) == base[0] for s in scopes):
+            if cls not in scopes and base and any(_last(s) == base for s in scopes):
                 scopes.add(cls)
                 names.add(_last(cls))
                 grew = True
@@ -613,12 +618,7 @@ def carry_plan(old: Shape, new: Shape, ch: Changes) -> Carry:
 
 def _within(qual: str, scopes: set) -> bool:
     """Is `qual` one of these definitions or nested in one?"""
-    while True:
-        if qual in scopes:
-            return True
-        if "." not in qual:
-            return False
-        qual = qual.rsplit(".", 1)[0]
+    return not scopes.isdisjoint(_prefixes(qual))
 
 
 def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list, plan: Carry) -> int:

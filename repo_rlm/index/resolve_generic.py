@@ -1005,7 +1005,7 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     extra, several = [], {}
     sites: dict[str, list[tuple]] = defaultdict(list)  # Go function -> its call sites (for parameters called)
     params: list[tuple] = []  # Go calls of a function's own parameter
-    deferred: dict[int, tuple] = {}  # ... their targets until go_param_calls has looked at them
+    deferred: list[tuple] = []  # ... their targets until go_param_calls has looked at them
     for i in range(0, len(wanted), 500):
         part = wanted[i:i + 500]
         for cid, fid, scope, callee, name, is_new, caller, line, col, text in conn.execute(
@@ -1038,12 +1038,12 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int]) -> None:
                 found = (f"<external>.{name}", "external", cid)
             if go and not recv and scope is not None and w.binds.get((fid, scope), _EMPTY).get(name, ("",))[0] == "type":
                 params.append((cid, fid, scope, caller, callee, name, line, col, text, len(deferred)))
-                deferred[len(deferred)] = found
+                deferred.append(found)
             else:
                 out.add(*found)
     extra += value_calls(w, conn, wanted)
     extra += go_param_calls(w, conn, wanted, sites, params, deferred)
-    for row in deferred.values():
+    for row in deferred:
         out.add(*row)
     for cid, more in several.items():  # copies of the call's row for the other functions
         row = conn.execute("SELECT file_id, caller_id, caller, callee_text, name, line, col, text FROM calls WHERE id = ?",
@@ -1147,7 +1147,7 @@ def go_value_target(w: World, fid: int, scope: int | None, value: str) -> str:
 
 
 def go_param_calls(w: World, conn: sqlite3.Connection, fids: list[int], sites: dict[str, list[tuple]],
-                   params: list[tuple], updates: dict[int, tuple]) -> list[tuple]:
+                   params: list[tuple], updates: list[tuple]) -> list[tuple]:
     """`func apply(fn func()) { fn() }`: the call of `fn` reaches the functions and methods the call
     sites of `apply` pass at its place (one level: a parameter passed on is not followed). One
     target is `resolved`, several are one row each, `name`. Patches `updates` (the targets found
