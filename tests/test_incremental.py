@@ -297,6 +297,55 @@ def test_moved_arguments_resolve_only_the_calls_that_read_parameters(tmp_path: P
     assert calls_table(conn) == calls_table(fresh)
 
 
+RECHECK = {
+    "shapes.py": "class Circle:\n    def area(self):\n        return 1\n\n\nclass Square:\n    def area(self):\n        return 2\n\n\n"
+                 "def make():\n    return Circle()\n\n\ndef label():\n    return 'x'\n",
+    "report.py": "from shapes import make, label\n\n\ndef show():\n    shape = make()\n    return shape.area()\n\n\n"
+                 "def title():\n    return label().upper() + str(len('x'))\n\n\ndef count():\n    return sorted([label()])\n",
+}
+
+
+def test_an_unchanged_file_found_by_the_rules_resolves_only_what_reads_the_change(tmp_path: Path) -> None:
+    """`make()` now returns a Square: report.py (unchanged) calls `make`, so the rules find it; only
+    the calls of `show`, whose local `shape` holds what `make()` returns, are resolved again; the
+    calls of `title` and `count` keep their targets. The calls table is a fresh build's."""
+    tree, conn = build_files(tmp_path, RECHECK)
+    area = "SELECT c.target FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' AND c.name = 'area'"
+    assert conn.execute(area).fetchone() == ("shapes.Circle.area",)
+    (tree / "shapes.py").write_text(RECHECK["shapes.py"].replace("return Circle()", "return Square()"))
+    report = Indexer(tree, conn).update()["resolved"]
+    assert conn.execute(area).fetchone() == ("shapes.Square.area",)
+    kept = conn.execute("SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' "
+                        "AND c.caller IN ('report.title', 'report.count') AND c.is_new < 2").fetchone()[0]
+    assert report["other_files"] == 1 and report["kept_calls"] == kept >= 5
+    fresh, _ = build(tree, tmp_path / "fresh.db")
+    assert calls_table(conn) == calls_table(fresh)
+
+
+def test_a_pool_update_reads_old_shapes_ahead_and_ends_as_a_fresh_build(scratch: Path) -> None:
+    """Enough changed files for the process pool: the parent reads their stored shapes while the
+    workers extract (executors' `idle`); the update then equals an in-process one and a fresh build."""
+    tree = scratch / "app"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("")
+    n = 40
+    for i in range(n):
+        (tree / "pkg" / f"m{i}.py").write_text(f"def f{i}():\n    return {i}\n\n\nclass C{i}:\n    def run(self):\n        return f{i}()\n")
+        (tree / "pkg" / f"u{i}.py").write_text(f"from pkg.m{i} import C{i}, f{i}\n\n\ndef use{i}():\n    return C{i}().run() + f{i}()\n")
+    conn, _ = build(tree, scratch / "i.db")
+    other = connect(scratch / "j.db")
+    conn.backup(other)
+    for i in range(n):  # every module's function now returns a class: its readers resolve again
+        (tree / "pkg" / f"m{i}.py").write_text(f"class D{i}:\n    pass\n\n\ndef f{i}():\n    return D{i}()\n\n\n"
+                                               f"class C{i}:\n    def run(self):\n        return f{i}()\n")
+    pooled = Indexer(tree, conn, executor="process").update()
+    plain = Indexer(tree, other, executor="inprocess").update()
+    assert pooled["updated_files"] == plain["updated_files"] == n
+    assert pooled["resolved"] == plain["resolved"] and pooled["resolved"]["other_files"] == n
+    fresh, _ = build(tree, scratch / "fresh.db")
+    assert calls_table(conn) == calls_table(other) == calls_table(fresh)
+
+
 def test_a_large_update_reads_the_call_sites_of_unchanged_files(scratch: Path) -> None:
     """Over 200 files resolved again (the resolver loads the whole repository at once) but not all
     of them: a function in a changed file takes its parameter's value from a call site in an

@@ -208,6 +208,26 @@ def test_incremental_update_parses_only_changed_files(pyapp: Path, repo: Repo) -
     assert "shop.cli.main" not in {c.caller for c in repo.callers_of("record")}
 
 
+def test_an_edit_keeps_the_full_text_rows_of_unchanged_definitions(pyapp: Path, repo: Repo) -> None:
+    """A changed file's definitions whose text is unchanged keep their full-text rows (same ids, not
+    tokenized out and in again); an edited one gets a new row: search finds its new text, not its
+    old, and no full-text row is left without its chunk."""
+    q = "SELECT c.id, t.name, t.body FROM chunks c JOIN chunks_fts t ON t.rowid = c.id JOIN files f ON f.id = c.file_id WHERE f.path = ?"
+    before = {name: (cid, body) for cid, name, body in repo.conn.execute(q, ("src/shop/audit.py",))}
+    audit = pyapp / "src/shop/audit.py"
+    text = audit.read_text()
+    edited = next(name for name in before if name.startswith("record "))
+    old_body = before[edited][1]  # a line into `record`; `_write` moves down a line
+    audit.write_text(text.replace(old_body, old_body.replace("\n", "\n    zebramarker = 1\n", 1)))
+    assert repo.update()["updated_files"] == 1
+    after = {name: (cid, body) for cid, name, body in repo.conn.execute(q, ("src/shop/audit.py",))}
+    assert after.keys() == before.keys() and len(after) > 2
+    assert {n for n in after if after[n][0] == before[n][0]} == set(before) - {edited}
+    assert [r[0] for r in repo.conn.execute("SELECT name FROM chunks_fts WHERE chunks_fts MATCH 'zebramarker'")] == [edited]
+    assert repo.conn.execute("SELECT COUNT(*) FROM chunks_fts WHERE body = ?", (old_body,)).fetchone()[0] == 0
+    assert repo.conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone() == repo.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+
+
 def test_an_index_made_by_another_repo_rlm_is_extracted_and_resolved_again(pyapp: Path, repo: Repo, tmp_path: Path) -> None:
     """Facts and targets depend on the extractor and the resolvers, not only on the files: an index
     another version wrote (an upgrade, or a seed copied from an older clone's index) is redone."""

@@ -43,6 +43,18 @@ TASK_FILES, TASK_BYTES = 48, 1 << 20  # one extraction task: this many files or 
 INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
 
 
+def _parts(ids: list[int], size: int = 500):
+    """Slices of a list of ids short enough for one `IN (...)`."""
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _calls_in(conn: sqlite3.Connection, file_ids, only: str = "") -> int:
+    """How many calls these files hold (`only`: a further condition on them)."""
+    return sum(conn.execute(f"SELECT COUNT(*) FROM calls WHERE file_id IN ({','.join('?' * len(part))}){only}",
+                            part).fetchone()[0] for part in _parts(sorted(file_ids)))
+
+
 def _result_path(result: tuple) -> str:
     """The path of an update result: ("ok", facts), ("skip", path, ...) or ("same", size, mtime, path)."""
     return result[1].path if result[0] == "ok" else result[1] if result[0] == "skip" else result[3]
@@ -98,6 +110,8 @@ class Indexer:
         self._stored_files: dict[str, store.StoredFile] = {}
         self._replace: set[str] = set()  # unchanged files placed again (their module name moved)
         self._carry: dict[str, tuple] = {}  # changed Python files -> (old shape, new shape)
+        self._before: dict[str, invalidate.Shape | None] = {}  # stored shapes read ahead (None: taken)
+        self._rechecked: dict[int, invalidate.Again] = {}  # files _recheck looked at -> what to resolve besides new calls
         self._unsettled: set[int] = set()  # ... whose calls that needed parameters' values are resolved again
         self.root = root
         self.conn = conn
@@ -189,7 +203,7 @@ class Indexer:
             stored = {p: sf._replace(blob="", size=-1) for p, sf in stored.items()}
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        self._carry, self._unsettled = {}, set()
+        self._carry, self._unsettled, self._before, self._rechecked = {}, set(), {}, {}
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
@@ -236,7 +250,17 @@ class Indexer:
             batch.append(result)
             updated += result[0] == "ok"
 
-        for result in self._facts(todo, package_dirs, stored, cache):
+        read_ahead = self._read_ahead(todo)
+
+        def idle() -> bool:
+            """While the executor extracts (an update's few files): write what came back, else
+            read the stored shape of a file still being extracted. False when nothing is left."""
+            if batch:
+                self._write(batch)
+                batch.clear()
+                return True
+            return read_ahead()
+        for result in self._facts(todo, package_dirs, stored, cache, idle if changed is not None else None):
             done += 1
             path = _result_path(result)
             pending.discard(path)
@@ -253,7 +277,7 @@ class Indexer:
                     take(self._one(p, package_dirs, stored, cache))
             if len(batch) >= BATCH or wanted:
                 self._write(batch)
-                batch = []
+                batch.clear()
             if progress:
                 progress(done, len(todo), "parse")
         if batch:
@@ -391,7 +415,7 @@ class Indexer:
         return ("ok", f)
 
     def _facts(self, todo: list[str], package_dirs: set[str], stored: dict[str, store.StoredFile],
-               cache: factcache.FactCache):
+               cache: factcache.FactCache, idle: executors.Idle = None):
         """For each path: ("ok", placed facts), ("skip", path, reason, blob, size, mtime) or ("same", size, mtime, path).
 
         Files are read here; facts of blobs the cache holds are placed at once, the others are
@@ -432,7 +456,7 @@ class Indexer:
 
         ex = executors.make(self.executor, len(todo), INPROCESS_LIMIT)
         try:
-            for result in ex.map(batches()):
+            for result in ex.map(batches(), idle):
                 while ready:
                     yield ready.popleft()
                 cache.put_many(result)
@@ -447,15 +471,35 @@ class Indexer:
         finally:
             ex.close()
 
-    def _delete(self, path: str) -> None:
+    def _delete(self, path: str, new_chunks: list[tuple] | None = None) -> dict[int, int]:
+        """Delete a file's rows. Of the full-text rows of its chunks, those whose text comes back
+        (`new_chunks`: (position, name, path, signature, doc, body)) are kept, not tokenized out and
+        in again: most of a changed file's definitions are unchanged. Returns position -> kept id."""
         if path not in self._known:
-            return
+            return {}
         row = self.conn.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
         if row is None:
-            return
+            return {}
         (fid,) = row
-        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (fid,))
+        old: dict[tuple, list[int]] = {}
+        if new_chunks:
+            for cid, *text in self.conn.execute("SELECT c.id, t.name, t.path, t.signature, t.doc, t.body FROM chunks c "
+                                                "JOIN chunks_fts t ON t.rowid = c.id WHERE c.file_id = ?", (fid,)):
+                old.setdefault(tuple(text), []).append(cid)
+        kept = {}
+        for pos, *text in new_chunks or ():
+            ids = old.get(tuple(text))
+            if ids:
+                kept[pos] = ids.pop()
+        if kept:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept_chunks(id INTEGER PRIMARY KEY)")
+            self.conn.executemany("INSERT INTO kept_chunks VALUES(?)", [(i,) for i in kept.values()])
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?"
+                          + (" AND id NOT IN (SELECT id FROM kept_chunks))" if kept else ")"), (fid,))
+        if kept:
+            self.conn.execute("DELETE FROM kept_chunks")
         self.conn.execute("DELETE FROM files WHERE id=?", (fid,))
+        return kept
 
     def _write(self, batch: list[tuple]) -> None:
         """Replace the facts of a batch of files in one transaction."""
@@ -473,7 +517,10 @@ class Indexer:
                               "VALUES(?, 'skipped', ?, ?, ?, ?, 0, 1)", (path, reason, blob, size, mtime))
                     continue
                 f: FileFacts = result[1]
-                self._delete(f.path)
+                texts = [(i, name_words(f.defs[d][0], f.defs[d][1]) if d >= 0 else "", f.path,
+                          f.defs[d][7] if d >= 0 else "", f.defs[d][8] if d >= 0 else "", body)
+                         for i, (d, _s, _e, body) in enumerate(f.chunks)]
+                kept = self._delete(f.path, texts)
                 fid = c.execute(
                     "INSERT INTO files(path, lang, module, package, blob, size, mtime_ns, lines, parse_error, resolved) "
                     "VALUES(?,?,?,?,?,?,?,?,?,0)",
@@ -498,33 +545,51 @@ class Indexer:
                 c.executemany("INSERT INTO binds VALUES(?,?,?,?,?,?)",
                               [(fid, base + s if s >= 0 else None, n, k, v, ln) for s, n, k, v, ln in f.binds])
                 chunk_rows, fts_rows = [], []
-                for d, s, e, body in f.chunks:
-                    cid = next_chunk
-                    next_chunk += 1
+                for (d, s, e, _body), (i, *text) in zip(f.chunks, texts):
+                    cid = kept.get(i)
+                    if cid is None:
+                        cid = next_chunk
+                        next_chunk += 1
+                        fts_rows.append((cid, *text))
                     chunk_rows.append((cid, fid, base + d if d >= 0 else None, s, e))
-                    if d >= 0:
-                        name, qual, _k, _s, _e, _nl, _nc, sig, doc, _p = f.defs[d]
-                        fts_rows.append((cid, name_words(name, qual), f.path, sig, doc, body))
-                    else:
-                        fts_rows.append((cid, "", f.path, "", "", body))
                 c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)
                 c.executemany("INSERT INTO chunks_fts(rowid, name, path, signature, doc, body) VALUES(?,?,?,?,?,?)", fts_rows)
 
+    def _old_id(self, path: str) -> int | None:
+        """The id of a file's stored facts, if it has code facts."""
+        known = self._stored_files.get(path) if path in self._known else None
+        return known.id if known is not None and known.lang not in ("text", "skipped") else None
+
+    def _read_ahead(self, todo: list[str]) -> Callable[[], bool]:
+        """Work for the wait on extraction: the stored shape of one more file being extracted,
+        read before its new facts come back (`_shape` takes it). False when none is left."""
+        ahead = iter(todo)
+
+        def idle() -> bool:
+            for path in ahead:
+                old = self._old_id(path)
+                if old is not None and path not in self._before:
+                    self._before[path] = invalidate.stored_shape(self.conn, old)
+                    return True
+            return False
+        return idle
+
     def _shape(self, changes: invalidate.Changes, path: str, new: FileFacts | None) -> None:
         """Note what a file's new facts change against its stored ones (see invalidate.py)."""
-        known = self._stored_files.get(path) if path in self._known else None
-        old = known.id if known is not None and known.lang not in ("text", "skipped") else None
+        old = self._old_id(path)
         new = new if new is not None and new.lang != "text" else None
+        ahead = self._before.pop(path, None)
+        self._before[path] = None  # shaped: nothing to read ahead for it any more
         if old is None and new is None:  # plain text is nobody's definitions
             return
-        before = invalidate.stored_shape(self.conn, old) if old is not None else None
+        before = ahead or invalidate.stored_shape(self.conn, old) if old is not None else None
         after = invalidate.facts_shape(new) if new is not None else None
         if before is not None and after is not None and new.lang == "python":
             self._carry[path] = (before, after)  # its calls found again may keep their targets (_resolve)
             if before.same(after):  # a body edit: nothing another file reads changed
                 return
         changes.add(before, after, new.module if new is not None else self._module_of(old),
-                    new.lang if new is not None else known.lang)
+                    new.lang if new is not None else self._stored_files[path].lang)
 
     def _module_of(self, file_id: int) -> str:
         return (self.conn.execute("SELECT module FROM files WHERE id=?", (file_id,)).fetchone() or ("",))[0]
@@ -534,7 +599,7 @@ class Indexer:
         (all of them after a bulk update). Returns the counts of files and calls resolved."""
         c = self.conn
         count = {"files": 0, "calls": 0, "changed_files": 0, "other_files": 0, "params_only_files": 0,
-                 "carried_calls": 0}
+                 "carried_calls": 0, "kept_calls": 0}
         with c:
             c.execute("BEGIN IMMEDIATE")
             if changed is None:
@@ -548,8 +613,9 @@ class Indexer:
                     plan = invalidate.carry_plan(before, after, changed)
                     count["carried_calls"] += invalidate.carry_targets(c, row[0], before.calls, plan)
                     c.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", row)
-            if changed:  # parameters whose values moved: their functions' files (by the calls' old targets first)
-                self._mark(whole)
+            if changed:  # the other files found: Python's resolve only the calls that may read what changed
+                whole -= self._recheck(whole - changed.found.get("callback", set()), mine, changed, count)
+                self._mark(whole)  # parameters whose values moved: their functions' files (by the calls' old targets first)
                 self._mark(invalidate.argument_files(c, changed, mine, before=True) - whole, PARAMS_ONLY)
             kept = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY}")}
             kept -= self._unsettled
@@ -560,13 +626,29 @@ class Indexer:
             count["other_files"] = count["files"] - count["changed_files"]
         return count
 
+    def _recheck(self, ids: set[int], mine: set[int], changed: invalidate.Changes, count: dict) -> set[int]:
+        """Unchanged Python files the rules found, when they hold more calls than the changed files
+        (`mine`) do: resolved as changed ones, only their calls that may read what changed
+        (invalidate.recheck_calls). Reading a file's stored facts to tell costs about as much as
+        resolving it again where the changed files' resolve has loaded what it reads already; it
+        pays where an edit of a hub finds hundreds of files. Returns their ids."""
+        out = set()
+        for part in _parts(sorted(ids)):
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT id FROM files WHERE resolved = 1 AND lang = 'python' AND id IN ({','.join('?' * len(part))})", part))
+        if _calls_in(self.conn, out) <= _calls_in(self.conn, mine):
+            return set()
+        for fid in sorted(out):
+            kept, self._rechecked[fid] = invalidate.recheck_calls(self.conn, fid, changed)
+            count["kept_calls"] += kept
+            self.conn.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", (fid,))
+        return out
+
     def _mark(self, ids: set[int], how: int = 0) -> None:
         """Unchanged files to resolve again: whole (0), or only the calls that needed parameters'
         values (PARAMS_ONLY). A changed file keeps its plan (invalidate.carry_plan covers what the
         rules look for), but the calls of it that needed parameters' values are resolved too."""
-        ids_ = sorted(ids)
-        for i in range(0, len(ids_), 500):
-            part = ids_[i:i + 500]
+        for part in _parts(sorted(ids)):
             marks = ",".join("?" * len(part))
             self.conn.execute(f"UPDATE files SET resolved = ? WHERE resolved = 1 AND lang NOT IN ('text', 'skipped') "
                               f"AND id IN ({marks})", [how, *part])
@@ -588,15 +670,11 @@ class Indexer:
             progress(0, 1, "resolve")
         count["files"] += len(py) + len(partly) + len(fresh) + len(other)
         count["params_only_files"] += len(partly)
-        for ids, only in ((py + other, ""), (partly, " AND via_params = 1 AND is_new < 2"),
-                          (fresh, " AND resolution IS NULL")):
-            for i in range(0, len(ids), 500):
-                part = ids[i:i + 500]
-                count["calls"] += c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id IN "
-                                            f"({','.join('?' * len(part))}){only}", part).fetchone()[0]
+        count["calls"] += (_calls_in(c, py + other) + _calls_in(c, partly, " AND via_params = 1 AND is_new < 2")
+                           + _calls_in(c, fresh, " AND resolution IS NULL"))
         with store.small_page_cache(c):
             if py or partly or fresh:
-                resolve_python.resolve_files(c, py, partly, fresh)
+                resolve_python.resolve_files(c, py, partly, fresh, self._rechecked)
             if other:
                 resolve_generic.resolve_files(c, other)
         c.execute("UPDATE files SET resolved=1 WHERE resolved != 1")

@@ -4,6 +4,7 @@ Extraction is a pure function of blobs: a task gets a batch of (blob id, languag
 hands back each blob's facts encoded for the fact cache, so a task never touches the file
 system or the index and can run on any machine. The index is assembled in this process.
 Executors keep a bounded number of batches in flight, so memory does not grow with the tree.
+While they wait for a task, they give the parent's own work a turn (`idle`).
 """
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import os
 import socket
 import threading
 from collections import deque
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import factcache
 from .parse import extract, text_facts
 
 Batch = list[tuple[str, str, bytes]]  # (blob, lang, content)
 Result = list[tuple[str, str, bytes]]  # (blob, lang, factcache.encode(facts))
+Idle = Callable[[], bool] | None  # one piece of the parent's own work; False when none is left
 EXECUTORS = ("auto", "process", "inprocess", "ray")
 
 
@@ -42,8 +44,8 @@ def extract_batch(batch: Batch) -> Result:
 class InProcess:
     name = "inprocess"
 
-    def map(self, batches: Iterable[Batch]) -> Iterator[Result]:
-        for b in batches:
+    def map(self, batches: Iterable[Batch], idle: Idle = None) -> Iterator[Result]:
+        for b in batches:  # nothing to wait for: the parent's own work is done when it is needed
             yield extract_batch(b) if b else []
 
     def close(self) -> None:
@@ -59,8 +61,14 @@ class ProcessPool:
         self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
         self.pool = None  # started at the first batch: a build that finds everything cached needs none
 
-    def map(self, batches: Iterable[Batch]) -> Iterator[Result]:
+    def map(self, batches: Iterable[Batch], idle: Idle = None) -> Iterator[Result]:
         window: deque = deque()
+
+        def first():
+            while idle is not None and not window[0].ready() and idle():
+                pass
+            return window.popleft().get()
+
         for b in batches:
             if not b:
                 yield []
@@ -70,9 +78,9 @@ class ProcessPool:
                 self.pool = multiprocessing.get_context(method).Pool(self.workers)
             window.append(self.pool.apply_async(extract_batch, (b,)))
             while len(window) >= 2 * self.workers or (window and window[0].ready()):
-                yield window.popleft().get()
+                yield first()
         while window:
-            yield window.popleft().get()
+            yield first()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -110,19 +118,29 @@ class RayExecutor:
         self.task = ray.remote(extract_batch)
         self.slots = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
 
-    def map(self, batches: Iterable[Batch]) -> Iterator[Result]:
+    def map(self, batches: Iterable[Batch], idle: Idle = None) -> Iterator[Result]:
         ray, pending = self.ray, []
+
+        def first():
+            nonlocal pending
+            done: list = []
+            while idle is not None and not done:
+                done, pending = ray.wait(pending, num_returns=1, timeout=0)
+                if not done and not idle():
+                    break
+            if not done:
+                done, pending = ray.wait(pending, num_returns=1)
+            return ray.get(done[0])
+
         for b in batches:
             if not b:
                 yield []
                 continue
             pending.append(self.task.remote(b))
             while len(pending) >= self.slots:
-                done, pending = ray.wait(pending, num_returns=1)
-                yield ray.get(done[0])
+                yield first()
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            yield first()
 
     def close(self) -> None:
         if self._started:

@@ -57,6 +57,7 @@ from .parse import FileFacts
 FUNCS = {"function", "method", "lambda"}
 CALLABLE = {"function", "method", "class"}  # what `has_name` counts (resolve_python / resolve_generic)
 LOCAL_ONLY = {"iter", "with", "op"}  # binds that only make calls in their own file
+PROTOCOL_CALLS = {"iter": ("__iter__", "__next__"), "with": ("__enter__", "__exit__")}  # (`op`: its own name)
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _SEGMENTS = re.compile(r"[./\\:]+")
 _WORDS = re.compile(r"\w+")
@@ -72,6 +73,7 @@ class Shape:
     order: list = field(default_factory=list)  # the items that bind names, in file order (the last binding wins)
     calls: list = field(default_factory=list)  # stored call rows (old only): see carry_targets
     reads: set = field(default_factory=set)  # (old only) what its calls, imports and bases reached, and their owners
+    protocols: list = field(default_factory=list)  # (old only) binds of `for`, `with`, operators: (scope, kind, name, value, line)
 
     def same(self, other: Shape) -> bool:
         """Does the other shape bind and define the same, in the same order? Then this file's calls
@@ -148,7 +150,7 @@ def facts_shape(f: FileFacts) -> Shape:
 def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
     """The shape of a file as the index holds it, with the targets it resolved to then."""
     q = conn.execute
-    module = (q("SELECT module FROM files WHERE id=?", (file_id,)).fetchone() or ("",))[0]
+    module, path = q("SELECT module, path FROM files WHERE id=?", (file_id,)).fetchone() or ("", "")
     rows = list(q("SELECT id, name, qualname, kind, signature, parent_id FROM symbols WHERE file_id=? ORDER BY id", (file_id,)))
     index = {r[0]: i for i, r in enumerate(rows)}
     defs = [(n, qual, k, sig, index.get(p, -1)) for _id, n, qual, k, sig, p in rows]
@@ -164,17 +166,19 @@ def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
     for s, mod, name, alias, level, target in q(
             "SELECT scope_id, module, name, alias, level, target FROM imports WHERE file_id=? ORDER BY id", (file_id,)):
         imports.append((index.get(s, -1), mod, name, alias, level))
-        reads.add(target)
+        reads.add(target)  # and what it names, resolved or not (a variable: `from registry import default`)
+        reads.add(_join(absolute_module(module, path, mod, level), name if name != "*" else ""))
     calls, call_targets = {}, {}
-    rows = q("SELECT caller, callee_text, name, line, col, is_new, target, resolution, via_params, text != '' "
+    rows = q("SELECT caller, callee_text, name, line, col, is_new, target, resolution, via_params, text != '', id "
              "FROM calls WHERE file_id=?", (file_id,)).fetchall()
-    for caller, callee, _n, line, col, is_new, target, _r, _v, _t in rows:
+    for caller, callee, _n, line, col, is_new, target, _r, _v, _t, _id in rows:
         if is_new <= 1:
             calls[(line, col)] = callee
         if target and not target.startswith("<"):
             call_targets.setdefault((caller, callee), set()).add(target)
     sh = _shape(module, defs, bases, binds, imports, calls)
     sh.base_targets, sh.call_targets, sh.calls = base_targets, call_targets, rows
+    sh.protocols = [(defs[s][1] if s >= 0 else module, k, n, v, ln) for s, n, k, v, ln in binds if k in LOCAL_ONLY]
     reads.update(t for ts in call_targets.values() for t in ts)
     sh.reads = {module} | {p for t in reads if t for p in _prefixes(t)}
     return sh
@@ -196,9 +200,11 @@ class Changes:
     arg_targets: set = field(default_factory=set)  # their old targets
     arg_sources: set = field(default_factory=set)  # ((caller, callee text), old target)
     called: set = field(default_factory=set)  # what changed non-Python files called: callbacks they passed may have moved
-    why: dict = field(default_factory=dict)  # rule -> files it found (files_to_resolve)
+    why: dict = field(default_factory=dict)  # rule -> how many files it found (files_to_resolve)
+    found: dict = field(default_factory=dict)  # rule -> the ids of those files
     read: set = field(default_factory=set)  # (files_to_resolve) the changed keys, value flow included
     names: tuple | None = None  # (changed_names) what every changed file's calls are checked against
+    owners: set | None = None  # (recheck_calls) the modules and classes holding a changed key
 
     def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
         """One changed file: `old` is None for a new file, `new` None for a deleted one."""
@@ -332,6 +338,17 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
     return out
 
 
+def absolute_module(file_module: str, path: str, module: str, level: int) -> str:
+    """The module an import in this file names (as resolve_python.PyWorld.absolute)."""
+    if not level:
+        return module
+    parts = file_module.split(".")
+    if not path.endswith("__init__.py"):
+        parts = parts[:-1]
+    parts = parts[:max(0, len(parts) - (level - 1))] + ([module] if module else [])
+    return ".".join(p for p in parts if p)
+
+
 class _Readers:
     """The files that read a module or a class: their calls, imports or bases target it or something
     in it, or (a module) they import from it, absolutely or relatively."""
@@ -371,17 +388,11 @@ class _Readers:
         return out
 
     def relative(self) -> list[tuple[int, str, str]]:
-        """(file id, absolute module, name) of every relative import (as resolve_python.PyWorld.absolute)."""
+        """(file id, absolute module, name) of every relative import."""
         if self._relative is None:
-            self._relative = []
-            for fid, path, fmod, module, name, level in self.conn.execute(
-                    "SELECT f.id, f.path, f.module, i.module, i.name, i.level FROM imports i "
-                    "JOIN files f ON f.id = i.file_id WHERE i.level > 0"):
-                parts = fmod.split(".")
-                if not path.endswith("__init__.py"):
-                    parts = parts[:-1]
-                parts = parts[:max(0, len(parts) - (level - 1))] + ([module] if module else [])
-                self._relative.append((fid, ".".join(p for p in parts if p), name))
+            self._relative = [(fid, absolute_module(fmod, path, module, level), name) for fid, path, fmod, module, name, level
+                              in self.conn.execute("SELECT f.id, f.path, f.module, i.module, i.name, i.level FROM imports i "
+                                                   "JOIN files f ON f.id = i.file_id WHERE i.level > 0")]
         return self._relative
 
     def descendants(self, cls: str) -> set[str]:
@@ -475,7 +486,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
                                  if tail in _SEGMENTS.split(m))
     for t in ("inv_keys", "inv_front"):
         q(f"DROP TABLE IF EXISTS temp.{t}")
-    ch.why = {rule: len(ids) for rule, ids in why.items()}
+    ch.found, ch.why = why, {rule: len(ids) for rule, ids in why.items()}
     return set().union(*why.values()) if why else set()
 
 
@@ -627,11 +638,11 @@ def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list, plan:
     definitions, unless `plan` says they may resolve differently now; the rest (new calls among
     them) are left unresolved for the resolver. Returns how many were carried."""
     copies: dict[tuple, list] = {}  # (line, col, callee) -> further targets (a `for`/`with`/operator row has no text)
-    for _c, callee, _n, line, col, is_new, target, _h, _v, text in old_calls:
+    for _c, callee, _n, line, col, is_new, target, _h, _v, text, _id in old_calls:
         if is_new >= 2 and text:
             copies.setdefault((line, col, callee), []).append((target, is_new))
     was: dict[tuple, set] = {}
-    for caller, callee, name, line, col, is_new, target, how, via, _t in old_calls:
+    for caller, callee, name, line, col, is_new, target, how, via, _t, _id in old_calls:
         if is_new <= 1:
             more = copies.get((line, col, callee), ())
             more = tuple(sorted(more, key=repr)) if more else ()
@@ -653,6 +664,67 @@ def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list, plan:
                      "resolution, is_new, via_params) SELECT file_id, caller_id, caller, callee_text, name, line, "
                      "col, text, ?, ?, ?, ? FROM calls WHERE id = ?", made)
     return len(rows)
+
+
+@dataclass
+class Again:
+    """What of a file `recheck_calls` looked at the resolver must do again, besides its calls with no target."""
+
+    protocols: set = field(default_factory=set)  # the `for`, `with` and operators at these (line, value)s
+    imports: set = field(default_factory=set)  # import ids
+    bases: set = field(default_factory=set)  # (class id, base as written)
+
+
+def recheck_calls(conn: sqlite3.Connection, file_id: int, ch: Changes) -> tuple[int, Again]:
+    """An unchanged Python file that the rules found reads something that changed, but mostly not:
+    only its calls that `carry_plan` (the update's changes seen from a file whose own shape stayed)
+    says may resolve differently lose their targets, with the rows made for them; so do the rows
+    made for a `for`, `with` or operator that may. Those, and its imports and bases that may now
+    reach another definition, are what the resolver does again (`Again`); the rest keep theirs.
+    Returns how many calls kept their targets, and that."""
+    sh = stored_shape(conn, file_id)
+    plan = carry_plan(sh, sh, ch)
+    todo = Again()
+    if ch.owners is None:
+        ch.owners = {p for k in ch.read for p in _prefixes(k)}
+
+    def moved(texts, target) -> bool:
+        """An import or base naming what changed, reaching what changed or went, or a module or
+        class holding it (a module placed under another name: its old definitions went)."""
+        return (any(not plan.names.isdisjoint(_IDENT.findall(t)) for t in texts if t)
+                or (target is not None and (target in ch.owners or _within(target, plan.prefixes))))
+
+    q = conn.execute
+    todo.imports = {iid for iid, *texts, target in q(
+        "SELECT id, module, name, alias, target FROM imports WHERE file_id = ?", (file_id,)) if moved(texts, target)}
+    todo.bases = {(sid, base) for sid, base, target in q(
+        "SELECT symbol_id, base, target FROM bases WHERE file_id = ?", (file_id,)) if moved((base,), target)}
+    copies: dict[tuple, list] = {}  # (line, col, callee) -> [(target, row id)] of the rows made for a call
+    protocols: dict[tuple, list] = {}  # (line, value) -> [(caller, `value.method`, target, row id)]
+    for caller, callee, _n, line, col, is_new, target, _h, _v, text, cid in sh.calls:
+        if is_new >= 2 and text:
+            copies.setdefault((line, col, callee), []).append((target, cid))
+        elif is_new >= 2:
+            protocols.setdefault((line, callee.rpartition(".")[0]), []).append((caller, callee, target, cid))
+    again, drop, kept = [], [], 0
+    for scope, kind, name, value, line in sh.protocols:
+        rows = protocols.get((line, value), ())
+        if (any(plan.again(scope, f"{value}.{m}", ()) for m in PROTOCOL_CALLS.get(kind, (name,)))
+                or any(plan.again(caller, callee, (target,)) for caller, callee, target, _cid in rows)):
+            todo.protocols.add((line, value))
+            drop += [cid for *_r, cid in rows]
+    for caller, callee, _n, line, col, is_new, target, _h, _v, _t, cid in sh.calls:
+        if is_new >= 2:
+            continue
+        more = copies.get((line, col, callee), ())
+        if plan.again(caller, callee, (target, *(t for t, _c in more))):
+            again.append((cid,))
+            drop += [c for _t, c in more]
+        else:
+            kept += 1
+    conn.executemany("UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 WHERE id = ?", again)
+    conn.executemany("DELETE FROM calls WHERE id = ?", [(c,) for c in drop])
+    return kept, todo
 
 
 def unsettle_params(conn: sqlite3.Connection, file_ids: list[int]) -> None:

@@ -1234,24 +1234,25 @@ class PyWorld:
 
 
 def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: list[int] = (),
-                  unresolved_only: list[int] = ()) -> None:
+                  unresolved_only: list[int] = (), rechecked: dict | None = None) -> None:
     """Resolve the call sites, imports and bases of these files; in the files of `params_only` only
     the calls that needed parameters' values (`calls.via_params`): arguments moved elsewhere can
-    move nothing else there; in the changed files of `unresolved_only`, the calls with no target
-    yet (invalidate.carry_targets), imports and bases. The resolver makes millions of small tuples
+    move nothing else there; in the files of `unresolved_only`, the calls with no target yet
+    (invalidate.carry_targets, .recheck_calls), imports and bases; but in a file of `rechecked`
+    (file id -> invalidate.Again), only the imports, bases, `for`, `with` and operators it names. The resolver makes millions of small tuples
     and sets that live until it returns: the cyclic garbage collector would walk them again and
     again for nothing (it took a third of the time), so it waits until the end."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        _resolve_files(conn, file_ids, params_only, unresolved_only)
+        _resolve_files(conn, file_ids, params_only, unresolved_only, rechecked or {})
     finally:
         if enabled:
             gc.enable()
 
 
 def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: list[int],
-                   unresolved_only: list[int]) -> None:
+                   unresolved_only: list[int], rechecked: dict) -> None:
     """Two passes (see the module docstring). Call sites are read as they are resolved and their
     targets written as they are settled: on a large repository, a list of every call site and
     every target was the resolver's largest object."""
@@ -1310,7 +1311,7 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
             if len(found[0]) > 1:
                 several[cid] = found
         world.add_callsites(found[0], fid, line, col)  # no value is read from call sites in this pass
-    extra = _protocol_calls(world, whole | fresh)  # from first-pass values: no parameter moves them
+    extra = _protocol_calls(world, whole | fresh, rechecked)  # from first-pass values: no parameter moves them
     for passno in range(1, MAX_PASSES):
         if not todo:
             break
@@ -1343,8 +1344,13 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
     out.finish(extra)
     imports, bases = [], []
     for fid in whole | fresh:
+        again = rechecked.get(fid)
+        if again is not None and not again.imports and not again.bases:
+            continue
         world.ensure_file(fid)
         for iid, module, name, alias, level in world.import_rows.get(fid, ()):
+            if again is not None and iid not in again.imports:
+                continue
             full = world.absolute(module, level, fid)
             v = world.import_value((module, name, alias, level), fid) if name != "*" else NOTHING
             hit = sorted(x[1] for x in v if x[0] in ("def", "mod"))
@@ -1356,21 +1362,24 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
                 target = None
             imports.append((target, iid))
         for sid, base in world.base_rows.get(fid, ()):
+            if again is not None and (sid, base) not in again.bases:
+                continue
             v = world.ev(world.tree(_PARENS.sub("()", base)), fid, world.chain(world.sym[sid][1]))
             hit = sorted(x[1] for x in v if x[0] == "def")
             bases.append((hit[0] if hit else None, sid, base))
     resolve_base.write_imports_and_bases(conn, imports, bases)
 
 
-def _protocol_calls(world: PyWorld, files: set[int]) -> list[tuple]:
+def _protocol_calls(world: PyWorld, files: set[int], only: dict) -> list[tuple]:
     """The calls that `for`, `with` and operators make, from the first pass's values. Their facts
-    are read here, as they are used, not kept in the world (a bulk resolve streams them)."""
+    are read here, as they are used, not kept in the world (a bulk resolve streams them). In the
+    files of `only`, just those of its (line, value)s (the others kept theirs: invalidate.recheck_calls)."""
     read = world.conn.execute
     sql = f"SELECT file_id, scope_id, kind, name, value, line FROM binds WHERE kind IN ({PROTOCOL_KINDS})"
     rows = read(sql) if world.bulk else (r for fid in sorted(files) for r in read(f"{sql} AND file_id = ?", (fid,)))
     extra = []
     for fid, scope, kind, name, value, line in rows:
-        if fid not in files:
+        if fid not in files or (fid in only and (line, value) not in only[fid].protocols):
             continue
         if not world.has_name({"iter": "__iter__", "with": "__enter__"}.get(kind, name)):
             continue  # no class here defines it
