@@ -245,18 +245,27 @@ VALUE_FLOW = {
 }
 
 
+def make_returns_a_square(tmp_path: Path, files: dict[str, str]) -> tuple[sqlite3.Connection, dict]:
+    """Index `files`, then make shapes.py's `make()` return a Square, not a Circle, and update:
+    report.py's `area` call follows it, and the calls table is a fresh build's. Returns the index
+    and the update's `resolved` counts."""
+    tree, conn = build_files(tmp_path, files)
+    area = "SELECT c.target FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' AND c.name = 'area'"
+    assert conn.execute(area).fetchone() == ("shapes.Circle.area",)
+    (tree / "shapes.py").write_text(files["shapes.py"].replace("return Circle()", "return Square()"))
+    report = Indexer(tree, conn).update()["resolved"]
+    assert conn.execute(area).fetchone() == ("shapes.Square.area",)
+    fresh, _ = build(tree, tmp_path / "fresh.db")
+    assert calls_table(conn) == calls_table(fresh)
+    return conn, report
+
+
 def test_value_flow_through_an_unchanged_module(tmp_path: Path) -> None:
     """`make()` now returns a Square: `registry.default` (unchanged file) holds one, so the call in
     report.py reaches Square.area, as in a fresh build; other.py, which reads nothing that moved, is not resolved again."""
-    tree, conn = build_files(tmp_path, VALUE_FLOW)
-    target = "SELECT c.target FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' AND c.name = 'area'"
-    assert conn.execute(target).fetchone() == ("shapes.Circle.area",)
-    (tree / "shapes.py").write_text(VALUE_FLOW["shapes.py"].replace("return Circle()", "return Square()"))
-    report = Indexer(tree, conn).update()["resolved"]
-    assert conn.execute(target).fetchone() == ("shapes.Square.area",)
-    fresh, _ = build(tree, tmp_path / "fresh.db")
-    assert calls_table(conn) == calls_table(fresh)
+    _conn, report = make_returns_a_square(tmp_path, VALUE_FLOW)
     assert report["other_files"] == 2  # registry.py and report.py; not other.py
+
 
 
 def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> None:
@@ -309,29 +318,29 @@ def test_an_unchanged_file_found_by_the_rules_resolves_only_what_reads_the_chang
     """`make()` now returns a Square: report.py (unchanged) calls `make`, so the rules find it; only
     the calls of `show`, whose local `shape` holds what `make()` returns, are resolved again; the
     calls of `title` and `count` keep their targets. The calls table is a fresh build's."""
-    tree, conn = build_files(tmp_path, RECHECK)
-    area = "SELECT c.target FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' AND c.name = 'area'"
-    assert conn.execute(area).fetchone() == ("shapes.Circle.area",)
-    (tree / "shapes.py").write_text(RECHECK["shapes.py"].replace("return Circle()", "return Square()"))
-    report = Indexer(tree, conn).update()["resolved"]
-    assert conn.execute(area).fetchone() == ("shapes.Square.area",)
+    conn, report = make_returns_a_square(tmp_path, RECHECK)
     kept = conn.execute("SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'report.py' "
                         "AND c.caller IN ('report.title', 'report.count') AND c.is_new < 2").fetchone()[0]
     assert report["other_files"] == 1 and report["kept_calls"] == kept >= 5
-    fresh, _ = build(tree, tmp_path / "fresh.db")
-    assert calls_table(conn) == calls_table(fresh)
+
+
+def package(scratch: Path, modules: dict[str, str]) -> Path:
+    """scratch/app, holding a package `pkg` of these modules (name -> text)."""
+    tree = scratch / "app"
+    (tree / "pkg").mkdir(parents=True)
+    for name, text in {"__init__": "", **modules}.items():
+        (tree / "pkg" / f"{name}.py").write_text(text)
+    return tree
 
 
 def test_a_pool_update_reads_old_shapes_ahead_and_ends_as_a_fresh_build(scratch: Path) -> None:
     """Enough changed files for the process pool: the parent reads their stored shapes while the
     workers extract (executors' `idle`); the update then equals an in-process one and a fresh build."""
-    tree = scratch / "app"
-    (tree / "pkg").mkdir(parents=True)
-    (tree / "pkg" / "__init__.py").write_text("")
     n = 40
-    for i in range(n):
-        (tree / "pkg" / f"m{i}.py").write_text(f"def f{i}():\n    return {i}\n\n\nclass C{i}:\n    def run(self):\n        return f{i}()\n")
-        (tree / "pkg" / f"u{i}.py").write_text(f"from pkg.m{i} import C{i}, f{i}\n\n\ndef use{i}():\n    return C{i}().run() + f{i}()\n")
+    tree = package(scratch, {f"m{i}": f"def f{i}():\n    return {i}\n\n\nclass C{i}:\n    def run(self):\n        return f{i}()\n"
+                             for i in range(n)}
+                   | {f"u{i}": f"from pkg.m{i} import C{i}, f{i}\n\n\ndef use{i}():\n    return C{i}().run() + f{i}()\n"
+                      for i in range(n)})
     conn, _ = build(tree, scratch / "i.db")
     other = connect(scratch / "j.db")
     conn.backup(other)
@@ -351,16 +360,12 @@ def test_a_large_update_reads_the_call_sites_of_unchanged_files(scratch: Path) -
     of them: a function in a changed file takes its parameter's value from a call site in an
     unchanged file, as in a fresh build. (Such an update once ignored those call sites: `cb()`
     lost its target.)"""
-    tree = scratch / "app"
-    (tree / "pkg").mkdir(parents=True)
-    (tree / "pkg" / "__init__.py").write_text("")
     n = 230
-    for i in range(n):
-        (tree / "pkg" / f"run{i}.py").write_text(f"def run{i}(cb):\n    return cb()\n")
-        (tree / "pkg" / f"use{i}.py").write_text(
-            f"from pkg.run{i} import run{i}\n\n\ndef helper{i}():\n    return {i}\n\n\ndef main{i}():\n    return run{i}(helper{i})\n")
-    for i in range(n, 5 * n):  # bystanders: the changed files stay under a fifth of the index
-        (tree / "pkg" / f"other{i}.py").write_text(f"def other{i}():\n    return {i}\n")
+    tree = package(scratch, {f"run{i}": f"def run{i}(cb):\n    return cb()\n" for i in range(n)}
+                   | {f"use{i}": f"from pkg.run{i} import run{i}\n\n\ndef helper{i}():\n    return {i}\n\n\n"
+                                 f"def main{i}():\n    return run{i}(helper{i})\n" for i in range(n)}
+                   # bystanders: the changed files stay under a fifth of the index
+                   | {f"other{i}": f"def other{i}():\n    return {i}\n" for i in range(n, 5 * n)})
     conn, _ = build(tree, scratch / "i.db")
     cb = "SELECT COUNT(*) FROM calls WHERE callee_text = 'cb' AND target LIKE 'pkg.use%.helper%'"
     assert conn.execute(cb).fetchone() == (n,)
