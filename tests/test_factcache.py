@@ -260,15 +260,25 @@ def test_two_builds_writing_the_cache_at_once(origin: Path, tmp_path: Path) -> N
 
 
 def test_ray_builds_the_same_index_as_the_process_pool(origin: Path, tmp_path: Path) -> None:
-    pool = report(cli_index(origin, tmp_path / "pool.db", "off", "--executor", "process"))
+    """A cold build, then an update after a checkout (where the parent reads old shapes and writes
+    results while it waits for the tasks): Ray's index is the process pool's each time."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local cluster of this machine
-    run = subprocess.run([*CLI, "--repo", str(origin), "--index", str(tmp_path / "ray.db"), "index", "--json",
-                          "--executor", "ray"], capture_output=True, text=True, timeout=600,
-                         env={**env, "REPO_RLM_FACT_CACHE": str(tmp_path / "cache")})
-    ray = report(run)
+
+    def both() -> tuple[dict, dict]:
+        pool = report(cli_index(origin, tmp_path / "pool.db", "off", "--executor", "process"))
+        run = subprocess.run([*CLI, "--repo", str(origin), "--index", str(tmp_path / "ray.db"), "index", "--json",
+                              "--executor", "ray"], capture_output=True, text=True, timeout=600,
+                             env={**env, "REPO_RLM_FACT_CACHE": str(tmp_path / "cache")})
+        ray = report(run)
+        assert contents(tmp_path / "ray.db") == contents(tmp_path / "pool.db")
+        return pool, ray
+
+    pool, ray = both()
     assert ray["fact_cache"]["written"] == ray["fact_cache"]["misses"] == code_blobs(origin)
     assert ray["symbols"] == pool["symbols"] > 100
-    assert contents(tmp_path / "ray.db") == contents(tmp_path / "pool.db")
+    git(origin, "checkout", "-q", "HEAD~1")
+    pool, ray = both()
+    assert ray["updated_files"] == pool["updated_files"] == 2 and ray["fact_cache"]["misses"] >= 1
 
 
 def test_ray_unreachable_or_missing_is_one_line_exit_2(origin: Path, tmp_path: Path) -> None:

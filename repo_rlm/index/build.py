@@ -260,6 +260,7 @@ class Indexer:
                 batch.clear()
                 return True
             return read_ahead()
+
         for result in self._facts(todo, package_dirs, stored, cache, idle if changed is not None else None):
             done += 1
             path = _result_path(result)
@@ -481,23 +482,18 @@ class Indexer:
         if row is None:
             return {}
         (fid,) = row
-        old: dict[tuple, list[int]] = {}
+        kept: dict[int, int] = {}
         if new_chunks:
+            old: dict[tuple, list[int]] = {}  # text -> chunk ids; what is left in it goes
             for cid, *text in self.conn.execute("SELECT c.id, t.name, t.path, t.signature, t.doc, t.body FROM chunks c "
                                                 "JOIN chunks_fts t ON t.rowid = c.id WHERE c.file_id = ?", (fid,)):
                 old.setdefault(tuple(text), []).append(cid)
-        kept = {}
-        for pos, *text in new_chunks or ():
-            ids = old.get(tuple(text))
-            if ids:
-                kept[pos] = ids.pop()
-        if kept:
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept_chunks(id INTEGER PRIMARY KEY)")
-            self.conn.executemany("INSERT INTO kept_chunks VALUES(?)", [(i,) for i in kept.values()])
-        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?"
-                          + (" AND id NOT IN (SELECT id FROM kept_chunks))" if kept else ")"), (fid,))
-        if kept:
-            self.conn.execute("DELETE FROM kept_chunks")
+            for pos, *text in new_chunks:
+                if old.get(tuple(text)):
+                    kept[pos] = old[tuple(text)].pop()
+            self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for ids in old.values() for i in ids])
+        else:
+            self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (fid,))
         self.conn.execute("DELETE FROM files WHERE id=?", (fid,))
         return kept
 
