@@ -73,7 +73,7 @@ class Shape:
     order: list = field(default_factory=list)  # the items that bind names, in file order (the last binding wins)
     calls: list = field(default_factory=list)  # stored call rows (old only): see carry_targets
     reads: set = field(default_factory=set)  # (old only) what its calls, imports and bases reached, and their owners
-    protocols: list = field(default_factory=list)  # (old only) binds of `for`, `with`, operators: (scope, kind, name, value, line)
+    protocols: list = field(default_factory=list)  # (old only) `for`, `with`, operators: (scope, kind, name, value, line)
 
     def same(self, other: Shape) -> bool:
         """Does the other shape bind and define the same, in the same order? Then this file's calls

@@ -1239,9 +1239,10 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: li
     the calls that needed parameters' values (`calls.via_params`): arguments moved elsewhere can
     move nothing else there; in the files of `unresolved_only`, the calls with no target yet
     (invalidate.carry_targets, .recheck_calls), imports and bases; but in a file of `rechecked`
-    (file id -> invalidate.Again), only the imports, bases, `for`, `with` and operators it names. The resolver makes millions of small tuples
-    and sets that live until it returns: the cyclic garbage collector would walk them again and
-    again for nothing (it took a third of the time), so it waits until the end."""
+    (file id -> invalidate.Again), only the imports, bases, `for`, `with` and operators it names.
+    The resolver makes millions of small tuples and sets that live until it returns: the cyclic
+    garbage collector would walk them again and again for nothing (it took a third of the time),
+    so it waits until the end."""
     enabled = gc.isenabled()
     gc.disable()
     try:
