@@ -324,6 +324,14 @@ def test_an_unchanged_file_found_by_the_rules_resolves_only_what_reads_the_chang
     assert report["other_files"] == 1 and report["kept_calls"] == kept >= 5
 
 
+def test_files_found_by_the_rules_are_resolved_whole_when_the_changed_files_hold_more_calls(tmp_path: Path) -> None:
+    """The same edit, but shapes.py now holds more calls than report.py: report.py is resolved whole
+    (looking at its calls one by one would cost about as much as resolving them), with the same result."""
+    busy = RECHECK | {"shapes.py": RECHECK["shapes.py"] + "\n\ndef busy():\n" + "    label()\n" * 12}
+    _conn, report = make_returns_a_square(tmp_path, busy)
+    assert report["other_files"] == 1 and report["kept_calls"] == 0
+
+
 def package(scratch: Path, modules: dict[str, str]) -> Path:
     """scratch/app, holding a package `pkg` of these modules (name -> text)."""
     tree = scratch / "app"

@@ -51,7 +51,7 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .names import CLASS_KINDS
+from .names import CLASS_KINDS, absolute_module
 from .parse import FileFacts
 
 FUNCS = {"function", "method", "lambda"}
@@ -200,8 +200,7 @@ class Changes:
     arg_targets: set = field(default_factory=set)  # their old targets
     arg_sources: set = field(default_factory=set)  # ((caller, callee text), old target)
     called: set = field(default_factory=set)  # what changed non-Python files called: callbacks they passed may have moved
-    why: dict = field(default_factory=dict)  # rule -> how many files it found (files_to_resolve)
-    found: dict = field(default_factory=dict)  # rule -> the ids of those files
+    found: dict = field(default_factory=dict)  # (files_to_resolve) rule -> the ids of the files it found
     read: set = field(default_factory=set)  # (files_to_resolve) the changed keys, value flow included
     names: tuple | None = None  # (changed_names) what every changed file's calls are checked against
     owners: set | None = None  # (recheck_calls) the modules and classes holding a changed key
@@ -338,17 +337,6 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
     return out
 
 
-def absolute_module(file_module: str, path: str, module: str, level: int) -> str:
-    """The module an import in this file names (as resolve_python.PyWorld.absolute)."""
-    if not level:
-        return module
-    parts = file_module.split(".")
-    if not path.endswith("__init__.py"):
-        parts = parts[:-1]
-    parts = parts[:max(0, len(parts) - (level - 1))] + ([module] if module else [])
-    return ".".join(p for p in parts if p)
-
-
 class _Readers:
     """The files that read a module or a class: their calls, imports or bases target it or something
     in it, or (a module) they import from it, absolutely or relatively."""
@@ -408,7 +396,7 @@ class _Readers:
 
 def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
     """The ids of unchanged files whose calls may now resolve differently (see the module docstring).
-    `ch.why` counts the files each rule found (a file may be found by several)."""
+    `ch.found` holds the files each rule found (a file may be found by several)."""
     q = conn.execute
     keys = set(ch.keys)
     if ch.values:
@@ -486,7 +474,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
                                  if tail in _SEGMENTS.split(m))
     for t in ("inv_keys", "inv_front"):
         q(f"DROP TABLE IF EXISTS temp.{t}")
-    ch.found, ch.why = why, {rule: len(ids) for rule, ids in why.items()}
+    ch.found = why
     return set().union(*why.values()) if why else set()
 
 
@@ -680,8 +668,8 @@ def recheck_calls(conn: sqlite3.Connection, file_id: int, ch: Changes) -> tuple[
     only its calls that `carry_plan` (the update's changes seen from a file whose own shape stayed)
     says may resolve differently lose their targets, with the rows made for them; so do the rows
     made for a `for`, `with` or operator that may. Those, and its imports and bases that may now
-    reach another definition, are what the resolver does again (`Again`); the rest keep theirs.
-    Returns how many calls kept their targets, and that."""
+    reach another definition, are what the resolver does again; the rest keep theirs. Returns
+    (how many calls kept their targets, what to do again)."""
     sh = stored_shape(conn, file_id)
     plan = carry_plan(sh, sh, ch)
     todo = Again()

@@ -31,3 +31,15 @@ def is_ident_char(ch: str) -> bool:
 
 def split_words(name: str) -> list[str]:
     return [w for w in WORD_SPLIT.split(name) if w]
+
+
+def absolute_module(file_module: str, path: str, module: str, level: int) -> str:
+    """The module a Python import names (`from ..x import y` in pkg/sub/mod.py: pkg.x), the file
+    being `path` whose module is `file_module`."""
+    if not level:
+        return module
+    parts = file_module.split(".")
+    if not path.endswith("__init__.py"):
+        parts = parts[:-1]
+    parts = parts[:max(0, len(parts) - (level - 1))] + ([module] if module else [])
+    return ".".join(p for p in parts if p)

@@ -31,6 +31,7 @@ from collections import defaultdict
 from sys import intern
 
 from . import resolve_base, store
+from .names import absolute_module
 
 BUILTINS = set(dir(builtins))
 CLASSISH = {"class"}
@@ -709,16 +710,8 @@ class PyWorld:
         return out
 
     def absolute(self, module: str, level: int, fid: int) -> str:
-        if level == 0:
-            return module
-        parts = self.file_module.get(fid, "").split(".")
-        if not self.file_is_init.get(fid):
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: max(0, len(parts) - (level - 1))]
-        if module:
-            parts.append(module)
-        return ".".join(p for p in parts if p)
+        return absolute_module(self.file_module.get(fid, ""), "__init__.py" if self.file_is_init.get(fid) else "",
+                               module, level)
 
     def import_value(self, entry, fid) -> frozenset:
         module, name, alias, level = entry
