@@ -221,6 +221,37 @@ def test_a_full_cache_stops_caching_not_indexing(origin: Path, tmp_path: Path, c
     conn.close()
 
 
+def test_a_stored_shape_from_cached_facts_equals_the_rows(tmp_path: Path) -> None:
+    """An update reads a changed file's old shape from the cache's facts of its stored blob
+    (invalidate.stored_shape with `cached`, cheaper than reading the rows back): on every fixture
+    file, the same shape as from the rows; facts of another blob are not trusted."""
+    from repo_rlm.index.invalidate import stored_shape
+
+    trees = [FIXTURES / "pyapp", FIXTURES / "polyglot", FIXTURES / "archapp",
+             *sorted(p.parent for p in FIXTURES.glob("callgraph*/**/callgraph.json"))]
+    cache = factcache.FactCache.open(tmp_path / "cache")
+    compared = 0
+    for i, tree in enumerate(trees):
+        conn = store.connect(tmp_path / f"{i}.db")
+        store.init(conn)
+        Indexer(tree, conn, executor="inprocess", cache=cache).update()
+        files = conn.execute("SELECT id, blob, lang FROM files").fetchall()
+        facts = cache.get_many([(b, lang) for _i, b, lang in files])
+        other = max(facts.values(), key=lambda f: len(f.defs))  # another file's facts: not trusted
+        for fid, blob, lang in files:
+            cached = facts.get((blob, lang))
+            if cached is None:
+                continue
+            rows = vars(stored_shape(conn, fid))
+            assert vars(stored_shape(conn, fid, cached)) == rows, f"{tree.name}: file {fid}"
+            if other.blob != blob:
+                assert vars(stored_shape(conn, fid, other)) == rows
+            compared += 1
+        conn.close()
+    assert compared > 60
+    cache.close()
+
+
 def test_lru_eviction_keeps_the_recently_used(tmp_path: Path) -> None:
     from repo_rlm.index.parse import extract
 

@@ -40,6 +40,7 @@ DEFAULT_MAX_FILE_BYTES = int(os.environ.get("REPO_RLM_MAX_FILE_BYTES", 2_000_000
 BATCH = 200  # files written to the index per transaction
 READ_AHEAD = 256  # files read and looked up in the fact cache at a time
 TASK_FILES, TASK_BYTES = 48, 1 << 20  # one extraction task: this many files or bytes, whichever comes first
+TASK_MIN_BYTES = 1 << 16  # ... or, for a few files, an eighth of their bytes but at least this
 INPROCESS_LIMIT = 24  # fewer changed files than this are parsed without starting a pool
 
 
@@ -108,6 +109,7 @@ class Indexer:
                  executor: str = "auto", cache: factcache.FactCache | None = None) -> None:
         self._known: set[str] = set()  # paths the index held when this update started
         self._stored_files: dict[str, store.StoredFile] = {}
+        self._old_facts: factcache.FactCache | None = None  # (an update) the fact cache, where it holds the stored rows' facts
         self._replace: set[str] = set()  # unchanged files placed again (their module name moved)
         self._carry: dict[str, tuple] = {}  # changed Python files -> (old shape, new shape)
         self._before: dict[str, invalidate.Shape | None] = {}  # stored shapes read ahead (None: taken)
@@ -250,6 +252,8 @@ class Indexer:
             batch.append(result)
             updated += result[0] == "ok"
 
+        # the fact cache holds what the stored rows were made from when the extractor is the same
+        self._old_facts = cache if _meta(self.conn, "index_version") == version else None
         read_ahead = self._read_ahead(todo)
 
         def idle() -> bool:
@@ -436,6 +440,9 @@ class Indexer:
                     else:
                         ready.append(r)
                 hits = cache.get_many(list({(c[3], c[1]) for c in code} - waiting.keys()))  # a blob sent already is waited for
+                # a few files to extract (an update) go out in small tasks: the workers finish together
+                # and the last result, written after them, is small
+                size = max(TASK_MIN_BYTES, min(TASK_BYTES, sum(len(c[2]) for c in code if (c[3], c[1]) not in hits) // 8))
                 for path, lang, data, blob, mtime in code:
                     key, module = (blob, lang), module_name(path, lang, package_dirs)
                     if key in hits:  # a shallow copy each: place() replaces defs, nothing else is changed
@@ -448,7 +455,7 @@ class Indexer:
                         waiting[key] = [(path, module, mtime)]
                         task.append((blob, lang, data))
                         task_bytes += len(data)
-                        if len(task) >= TASK_FILES or task_bytes >= TASK_BYTES:
+                        if len(task) >= TASK_FILES or task_bytes >= size:
                             yield task
                             task, task_bytes = [], 0
                 yield []  # let the consumer drain what is ready
@@ -565,7 +572,7 @@ class Indexer:
             for path in ahead:
                 old = self._old_id(path)
                 if old is not None and path not in self._before:
-                    self._before[path] = invalidate.stored_shape(self.conn, old)
+                    self._before[path] = self._stored_shape(path, old)
                     return True
             return False
         return idle
@@ -578,7 +585,7 @@ class Indexer:
         self._before[path] = None  # shaped: nothing to read ahead for it any more
         if old is None and new is None:  # plain text is nobody's definitions
             return
-        before = ahead or invalidate.stored_shape(self.conn, old) if old is not None else None
+        before = ahead or self._stored_shape(path, old) if old is not None else None
         after = invalidate.facts_shape(new) if new is not None else None
         if before is not None and after is not None and new.lang == "python":
             self._carry[path] = (before, after)  # its calls found again may keep their targets (_resolve)
@@ -586,6 +593,13 @@ class Indexer:
                 return
         changes.add(before, after, new.module if new is not None else self._module_of(old),
                     new.lang if new is not None else self._stored_files[path].lang)
+
+    def _stored_shape(self, path: str, file_id: int) -> invalidate.Shape:
+        """A changed file's stored shape, from the fact cache's facts of its old blob when it has them."""
+        known, cached = self._stored_files[path], None
+        if self._old_facts is not None:
+            cached = self._old_facts.get_many([(known.blob, known.lang)], count=False).get((known.blob, known.lang))
+        return invalidate.stored_shape(self.conn, file_id, cached)
 
     def _module_of(self, file_id: int) -> str:
         return (self.conn.execute("SELECT module FROM files WHERE id=?", (file_id,)).fetchone() or ("",))[0]

@@ -154,8 +154,9 @@ class FactCache:
             pass
         self.conn = None
 
-    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], FileFacts]:
-        """(blob, lang) -> facts for the keys found intact; corrupt entries are deleted."""
+    def get_many(self, keys: list[tuple[str, str]], count: bool = True) -> dict[tuple[str, str], FileFacts]:
+        """(blob, lang) -> facts for the keys found intact; corrupt entries are deleted. `count`:
+        in the hits and misses reported (not for the old blob of a changed file)."""
         found: dict[tuple[str, str], FileFacts] = {}
         if self.conn is None or not keys:
             return found
@@ -189,6 +190,8 @@ class FactCache:
                 self._fail(exc)
         except sqlite3.Error as exc:
             self._fail(exc)
+        if not count:
+            return found
         fresh = set(keys) - self._counted
         self._counted |= fresh
         self.hits += len(fresh & found.keys())

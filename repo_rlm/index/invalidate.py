@@ -46,13 +46,14 @@ tests/test_incremental.py checks that incremental == fresh on every fixture unde
 """
 from __future__ import annotations
 
+import copy
 import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 
 from .names import CLASS_KINDS, absolute_module
-from .parse import FileFacts
+from .parse import FileFacts, place
 
 FUNCS = {"function", "method", "lambda"}
 CALLABLE = {"function", "method", "class"}  # what `has_name` counts (resolve_python / resolve_generic)
@@ -147,25 +148,48 @@ def facts_shape(f: FileFacts) -> Shape:
                   [(s, m, n, a, lv) for s, m, n, a, _ln, lv in f.imports], calls)
 
 
-def stored_shape(conn: sqlite3.Connection, file_id: int) -> Shape:
-    """The shape of a file as the index holds it, with the targets it resolved to then."""
+def stored_shape(conn: sqlite3.Connection, file_id: int, cached: FileFacts | None = None) -> Shape:
+    """The shape of a file as the index holds it, with the targets it resolved to then. `cached`:
+    the fact cache's facts of its stored blob (not placed), which the index's rows were made from:
+    its definitions, bindings and imports are taken from them, two to three times cheaper than
+    reading them back; only the targets (and the call rows) are read."""
     q = conn.execute
     module, path = q("SELECT module, path FROM files WHERE id=?", (file_id,)).fetchone() or ("", "")
-    rows = list(q("SELECT id, name, qualname, kind, signature, parent_id FROM symbols WHERE file_id=? ORDER BY id", (file_id,)))
-    index = {r[0]: i for i, r in enumerate(rows)}
-    defs = [(n, qual, k, sig, index.get(p, -1)) for _id, n, qual, k, sig, p in rows]
-    bases, base_targets = [], {}
+    if cached is not None:
+        f = place(copy.copy(cached), path, module)
+        symbols = q("SELECT id, name FROM symbols WHERE file_id=? ORDER BY id", (file_id,)).fetchall()
+        imported = q("SELECT target, name FROM imports WHERE file_id=? ORDER BY id", (file_id,)).fetchall()
+        ids, targets = [r[0] for r in symbols], [r[0] for r in imported]
+        if [r[1] for r in symbols] != [d[0] for d in f.defs] or [r[1] for r in imported] != [i[2] for i in f.imports]:
+            cached = None  # not what the rows were made from
+    if cached is not None:
+        defs = [(d[0], d[1], d[2], d[7], d[9]) for d in f.defs]
+        bases, binds = f.bases, f.binds
+        imports = [(s, m, n, a, lv) for s, m, n, a, _ln, lv in f.imports]
+    else:
+        rows = list(q("SELECT id, name, qualname, kind, signature, parent_id FROM symbols WHERE file_id=? ORDER BY id",
+                      (file_id,)))
+        ids = [r[0] for r in rows]
+        index = {sid: i for i, sid in enumerate(ids)}
+        defs = [(n, qual, k, sig, index.get(p, -1)) for _id, n, qual, k, sig, p in rows]
+        binds = [(index.get(s, -1), n, k, v, ln) for s, n, k, v, ln in
+                 q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=? ORDER BY rowid", (file_id,))]
+        imports, targets = [], []
+        for s, mod, name, alias, level, target in q(
+                "SELECT scope_id, module, name, alias, level, target FROM imports WHERE file_id=? ORDER BY id", (file_id,)):
+            imports.append((index.get(s, -1), mod, name, alias, level))
+            targets.append(target)
+        bases = []
+    index = {sid: i for i, sid in enumerate(ids)}
+    base_targets = {}
     for sid, base, target in q("SELECT symbol_id, base, target FROM bases WHERE file_id=?", (file_id,)):
         if sid in index:
-            bases.append((index[sid], base))
+            if cached is None:
+                bases.append((index[sid], base))
             if target:
                 base_targets.setdefault(defs[index[sid]][1], []).append(target)
-    binds = [(index.get(s, -1), n, k, v, ln) for s, n, k, v, ln in
-             q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=? ORDER BY rowid", (file_id,))]
-    imports, reads = [], {t for ts in base_targets.values() for t in ts}
-    for s, mod, name, alias, level, target in q(
-            "SELECT scope_id, module, name, alias, level, target FROM imports WHERE file_id=? ORDER BY id", (file_id,)):
-        imports.append((index.get(s, -1), mod, name, alias, level))
+    reads = {t for ts in base_targets.values() for t in ts}
+    for (_s, mod, name, _a, level), target in zip(imports, targets):
         reads.add(target)  # and what it names, resolved or not (a variable: `from registry import default`)
         reads.add(_join(absolute_module(module, path, mod, level), name if name != "*" else ""))
     calls, call_targets = {}, {}
