@@ -163,14 +163,14 @@ def stored_shape(conn: sqlite3.Connection, file_id: int, cached: FileFacts | Non
         if [r[1] for r in symbols] != [d[0] for d in f.defs] or [r[1] for r in imported] != [i[2] for i in f.imports]:
             cached = None  # not what the rows were made from
     if cached is not None:
+        index = {sid: i for i, sid in enumerate(ids)}
         defs = [(d[0], d[1], d[2], d[7], d[9]) for d in f.defs]
         bases, binds = f.bases, f.binds
         imports = [(s, m, n, a, lv) for s, m, n, a, _ln, lv in f.imports]
     else:
         rows = list(q("SELECT id, name, qualname, kind, signature, parent_id FROM symbols WHERE file_id=? ORDER BY id",
                       (file_id,)))
-        ids = [r[0] for r in rows]
-        index = {sid: i for i, sid in enumerate(ids)}
+        index = {r[0]: i for i, r in enumerate(rows)}
         defs = [(n, qual, k, sig, index.get(p, -1)) for _id, n, qual, k, sig, p in rows]
         binds = [(index.get(s, -1), n, k, v, ln) for s, n, k, v, ln in
                  q("SELECT scope_id, name, kind, value, line FROM binds WHERE file_id=? ORDER BY rowid", (file_id,))]
@@ -180,7 +180,6 @@ def stored_shape(conn: sqlite3.Connection, file_id: int, cached: FileFacts | Non
             imports.append((index.get(s, -1), mod, name, alias, level))
             targets.append(target)
         bases = []
-    index = {sid: i for i, sid in enumerate(ids)}
     base_targets = {}
     for sid, base, target in q("SELECT symbol_id, base, target FROM bases WHERE file_id=?", (file_id,)):
         if sid in index:
