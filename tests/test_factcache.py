@@ -221,14 +221,11 @@ def test_a_full_cache_stops_caching_not_indexing(origin: Path, tmp_path: Path, c
     conn.close()
 
 
-def test_a_stored_shape_from_cached_facts_equals_the_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stored_shape_from_cached_facts_equals_the_rows(tmp_path: Path) -> None:
     """An update reads a changed file's old shape from the cache's facts of its stored blob
     (invalidate.stored_shape with `cached`, cheaper than reading the rows back): on every fixture
     file, the same shape as from the rows; facts of another blob are not trusted."""
     from repo_rlm.index.invalidate import stored_shape
-
-    # a registry of its own: an index of the same fixture made by an earlier test is not copied in
-    monkeypatch.setenv("REPO_RLM_FACT_CACHE", str(tmp_path / "cache"))
 
     trees = [FIXTURES / "pyapp", FIXTURES / "polyglot", FIXTURES / "archapp",
              *sorted(p.parent for p in FIXTURES.glob("callgraph*/**/callgraph.json"))]
