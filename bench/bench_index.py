@@ -944,6 +944,7 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
         return r
 
     cold, clone2, update, misses, upd_files, resolved, phases = [], [], [], [], [], [], []
+    upd_misses, upd_phases = [], []
     try:
         for run in range(args.runs):
             empty_cache(runner)  # the other commit's own cold build (the first one kept: two cold builds may differ too)
@@ -966,6 +967,8 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
                 r = index(root, dbs["moving"])
                 update.append(r.wall)
                 upd_files.append(r.json().get("updated_files"))
+                upd_misses.append((r.json().get("fact_cache") or {}).get("misses"))
+                upd_phases.append(r.json().get("phases"))
             finally:
                 subprocess.run(["git", "-C", str(root), "checkout", "-q", "-"], check=True)
     except RuntimeError as exc:
@@ -973,6 +976,7 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
     R.update(cold_other_s=median(cold), clone2_s=median(clone2), checkout_update_s=median(update),
              cold_other_all_s=cold, clone2_all_s=clone2, checkout_update_all_s=update,
              clone2_misses=misses, update_files=upd_files, clone2_resolved=resolved, clone2_phases=phases,
+             update_misses=upd_misses, update_phases=upd_phases,
              loadavg_end=os.getloadavg()[0])
     last_cold = dbs["cold"] if len(cold) > 1 else dbs["cold0"]
     if cold and clone2:  # the incremental indexes must hold the calls a cold build of the same commit holds
@@ -1015,7 +1019,8 @@ def revisions_table(R: dict) -> str:
            f"{_f(R.get('clone2_s'), ' s')} | {_fl(R.get('clone2_all_s'))} | {share(R.get('clone2_s'))} | <= 25% |",
            f"| checkout of the other commit in an indexed work tree, then update (updated {R.get('update_files')}) | "
            f"{_f(R.get('checkout_update_s'), ' s')} | {_fl(R.get('checkout_update_all_s'))} | {share(R.get('checkout_update_s'))} | <= 25% |"]
-    out += ["", f"Second clone: resolved again {R.get('clone2_resolved')}; phases {R.get('clone2_phases')}."]
+    out += ["", f"Second clone: resolved again {R.get('clone2_resolved')}; phases {R.get('clone2_phases')}.",
+            f"Checkout + update: parsed {R.get('update_misses')} (blobs not in the fact cache); phases {R.get('update_phases')}."]
     for key, what in (("clone2_calls_differing", "second clone"), ("checkout_calls_differing", "checkout + update"),
                       ("cold_calls_differing", "first cold build")):
         if R.get(key):
