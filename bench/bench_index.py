@@ -955,20 +955,22 @@ def bench_revisions(label: str, root: Path, work: Path, args, runner: Runner, cl
             index(root, dbs["head"])
             fresh(dbs["other"])
             r = index(other, dbs["other"])
+            rep = r.json()
             clone2.append(r.wall)
-            misses.append((r.json().get("fact_cache") or {}).get("misses"))
-            resolved.append(r.json().get("resolved"))
-            phases.append(r.json().get("phases"))
+            misses.append((rep.get("fact_cache") or {}).get("misses"))
+            resolved.append(rep.get("resolved"))
+            phases.append(rep.get("phases"))
             empty_cache(runner)  # one work tree: index HEAD, check out the other commit, update
             fresh(dbs["moving"])
             index(root, dbs["moving"])
             subprocess.run(["git", "-C", str(root), "checkout", "-q", sha], check=True)
             try:
                 r = index(root, dbs["moving"])
+                rep = r.json()
                 update.append(r.wall)
-                upd_files.append(r.json().get("updated_files"))
-                upd_misses.append((r.json().get("fact_cache") or {}).get("misses"))
-                upd_phases.append(r.json().get("phases"))
+                upd_files.append(rep.get("updated_files"))
+                upd_misses.append((rep.get("fact_cache") or {}).get("misses"))
+                upd_phases.append(rep.get("phases"))
             finally:
                 subprocess.run(["git", "-C", str(root), "checkout", "-q", "-"], check=True)
     except RuntimeError as exc:
