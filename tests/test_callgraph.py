@@ -110,6 +110,22 @@ def test_a_parameter_bound_to_two_functions_reaches_both_labelled_name(tmp_path:
     assert [c.caller for c in repo.callers_of("main.<lambda2>")] == ["main.apply"]
 
 
+def test_every_call_reading_a_parameter_gets_its_values(tmp_path: Path) -> None:
+    """`x = a; x.start(); x.stop()`: both calls read the parameter through `x`, the second from the
+    value remembered for the first; both need the second pass (before, only the first had it)."""
+    repo = _open("params/shared_local", tmp_path)
+    got = sorted((c.callee, c.resolution) for c in repo.callees_of("main.go"))
+    assert got == [("main.A.start", "resolved"), ("main.A.stop", "resolved")]
+
+
+def test_a_name_assigned_from_itself_has_every_value(tmp_path: Path) -> None:
+    """`x = Node(); x = x.grow()`: `x` is a Node or what `grow` returns (a fixed point), so `x.fall()`
+    reaches `Leaf.fall` alone; evaluated once through the cycle, `x` was only a Node."""
+    repo = _open("assign/reassigned", tmp_path)
+    got = sorted((c.callee, c.resolution) for c in repo.callees_of("main.main"))
+    assert got == [("main.Leaf.fall", "resolved"), ("main.Node", "resolved"), ("main.Node.grow", "resolved")]
+
+
 def test_super_never_reaches_the_method_itself(tmp_path: Path) -> None:
     repo = _open("super/external_base", tmp_path)
     assert [c.caller for c in repo.callers_of("Fab.parse_args")] == ["main"]

@@ -8,12 +8,15 @@ looked up through enclosing function scopes, module globals, imports (absolute, 
 no path sensitivity, one context per function, as PyCG). The facts come from pyflow.py: assignments
 (unpacking, chained), returns, arguments (positional, keyword, `*`/`**`, defaults), decorators,
 containers (literals, constant subscripts, `update`/`append`), attributes (`self.x = f`, class
-attributes), `for`/`with`/operators on instances with the matching dunder methods.
+attributes), `for`/`with`/operators on instances with the matching dunder methods. Values that
+reach themselves (a name assigned from itself, functions returning each other's results, modules
+importing each other) are computed to a fixed point (PyWorld._fixpoint).
 
 Parameters take the values passed at the call sites of their function. That needs the call graph
 itself, so resolution runs in two passes: the first without parameter values, the second only over
-the calls whose evaluation reached a parameter, with the call sites the first found (values that
-did not depend on a parameter are kept from the first). What cannot be evaluated falls back to name
+the calls whose evaluation reached a parameter, directly or through a value remembered from an
+earlier call, with the call sites the first found (values that did not depend on a parameter are
+kept from the first). What cannot be evaluated falls back to name
 matching, labelled `name`; a call that reaches several definitions (through a parameter bound to
 several callbacks, say) is labelled `name` too, one row per target.
 
@@ -51,8 +54,21 @@ HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max":
 DECORATED = -1  # the offset of a target named through a decorator (see PyWorld._decorated)
 MAX_PASSES = 2  # a parameter's values come from call sites found one pass earlier
 MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
+MAX_ROUNDS = 6  # rounds of a cycle's evaluation before its last answer is taken (see PyWorld._fixpoint)
+_UNBOUNDED = ("seq", "dict", "ext")  # values that a cycle could grow without end (see _widen)
+_CLOSED = 1 << 30  # an answer that depends on no open question
 PROTOCOL_KINDS = "'iter', 'with', 'op'"  # binds of `for`, `with` and operators: read once, by _protocol_calls
 WORLD_KINDS = "'=', 'return', 'deco', 'type'"  # the binds a world keeps (arguments are read as needed: args_at)
+
+
+def _widen(value):
+    """A cycle's guess for its next round, without containers and values outside the repository.
+    Those grow each round without end (`e = e.expand()` on a library's value names
+    `e.expand().expand()` the next round; `return (x, f(x))` nests a level deeper), while what a
+    cycle is followed for, the repository's definitions, classes and modules, is a finite set."""
+    if type(value) is list:
+        return value
+    return frozenset(v for v in value if v[0] not in _UNBOUNDED)
 
 
 def site(fid: int, line: int, col: int, offset: int) -> int:
@@ -274,10 +290,15 @@ class PyWorld:
         self._memo_args: dict = {}  # evaluating arguments: the caller's own parameters stay unknown
         self._memo_raw: dict = {}  # evaluating with decorators left out: which function a call names
         self._dirty: set = set()  # keys whose value depends on parameters' values
-        self._busy: set = set()
+        self._stack: dict = {}  # (memo, key) -> depth, for the questions being answered (see _fixpoint)
+        self._low = _CLOSED  # the shallowest open question the current answer depends on
+        self._guess: dict = {}  # (memo, key) -> its answer so far, for the questions of a cycle
+        self._cuts: list = []  # the questions of open cycles whose guesses were used
+        self._open: dict = {}  # (memo, key) -> _low, for answers that depend on an open question
+        self._undo: list = []  # ... in the order they were found
         self._sites: dict = {}  # (fid, scope, callee) -> what targets() found
         self._anchored: dict = {}  # (fid, anchor, callee) -> the same, shared across scopes
-        self.touched = False  # a parameter's value was computed (not taken from a memo)
+        self.touched = False  # a parameter's value was used (computed or remembered)
         self._depends = False  # a parameter's value was used, computed or memoised
         self._in_args = False
         self._raw = False
@@ -461,27 +482,106 @@ class PyWorld:
     # -- evaluation -------------------------------------------------------------------------
 
     def _memoised(self, key, compute, *args) -> frozenset:
-        memo = self._memo_raw if self._raw else self._memo_args if self._in_args else self._memo
+        mode = 2 if self._raw else 1 if self._in_args else 0
+        memo = self._memo_raw if mode == 2 else self._memo_args if mode else self._memo
         hit = memo.get(key)
-        if hit is None and self._in_args and key not in self._dirty:
+        if hit is None and mode == 1 and key not in self._dirty:
             hit = self._memo.get(key)  # what does not depend on parameters holds in arguments too
+            if hit is not None and self._open:
+                self._low = min(self._low, self._open.get((0, key), _CLOSED))
+        elif hit is not None and self._open:
+            self._low = min(self._low, self._open.get((mode, key), _CLOSED))
         if hit is not None:
-            if key in self._dirty:
-                self._depends = True
+            if key in self._dirty:  # a parameter's value was used: the call needs the second pass
+                self._depends = self.touched = True
             return hit
-        if key in self._busy or len(self._busy) > MAX_DEPTH:
-            return NOTHING  # a cycle, or a chain too long to follow: what is known so far
-        self._busy.add(key)
+        if len(self._stack) > MAX_DEPTH and (mode, key) not in self._stack:
+            return NOTHING  # a chain too long to follow: what is known so far
+        return self._fixpoint((mode, key), memo, compute, args, NOTHING)
+
+    def _fixpoint(self, skey, memo, compute, args, empty):
+        """A value computed and remembered. A computation that reaches its own question again (an
+        import cycle, `x = x.copy()`, functions returning each other's results) takes the answer
+        guessed so far (at first `empty`), and the first question of the cycle is computed again
+        from what the last round found until nothing changes (_rounds). What was found inside a
+        cycle whose first question is still open is provisional (`_open`; undone with `_undo` when
+        a round changes something), so a cycle is walked once a round, not once per question."""
+        stack = self._stack
+        pos = stack.get(skey)
+        if pos is not None:  # a cycle: this question's answer so far
+            if pos < self._low:
+                self._low = pos
+            self._cuts.append(skey)
+            return self._guess.get(skey, empty)
+        pos = stack[skey] = len(stack)
+        low, self._low = self._low, _CLOSED
         depends, self._depends = self._depends, False
+        undo, cuts = len(self._undo), len(self._cuts)
         try:
-            value = frozenset(compute(*args))
+            value = compute(*args)
+            if empty is NOTHING:
+                value = frozenset(value)
+            if self._low == pos:
+                value = self._rounds(skey, pos, compute, args, empty, value, undo, cuts)
         finally:
-            self._busy.discard(key)
-            if self._depends:
-                self._dirty.add(key)
+            del stack[skey]
+            if self._depends and skey[0] < 3:
+                self._dirty.add(skey[1])
             self._depends = depends or self._depends
-        memo[key] = value
+        if self._low >= pos:  # settled: so is everything found on the way
+            if len(self._undo) > undo:
+                for k in self._undo[undo:]:
+                    del self._open[k]
+                del self._undo[undo:]
+            del self._cuts[cuts:]
+            self._low = low
+        else:
+            self._open[skey] = self._low
+            self._undo.append(skey)
+            if low < self._low:
+                self._low = low
+        memo[skey[1]] = value
         return value
+
+    def _rounds(self, skey, pos: int, compute, args, empty, value, undo: int, cuts: int):
+        """A cycle's first question computed again while the answers its questions were guessed to
+        have change (at most MAX_ROUNDS times): a fixed point, so that what a question of the cycle
+        finds no longer depends on which of them was asked first (up to _widen and MAX_DEPTH).
+        Before, the first question's answer was complete and the others' lacked what came back
+        through it: in `x = Node(); x = x.grow()`, `x.grow()` was evaluated while `x` was being
+        asked, as nothing, so `x` was only a Node."""
+        guessed = []
+        for _round in range(1, MAX_ROUNDS):
+            changed = []
+            for k in dict.fromkeys(self._cuts[cuts:]):
+                v = _widen(value if k == skey else self._memo_of(k[0]).get(k[1], self._empty(k)))
+                if v != self._guess.get(k, self._empty(k)):
+                    changed.append((k, v))
+            if not changed:
+                break
+            for k, v in changed:
+                self._guess[k] = v
+                guessed.append(k)
+            for k in self._undo[undo:]:
+                self._memo_of(k[0]).pop(k[1], None)
+                del self._open[k]
+            del self._undo[undo:], self._cuts[cuts:]
+            self._low = _CLOSED
+            value = compute(*args)
+            if empty is NOTHING:
+                value = frozenset(value)
+            if self._low != pos:
+                break  # the guesses were not needed this time
+        for k in guessed:
+            self._guess.pop(k, None)
+        return value
+
+    def _memo_of(self, mode: int) -> dict:
+        return (self._memo, self._memo_args, self._memo_raw, self._mro)[mode]
+
+    @staticmethod
+    def _empty(skey) -> object:
+        return [skey[1]] if skey[0] == 3 else NOTHING
 
     def lookup(self, name: str, fid: int, chain) -> frozenset:
         return self._memoised(("n", name, fid, chain), self._lookup, name, fid, chain)
@@ -764,9 +864,14 @@ class PyWorld:
         return None
 
     def mro(self, cls: str) -> list[str]:
-        if cls in self._mro:
-            return self._mro[cls]
-        self._mro[cls] = [cls]  # guards against cycles
+        hit = self._mro.get(cls)
+        if hit is not None:
+            if self._open:
+                self._low = min(self._low, self._open.get((3, cls), _CLOSED))
+            return hit
+        return self._fixpoint((3, cls), self._mro, self._find_mro, (cls,), [cls])
+
+    def _find_mro(self, cls: str) -> list[str]:
         out = [cls]
         self.ensure_qual(cls)
         sid = self.qual_id.get(cls)
@@ -777,7 +882,6 @@ class PyWorld:
                 for v in self.ev(self.tree(_PARENS.sub("()", base)), fid, chain):
                     if v[0] == "def" and self.kind_of(v[1]) in CLASSISH:
                         out.extend(k for k in self.mro(v[1]) if k not in out)
-        self._mro[cls] = out
         return out
 
     def ev(self, node, fid: int, chain) -> frozenset:
