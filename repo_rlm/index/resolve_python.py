@@ -289,7 +289,7 @@ class PyWorld:
         self._memo: dict = {}
         self._memo_args: dict = {}  # evaluating arguments: the caller's own parameters stay unknown
         self._memo_raw: dict = {}  # evaluating with decorators left out: which function a call names
-        self._dirty: set = set()  # keys whose value depends on parameters' values
+        self._dirty: set = set()  # (memo, key)s whose value depends on parameters' values
         self._stack: dict = {}  # (memo, key) -> depth, for the questions being answered (see _fixpoint)
         self._low = _CLOSED  # the shallowest open question the current answer depends on
         self._guess: dict = {}  # (memo, key) -> its answer so far, for the questions of a cycle
@@ -306,8 +306,9 @@ class PyWorld:
     def next_pass(self, passno: int) -> None:
         """Parameters have values from now on: forget what depended on them, keep the rest."""
         self.passno = passno
-        for key in self._dirty:
-            self._memo.pop(key, None)
+        for mode, key in self._dirty:
+            if mode == 0:
+                self._memo.pop(key, None)
         self._dirty = set()
         self._memo_args, self._memo_raw, self._sites, self._anchored = {}, {}, {}, {}
 
@@ -485,15 +486,16 @@ class PyWorld:
         mode = 2 if self._raw else 1 if self._in_args else 0
         memo = self._memo_raw if mode == 2 else self._memo_args if mode else self._memo
         hit = memo.get(key)
-        if hit is None and mode == 1 and key not in self._dirty:
-            hit = self._memo.get(key)  # what does not depend on parameters holds in arguments too
-            if hit is not None and self._open:
-                self._low = min(self._low, self._open.get((0, key), _CLOSED))
-        elif hit is not None and self._open:
-            self._low = min(self._low, self._open.get((mode, key), _CLOSED))
         if hit is not None:
-            if key in self._dirty:  # a parameter's value was used: the call needs the second pass
+            skey = (mode, key)
+        elif mode == 1 and (0, key) not in self._dirty:
+            hit = self._memo.get(key)  # what does not depend on parameters holds in arguments too
+            skey = (0, key)
+        if hit is not None:
+            if skey in self._dirty:  # a parameter's value was used: the call needs the second pass
                 self._depends = self.touched = True
+            if self._open:
+                self._low = min(self._low, self._open.get(skey, _CLOSED))
             return hit
         if len(self._stack) > MAX_DEPTH and (mode, key) not in self._stack:
             return NOTHING  # a chain too long to follow: what is known so far
@@ -526,7 +528,7 @@ class PyWorld:
         finally:
             del stack[skey]
             if self._depends and skey[0] < 3:
-                self._dirty.add(skey[1])
+                self._dirty.add(skey)
             self._depends = depends or self._depends
         if self._low >= pos:  # settled: so is everything found on the way
             if len(self._undo) > undo:
