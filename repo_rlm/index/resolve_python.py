@@ -71,6 +71,16 @@ def _widen(value):
     return frozenset(v for v in value if v[0] not in _UNBOUNDED)
 
 
+def _ordered(values) -> list | frozenset:
+    """Values in an order that does not follow string hashing, for loops that evaluate each: which
+    question of a cycle is asked first, and so what the cycle's answers are, follows it."""
+    return values if len(values) < 2 else sorted(values, key=_order)
+
+
+def _order(v) -> tuple:
+    return v if type(v[1]) is str else (v[0], "")
+
+
 def site(fid: int, line: int, col: int, offset: int) -> int:
     """A call site as one int: a function's call sites are a set of millions on a large repository,
     and a tuple of four ints takes about four times the memory."""
@@ -698,7 +708,7 @@ class PyWorld:
         cur = {("def", qual)}
         for d in reversed(self._decorators(sid) if not self._raw else ()):
             new = set()
-            for v in self.ev(self.tree(d), fid, self.chain(parent)):
+            for v in _ordered(self.ev(self.tree(d), fid, self.chain(parent))):
                 if v[0] != "def" or self.kind_of(v[1]) not in FUNCS:
                     continue  # a class, a builtin (`property`), something outside: the function stays
                 dsid = self.qual_id.get(v[1])
@@ -881,7 +891,7 @@ class PyWorld:
             fid = self.sym[sid][0]
             chain = self.chain(self.sym[sid][1])
             for base in self.bases.get(cls, ()):
-                for v in self.ev(self.tree(_PARENS.sub("()", base)), fid, chain):
+                for v in _ordered(self.ev(self.tree(_PARENS.sub("()", base)), fid, chain)):
                     if v[0] == "def" and self.kind_of(v[1]) in CLASSISH:
                         out.extend(k for k in self.mro(v[1]) if k not in out)
         return out
@@ -897,12 +907,12 @@ class PyWorld:
         tag = node[0]
         if tag == "attr":
             out = set()
-            for v in self.ev(node[1], fid, chain):
+            for v in _ordered(self.ev(node[1], fid, chain)):
                 out |= self.attr(v, node[2], fid, chain)
             return out
         if tag == "call":
             out = set()
-            for v in self.ev(node[1], fid, chain):
+            for v in _ordered(self.ev(node[1], fid, chain)):
                 if v == ("builtin", "super"):
                     out.add(("super", self._class_of(chain)))
                 else:
@@ -932,7 +942,7 @@ class PyWorld:
     def _subscript(self, node, fid, chain):
         _t, base, key, text = node
         out = set()
-        for v in self.ev(base, fid, chain):
+        for v in _ordered(self.ev(base, fid, chain)):
             out |= self.elements(v, key)
         if text and (fid, text) in self.sub_facts:
             out |= self._memoised(("w", fid, text, key), self._written, fid, text, key)
