@@ -509,13 +509,13 @@ class PyWorld:
             return hit
         if len(self._stack) > MAX_DEPTH and (mode, key) not in self._stack:
             return NOTHING  # a chain too long to follow: what is known so far
-        return self._fixpoint((mode, key), memo, compute, args, NOTHING)
+        return self._fixpoint((mode, key), memo, compute, args)
 
-    def _fixpoint(self, skey, memo, compute, args, empty):
+    def _fixpoint(self, skey, memo, compute, args):
         """A value computed and remembered. A computation that reaches its own question again (an
         import cycle, `x = x.copy()`, functions returning each other's results) takes the answer
-        guessed so far (at first `empty`), and the first question of the cycle is computed again
-        from what the last round found until nothing changes (_rounds). What was found inside a
+        guessed so far (at first _empty), and the first question of the cycle is computed again from
+        what the last round found until nothing changes (_rounds). What was found inside a
         cycle whose first question is still open is provisional (`_open`; undone with `_undo` when
         a round changes something), so a cycle is walked once a round, not once per question."""
         stack = self._stack
@@ -524,17 +524,17 @@ class PyWorld:
             if pos < self._low:
                 self._low = pos
             self._cuts.append(skey)
-            return self._guess.get(skey, empty)
+            return self._guess.get(skey) or self._empty(skey)
         pos = stack[skey] = len(stack)
         low, self._low = self._low, _CLOSED
         depends, self._depends = self._depends, False
         undo, cuts = len(self._undo), len(self._cuts)
         try:
             value = compute(*args)
-            if empty is NOTHING:
+            if skey[0] < 3:
                 value = frozenset(value)
             if self._low == pos:
-                value = self._rounds(skey, pos, compute, args, empty, value, undo, cuts)
+                value = self._rounds(skey, pos, compute, args, value, undo, cuts)
         finally:
             del stack[skey]
             if self._depends and skey[0] < 3:
@@ -555,7 +555,7 @@ class PyWorld:
         memo[skey[1]] = value
         return value
 
-    def _rounds(self, skey, pos: int, compute, args, empty, value, undo: int, cuts: int):
+    def _rounds(self, skey, pos: int, compute, args, value, undo: int, cuts: int):
         """A cycle's first question computed again while the answers its questions were guessed to
         have change (at most MAX_ROUNDS times): a fixed point, so that what a question of the cycle
         finds no longer depends on which of them was asked first (up to _widen and MAX_DEPTH).
@@ -580,7 +580,7 @@ class PyWorld:
             del self._undo[undo:], self._cuts[cuts:]
             self._low = _CLOSED
             value = compute(*args)
-            if empty is NOTHING:
+            if skey[0] < 3:
                 value = frozenset(value)
             if self._low != pos:
                 break  # the guesses were not needed this time
@@ -593,6 +593,7 @@ class PyWorld:
 
     @staticmethod
     def _empty(skey) -> object:
+        """What a question's answer is before anything is found: nothing, or a class's MRO is itself."""
         return [skey[1]] if skey[0] == 3 else NOTHING
 
     def lookup(self, name: str, fid: int, chain) -> frozenset:
@@ -881,7 +882,7 @@ class PyWorld:
             if self._open:
                 self._low = min(self._low, self._open.get((3, cls), _CLOSED))
             return hit
-        return self._fixpoint((3, cls), self._mro, self._find_mro, (cls,), [cls])
+        return self._fixpoint((3, cls), self._mro, self._find_mro, (cls,))
 
     def _find_mro(self, cls: str) -> list[str]:
         out = [cls]
