@@ -284,24 +284,28 @@ def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> Non
 
 ARGUMENTS = {
     "shapes.py": "class Circle:\n    def area(self):\n        return 1\n\n\nclass Square:\n    def area(self):\n        return 2\n",
-    "use.py": "def show(shape):\n    return shape.area()\n\n\ndef other():\n    return len('x') + sum([1])\n",
-    "main.py": "from shapes import Circle, Square\nfrom use import show\n\nshow(Circle())\n",
+    "use.py": ("def show(shape):\n    def later():\n        return shape.area()\n    return later()\n\n\n"
+               "def measure(box):\n    return box.area()\n\n\ndef other():\n    return len('x') + sum([1])\n"),
+    "main.py": "from shapes import Circle, Square\nfrom use import measure, show\n\nshow(Circle())\nmeasure(Circle())\n",
 }
 
 
 def test_moved_arguments_resolve_only_the_calls_that_read_parameters(tmp_path: Path) -> None:
-    """main.py now passes a Square: in use.py (unchanged) only `shape.area()`, whose target came
-    from its parameter's values (`calls.via_params`), is resolved again, not `len` or `sum`; the
-    calls table is a fresh build's."""
+    """main.py now passes a Square to `show`: in use.py (unchanged) only `shape.area()` in the
+    function nested in `show`, whose target came from show's parameter's values (`calls.via_params`),
+    is resolved again; not `len` or `sum`, nor `box.area()`, which read the parameter of `measure`,
+    whose arguments did not move. The calls table is a fresh build's."""
     tree, conn = build_files(tmp_path, ARGUMENTS)
-    target = "SELECT c.target, c.via_params FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'use.py' AND c.name = 'area'"
-    assert conn.execute(target).fetchone() == ("shapes.Circle.area", 1)
+    target = ("SELECT c.caller, c.target, c.via_params FROM calls c JOIN files f ON f.id = c.file_id "
+              "WHERE f.path = 'use.py' AND c.name = 'area' ORDER BY c.line")
+    assert conn.execute(target).fetchall() == [("use.show.later", "shapes.Circle.area", 1),
+                                               ("use.measure", "shapes.Circle.area", 1)]
     (tree / "main.py").write_text(ARGUMENTS["main.py"].replace("show(Circle())", "show(Square())"))
     report = Indexer(tree, conn).update()["resolved"]
-    assert conn.execute(target).fetchone() == ("shapes.Square.area", 1)
+    assert conn.execute(target).fetchall() == [("use.show.later", "shapes.Square.area", 1),
+                                               ("use.measure", "shapes.Circle.area", 1)]
     assert (report["changed_files"], report["params_only_files"]) == (1, 1)
-    main_calls = conn.execute("SELECT COUNT(*) FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'main.py'").fetchone()[0]
-    assert report["calls"] == main_calls + 1  # main.py's, and use.py's `shape.area()` alone
+    assert report["calls"] == 3  # `show(Square())` in main.py (the other line keeps its targets), `shape.area()`
     fresh, _ = build(tree, tmp_path / "fresh.db")
     assert calls_table(conn) == calls_table(fresh)
 

@@ -115,6 +115,9 @@ class Indexer:
         self._before: dict[str, invalidate.Shape | None] = {}  # stored shapes read ahead (None: taken)
         self._rechecked: dict[int, invalidate.Again] = {}  # files _recheck looked at -> what to resolve besides new calls
         self._unsettled: set[int] = set()  # ... whose calls that needed parameters' values are resolved again
+        # file -> the definitions whose calls that needed parameters' values are resolved again in this
+        self._params: dict[int, set[int]] = {}  # update (argument_scopes) ...
+        self._params_todo: dict[int, set[int]] = {}  # ... and of them, those for the next _resolve_marked
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
@@ -206,6 +209,7 @@ class Indexer:
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
         self._carry, self._unsettled, self._before, self._rechecked = {}, set(), {}, {}
+        self._params, self._params_todo = {}, {}
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
@@ -625,13 +629,12 @@ class Indexer:
                     c.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", row)
             if changed:  # the other files found: Python's resolve only the calls that may read what changed
                 whole -= self._recheck(whole - changed.found.get("callback", set()), mine, changed, count)
-                self._mark(whole)  # parameters whose values moved: their functions' files (by the calls' old targets first)
-                self._mark(invalidate.argument_files(c, changed, mine, before=True) - whole, PARAMS_ONLY)
-            kept = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY}")}
-            kept -= self._unsettled
+                self._mark(whole)  # parameters whose values moved: their functions (by the calls' old targets first)
+                self._mark_params(invalidate.argument_scopes(c, changed, mine, before=True))
+            partial = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved IN ({PARAMS_ONLY}, {UNRESOLVED_ONLY})")}
             done = self._resolve_marked(progress, count)
             if changed and changed.arg_calls:  # ... and by their new ones (a changed file's kept targets too)
-                self._mark(invalidate.argument_files(c, changed, mine) - (done - kept), PARAMS_ONLY)
+                self._mark_params(invalidate.argument_scopes(c, changed, mine), skip=done - partial)
                 done |= self._resolve_marked(None, count)
             count["other_files"] = count["files"] - count["changed_files"]
         return count
@@ -654,34 +657,51 @@ class Indexer:
             self.conn.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", (fid,))
         return out
 
-    def _mark(self, ids: set[int], how: int = 0) -> None:
-        """Unchanged files to resolve again: whole (0), or only the calls that needed parameters'
-        values (PARAMS_ONLY). A changed file keeps its plan (invalidate.carry_plan covers what the
-        rules look for), but the calls of it that needed parameters' values are resolved too."""
+    def _mark(self, ids: set[int]) -> None:
+        """Unchanged files to resolve again, whole."""
         for part in _parts(sorted(ids)):
+            self.conn.execute(f"UPDATE files SET resolved = 0 WHERE resolved = 1 AND lang NOT IN ('text', 'skipped') "
+                              f"AND id IN ({','.join('?' * len(part))})", part)
+
+    def _mark_params(self, found: dict[int, set[int]], skip: set[int] = frozenset()) -> None:
+        """Functions whose parameters' values moved (file -> definitions, invalidate.argument_scopes),
+        but not in files resolved whole (`skip`, or marked so) nor those done already: their calls
+        that needed parameters' values are resolved again. An unchanged file is marked PARAMS_ONLY;
+        a changed one keeps its plan (invalidate.carry_plan covers what the rules look for) and those
+        of its calls are unsettled."""
+        todo = {fid: scopes - self._params.get(fid, set()) for fid, scopes in found.items() if fid not in skip}
+        todo = {fid: scopes for fid, scopes in todo.items() if scopes}
+        for part in _parts(sorted(todo)):
             marks = ",".join("?" * len(part))
-            self.conn.execute(f"UPDATE files SET resolved = ? WHERE resolved = 1 AND lang NOT IN ('text', 'skipped') "
-                              f"AND id IN ({marks})", [how, *part])
-            if how == PARAMS_ONLY:
-                edited = [r[0] for r in self.conn.execute(
-                    f"SELECT id FROM files WHERE resolved = {UNRESOLVED_ONLY} AND id IN ({marks})", part)]
-                invalidate.unsettle_params(self.conn, edited)
-                self._unsettled.update(edited)
+            rows = self.conn.execute(f"SELECT id, resolved FROM files WHERE resolved IN (1, {UNRESOLVED_ONLY}) "
+                                     f"AND lang = 'python' AND id IN ({marks})", part).fetchall()
+            self.conn.executemany(f"UPDATE files SET resolved = {PARAMS_ONLY} WHERE id = ?",
+                                  [(fid,) for fid, how in rows if how == 1])
+            edited = {fid: todo[fid] for fid, how in rows if how == UNRESOLVED_ONLY}
+            invalidate.unsettle_params(self.conn, edited)
+            self._unsettled.update(edited)
+            for fid, _how in rows:
+                self._params.setdefault(fid, set()).update(todo[fid])
+                self._params_todo[fid] = todo[fid]
 
     def _resolve_marked(self, progress: Progress | None, count: dict) -> set[int]:
         from . import resolve_generic, resolve_python
 
         c = self.conn
         py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
-        partly = [r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved={PARAMS_ONLY} AND lang='python'")]
+        partly = {r[0]: self._params_todo[r[0]]
+                  for r in c.execute(f"SELECT id FROM files WHERE resolved={PARAMS_ONLY} AND lang='python'")}
+        self._params_todo = {}
         fresh = [r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved={UNRESOLVED_ONLY} AND lang='python'")]
         other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
         if progress and (py or partly or fresh or other):
             progress(0, 1, "resolve")
         count["files"] += len(py) + len(partly) + len(fresh) + len(other)
         count["params_only_files"] += len(partly)
-        count["calls"] += (_calls_in(c, py + other) + _calls_in(c, partly, " AND via_params = 1 AND is_new < 2")
-                           + _calls_in(c, fresh, " AND resolution IS NULL"))
+        count["calls"] += (_calls_in(c, py + other) + _calls_in(c, fresh, " AND resolution IS NULL")
+                           + sum(c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id = ? AND via_params = 1 AND is_new < 2 "
+                                           f"AND caller_id IN ({','.join('?' * len(ids))})", (fid, *ids)).fetchone()[0]
+                                 for fid, ids in partly.items()))
         with store.small_page_cache(c):
             if py or partly or fresh:
                 resolve_python.resolve_files(c, py, partly, fresh, self._rechecked)

@@ -24,10 +24,11 @@ the stored facts:
   ends in its name);
 - value flow, for a few rounds: a function that returns (directly or through a local) the result
   of a call of a changed function changes too; so does a module or class attribute assigned it;
-- arguments (`argument_files`): a call site whose arguments may carry other values (or whose
+- arguments (`argument_scopes`): a call site whose arguments may carry other values (or whose
   callee moved) changes the parameters of the functions it reached before and reaches now; those
-  functions' files are resolved too where the function uses a parameter in a call or flow fact,
-  but only their calls whose target needed parameters' values (`calls.via_params`).
+  functions are resolved too where they use a parameter in a call or flow fact, but only their
+  calls (and those of the definitions nested in them) whose target needed parameters' values
+  (`calls.via_params`).
 
 The changed Python files themselves are not resolved whole: a call found again (same caller,
 callee text and name) keeps its stored target (`carry_targets`) unless `carry_plan` finds that
@@ -227,6 +228,7 @@ class Changes:
     read: set = field(default_factory=set)  # (files_to_resolve) the changed keys, value flow included
     names: tuple | None = None  # (changed_names) what every changed file's calls are checked against
     owners: set | None = None  # (recheck_calls) the modules and classes holding a changed key
+    param_scopes: dict = field(default_factory=dict)  # (argument_scopes) function id -> _param_scopes of it
 
     def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
         """One changed file: `old` is None for a new file, `new` None for a deleted one."""
@@ -738,23 +740,29 @@ def recheck_calls(conn: sqlite3.Connection, file_id: int, ch: Changes) -> tuple[
     return kept, todo
 
 
-def unsettle_params(conn: sqlite3.Connection, file_ids: list[int]) -> None:
-    """Calls kept by carry_targets that needed parameters' values, whose arguments moved: to resolve."""
-    from .resolve_base import clear_made, files_clause
+def unsettle_params(conn: sqlite3.Connection, scopes: dict[int, set[int]]) -> None:
+    """Calls kept by carry_targets that needed parameters' values, whose arguments moved (file id ->
+    the definitions that read them, `argument_scopes`): to resolve."""
+    from .resolve_base import clear_params
 
-    clear_made(conn, file_ids, via_params=True)
-    for i in range(0, len(file_ids), 500):
-        where, args = files_clause(file_ids[i:i + 500])
-        conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 "
-                     f"WHERE via_params = 1 AND {where}", args)
+    clear_params(conn, scopes)
+    for fid, ids in scopes.items():
+        ids = sorted(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 WHERE via_params = 1 "
+                         f"AND file_id = ? AND caller_id IN ({','.join('?' * len(part))})", (fid, *part))
 
 
-def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int], before: bool = False) -> set[int]:
-    """The files of the functions that calls whose arguments moved reached before or reach now, where
-    such a function uses a parameter's value (see `_uses_params`). `before` the resolve, a call that
-    had no target stands for the functions of its name, if there are few: so the resolve after it is rarely needed."""
+def argument_scopes(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int],
+                    before: bool = False) -> dict[int, set[int]]:
+    """The functions that calls whose arguments moved reached before or reach now, where such a
+    function uses a parameter's value (see `_param_scopes`): file id -> the ids of those functions
+    and of the definitions nested in them, whose calls read the parameters. `before` the resolve, a
+    call that had no target stands for the functions of its name, if there are few: so the resolve
+    after it is rarely needed."""
     if not ch.arg_calls:
-        return set()
+        return {}
     targets = set(ch.arg_targets)
     if before:  # calls with no old target: functions of that name (few) stand in for what they will reach
         known = {c for c, _t in ch.arg_sources}
@@ -773,11 +781,11 @@ def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int],
             if (caller, callee) in ch.arg_calls:
                 targets.add(target)
     _temp(conn, "inv_keys", {t for t in targets if not t.startswith("<")})
-    out: set[int] = set()
+    out: dict[int, set[int]] = {}
     for sid, fid, qual, kind, sig, lang in conn.execute(
             "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature, f.lang FROM inv_keys k CROSS "
             "JOIN symbols s ON s.qualname = k.v JOIN files f ON f.id = s.file_id"):
-        if fid in out or lang != "python":  # only Python's resolver gives parameters values
+        if lang != "python":  # only Python's resolver gives parameters values
             continue
         if kind == "class":  # its __init__ takes the arguments
             row = conn.execute("SELECT id, qualname, kind, signature FROM symbols WHERE parent_id=? AND name='__init__'",
@@ -785,20 +793,37 @@ def argument_files(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int],
             if row is None:
                 continue
             sid, qual, kind, sig = row
-        if kind in FUNCS and _uses_params(conn, fid, sid, qual, sig):
-            out.add(fid)
+        if kind in FUNCS:
+            scopes = ch.param_scopes.get(sid)
+            if scopes is None:  # the second call (after the resolve) meets most functions again
+                scopes = ch.param_scopes[sid] = _param_scopes(conn, fid, sid, qual, sig)
+            if scopes:
+                out.setdefault(fid, set()).update(scopes)
     conn.execute("DROP TABLE IF EXISTS temp.inv_keys")
     return out
 
 
-def _uses_params(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str) -> bool:
-    """Does a function use a parameter's value where resolution looks at it: a call or a flow fact
-    of it or of a function nested in it (where a parameter's value is only passed on, it does not)?"""
+def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str) -> list[int]:
+    """A function and the definitions nested in it, if it uses a parameter's value where resolution
+    looks at it: a call or a flow fact of it or of a function nested in it (where a parameter's
+    value is only passed on, it does not); else none."""
     from .resolve_python import params_of
 
     params = {p for p, _k in params_of(sig)} - {"self", "cls"}
     if not params:
-        return False
+        return []
+    scopes = [sid] + [r[0] for r in conn.execute("SELECT id FROM symbols WHERE qualname > ? AND qualname < ?",
+                                                 (qual + ".", qual + "/"))]
+    marks = ",".join("?" * len(scopes))
+    for (callee,) in conn.execute(f"SELECT callee_text FROM calls WHERE caller_id IN ({marks})", scopes):
+        m = _IDENT.match(callee)
+        if m and m.group() in params:
+            return scopes
+    for (value,) in conn.execute(f"SELECT value FROM binds WHERE file_id = ? AND kind != 'arg' AND scope_id IN ({marks})",
+                                 (fid, *scopes)):
+        if params & set(_IDENT.findall(value)):
+            return scopes
+    return []
     scopes = [sid] + [r[0] for r in conn.execute("SELECT id FROM symbols WHERE qualname > ? AND qualname < ?",
                                                  (qual + ".", qual + "/"))]
     marks = ",".join("?" * len(scopes))

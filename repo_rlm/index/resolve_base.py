@@ -21,15 +21,24 @@ def files_clause(file_ids: list[int]) -> tuple[str, list[int]]:
     return f"file_id IN ({','.join('?' * len(file_ids))})", list(file_ids)
 
 
-def clear_made(conn: sqlite3.Connection, file_ids: list[int], via_params: bool = False) -> None:
+def clear_made(conn: sqlite3.Connection, file_ids: list[int]) -> None:
     """Drop the rows an earlier resolve of these files made, and what it knew of their calls'
-    parameters (`via_params`: only for the calls that needed parameters' values, which stay so)."""
-    only = " AND via_params = 1" if via_params else ""
+    parameters (`via_params`)."""
     for i in range(0, len(file_ids), 500):
         where, args = files_clause(file_ids[i:i + 500])
-        conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE}{only} AND {where}", args)
-        if not via_params:
-            conn.execute(f"UPDATE calls SET via_params = 0 WHERE via_params = 1 AND {where}", args)
+        conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE} AND {where}", args)
+        conn.execute(f"UPDATE calls SET via_params = 0 WHERE via_params = 1 AND {where}", args)
+
+
+def clear_params(conn: sqlite3.Connection, scopes: dict[int, set[int]]) -> None:
+    """Drop the rows an earlier resolve made for the calls that needed parameters' values in these
+    definitions (file id -> symbol ids, as `calls.caller_id`); those calls stay so."""
+    for fid, ids in scopes.items():
+        ids = sorted(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE} AND via_params = 1 AND file_id = ? "
+                         f"AND caller_id IN ({','.join('?' * len(part))})", (fid, *part))
 
 
 class CallTargets:

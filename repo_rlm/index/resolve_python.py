@@ -282,7 +282,8 @@ class PyWorld:
         self._bound: dict[int, set] = {}
         self._args_loaded = False  # (bulk) every argument read
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {site(fid, line, col, offset)}
-        self.resolving: tuple[set[int], set[int]] = (set(), set())  # files resolved whole, and for via_params calls only
+        self.resolving: tuple[set[int], dict[int, set[int]]] = (set(), {})  # files resolved whole; definitions
+        # resolved for their via_params calls only (file id -> symbol ids)
         self.stored_sites = False  # the calls not resolved here are call sites too: read their stored targets
         self._stored_read: set[str] = set()  # functions whose stored call sites were read
         self.passno = 0
@@ -412,15 +413,16 @@ class PyWorld:
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS site_targets(qual TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn.executemany("INSERT OR IGNORE INTO site_targets VALUES(?)", ((q,) for q in quals))
         self._add_stored_sites(self.conn.execute(
-            "SELECT c.target, c.file_id, c.line, c.col, c.callee_text, c.via_params FROM site_targets t "
+            "SELECT c.target, c.file_id, c.caller_id, c.line, c.col, c.callee_text, c.via_params FROM site_targets t "
             "JOIN calls c ON c.target = t.qual"))
         self.conn.execute("DELETE FROM site_targets")
 
     def _add_stored_sites(self, rows) -> None:
-        """Stored calls (target, file, line, col, callee text, via_params) not resolved here are call sites."""
+        """Stored calls (target, file, caller id, line, col, callee text, via_params) not resolved here
+        are call sites."""
         whole, partly = self.resolving
-        for qual, fid, line, col, text, via in rows:
-            if fid not in whole and not (via and fid in partly):
+        for qual, fid, scope, line, col, text, via in rows:
+            if fid not in whole and not (via and scope in partly.get(fid, ())):
                 self.callsites[qual].add(site(fid, line, col, self._stored_offset(qual, text)))
 
     def ensure_file(self, fid: int | None) -> None:
@@ -755,7 +757,7 @@ class PyWorld:
         if self.stored_sites and qual not in self._stored_read:
             self._stored_read.add(qual)
             self._add_stored_sites(self.conn.execute(
-                "SELECT target, file_id, line, col, callee_text, via_params FROM calls WHERE target = ?", (qual,)))
+                "SELECT target, file_id, caller_id, line, col, callee_text, via_params FROM calls WHERE target = ?", (qual,)))
         for key in list(self.callsites.get(qual, ())):
             fid, line, col, offset = unsite(key)
             self.ensure_file(fid)
@@ -1343,12 +1345,13 @@ class PyWorld:
         return out
 
 
-def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: list[int] = (),
+def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: dict[int, set[int]] | None = None,
                   unresolved_only: list[int] = (), rechecked: dict | None = None) -> None:
-    """Resolve the call sites, imports and bases of these files; in the files of `params_only` only
-    the calls that needed parameters' values (`calls.via_params`): arguments moved elsewhere can
-    move nothing else there; in the files of `unresolved_only`, the calls with no target yet
-    (invalidate.carry_targets, .recheck_calls), imports and bases; but in a file of `rechecked`
+    """Resolve the call sites, imports and bases of these files; in the files of `params_only` (file
+    id -> definitions, as `calls.caller_id`) only those definitions' calls that needed parameters'
+    values (`calls.via_params`): arguments moved elsewhere can move nothing else there; in the
+    files of `unresolved_only`, the calls with no target yet (invalidate.carry_targets,
+    .recheck_calls), imports and bases; but in a file of `rechecked`
     (file id -> invalidate.Again), only the imports, bases, `for`, `with` and operators it names.
     The resolver makes millions of small tuples and sets that live until it returns: the cyclic
     garbage collector would walk them again and again for nothing (it took a third of the time),
@@ -1356,13 +1359,13 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: li
     enabled = gc.isenabled()
     gc.disable()
     try:
-        _resolve_files(conn, file_ids, params_only, unresolved_only, rechecked or {})
+        _resolve_files(conn, file_ids, params_only or {}, unresolved_only, rechecked or {})
     finally:
         if enabled:
             gc.enable()
 
 
-def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: list[int],
+def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: dict[int, set[int]],
                    unresolved_only: list[int], rechecked: dict) -> None:
     """Two passes (see the module docstring). Call sites are read as they are resolved and their
     targets written as they are settled: on a large repository, a list of every call site and
@@ -1370,11 +1373,11 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
     bulk = len(file_ids) > resolve_base.BULK
     world = PyWorld(conn, bulk=bulk)
     whole = set(file_ids)
-    partly = set(params_only) - whole
+    partly = {fid: scopes for fid, scopes in params_only.items() if fid not in whole}
     fresh = set(unresolved_only) - whole  # new rows: no made rows, no stored targets to skip as call sites
-    wanted = whole | partly | fresh
+    wanted = whole | set(partly) | fresh
     resolve_base.clear_made(conn, sorted(whole))
-    resolve_base.clear_made(conn, sorted(partly), via_params=True)
+    resolve_base.clear_params(conn, partly)
     world.resolving = (whole, partly)
     if bulk:
         if not whole >= world.file_module.keys():
@@ -1401,7 +1404,7 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: l
     last = None
     for row in rows:
         cid, fid, scope, callee, name, line, col, old_target, old_how, old_via = row
-        if fid not in wanted:
+        if fid not in wanted or fid in partly and scope not in partly[fid]:
             continue
         if fid != last:
             world.next_file()
