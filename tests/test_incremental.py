@@ -267,6 +267,17 @@ def test_value_flow_through_an_unchanged_module(tmp_path: Path) -> None:
     assert report["other_files"] == 2  # registry.py and report.py; not other.py
 
 
+def test_value_flow_through_an_unchanged_function_of_the_changed_file(tmp_path: Path) -> None:
+    """`build()` returns what `make()` does, beside it in shapes.py: the changed file's own calls
+    have no targets yet when the rules run, so the flow from `make` to `build` is followed through
+    the targets they had. `registry.default = build()` then holds a Square too."""
+    files = dict(VALUE_FLOW, **{
+        "shapes.py": VALUE_FLOW["shapes.py"] + "\n\ndef build():\n    shape = make()\n    return shape\n",
+        "registry.py": "from shapes import build\n\ndefault = build()\n"})
+    _conn, report = make_returns_a_square(tmp_path, files)
+    assert report["other_files"] == 2  # registry.py and report.py; not other.py
+
+
 
 def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> None:
     """A build killed after writing a file but before resolving: what that file changed is lost, so

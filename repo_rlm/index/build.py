@@ -593,6 +593,7 @@ class Indexer:
         after = invalidate.facts_shape(new) if new is not None else None
         if before is not None and after is not None and new.lang == "python":
             self._carry[path] = (before, after)  # its calls found again may keep their targets (_resolve)
+            changes.note_calls(before)
             if before.same(after):  # a body edit: nothing another file reads changed
                 return
         changes.add(before, after, new.module if new is not None else self._module_of(old),

@@ -23,7 +23,8 @@ the stored facts:
 - module: a module that appeared or went: its importers (for other languages, imports whose path
   ends in its name);
 - value flow, for a few rounds: a function that returns (directly or through a local) the result
-  of a call of a changed function changes too; so does a module or class attribute assigned it;
+  of a call of a changed function changes too, in a changed file as well (through the targets
+  its calls had); so does a module or class attribute assigned it;
 - arguments (`argument_scopes`): a call site whose arguments may carry other values (or whose
   callee moved) changes the parameters of the functions it reached before and reaches now; those
   functions are resolved too where they use a parameter in a call or flow fact, but only their
@@ -229,6 +230,16 @@ class Changes:
     names: tuple | None = None  # (changed_names) what every changed file's calls are checked against
     owners: set | None = None  # (recheck_calls) the modules and classes holding a changed key
     param_scopes: dict = field(default_factory=dict)  # (argument_scopes) function id -> _param_scopes of it
+    calls_to: dict = field(default_factory=dict)  # stored target -> {(caller, callee name)} of changed Python files
+    # (their new call rows have no target while the rules run: _value_flow follows these)
+
+    def note_calls(self, old: Shape) -> None:
+        """A changed Python file's stored calls, for _value_flow: `build()` returning `make()` in
+        the same file follows a change of make's value though the file's new rows have no targets."""
+        for (caller, callee), targets in old.call_targets.items():
+            name = _IDENT.findall(callee)
+            for t in targets if name else ():
+                self.calls_to.setdefault(t, set()).add((caller, name[-1]))
 
     def add(self, old: Shape | None, new: Shape | None, module: str, lang: str) -> None:
         """One changed file: `old` is None for a new file, `new` None for a deleted one."""
@@ -322,23 +333,35 @@ def _temp(conn: sqlite3.Connection, name: str, values, kind: str = "TEXT") -> No
     conn.executemany(f"INSERT OR IGNORE INTO {name} VALUES(?)", [(v,) for v in values])
 
 
-def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
+def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: dict) -> set:
     """Keys whose value follows from a changed one, for a few rounds: a function that returns the
     result of a call of a changed function (`return make()`, or `x = make()` and `return x`), a
     module or class attribute assigned it (`obj = make()`; also put in `scoped`: an import of one
-    has no target to follow), `self.x = make()` (the class's attribute `x`, in `scoped`)."""
+    has no target to follow), `self.x = make()` (the class's attribute `x`, in `scoped`). The
+    calls of changed files are read from `calls_to` (Changes.note_calls), the others' from the index."""
     out, frontier = set(), set(values)
     returns: dict[tuple, set] = {}
+    binds: dict[str, list] = {}  # a changed file's scope -> _scope_binds
     for _round in range(VALUE_ROUNDS):
         if not frontier:
             break
         _temp(conn, "inv_front", frontier)
         found = set()
-        for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in conn.execute(
-                "SELECT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value "
-                "FROM inv_front k CROSS JOIN calls c ON c.target = k.v "
-                "JOIN binds b ON b.file_id = c.file_id AND b.scope_id IS c.caller_id AND b.kind IN ('=', 'return') "
-                "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id"):
+        rows = conn.execute(
+            "SELECT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value "
+            "FROM inv_front k CROSS JOIN calls c ON c.target = k.v "
+            "JOIN binds b ON b.file_id = c.file_id AND b.scope_id IS c.caller_id AND b.kind IN ('=', 'return') "
+            "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id").fetchall()
+        names: dict[str, set[str]] = {}
+        for k in frontier:
+            for caller, cname in calls_to.get(k, ()):
+                names.setdefault(caller, set()).add(cname)
+        for caller in sorted(names):
+            if caller not in binds:
+                binds[caller] = _scope_binds(conn, caller)
+            rows += [(fid, sid, caller, cname, *rest) for fid, sid, *rest in binds[caller]
+                     for cname in names[caller] if cname + "()" in rest[-1]]
+        for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in rows:
             if cname + "()" not in value:
                 continue
             if skind in FUNCS:
@@ -360,6 +383,18 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set) -> set:
         frontier = found - out - values
         out |= frontier
     return out
+
+
+def _scope_binds(conn: sqlite3.Connection, caller: str) -> list[tuple]:
+    """The assignments and returns of a definition or module of a changed file, as _value_flow reads
+    them: (file id, scope id, scope, scope kind, its parent, bind kind, name, value)."""
+    rows = conn.execute(
+        "SELECT s.file_id, s.id, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value FROM symbols s "
+        "JOIN binds b ON b.file_id = s.file_id AND b.scope_id = s.id AND b.kind IN ('=', 'return') "
+        "LEFT JOIN symbols p ON p.id = s.parent_id WHERE s.qualname = ?", (caller,)).fetchall()
+    return rows or conn.execute(
+        "SELECT f.id, NULL, NULL, NULL, NULL, b.kind, b.name, b.value FROM files f JOIN binds b ON b.file_id = f.id "
+        "AND b.scope_id IS NULL AND b.kind IN ('=', 'return') WHERE f.module = ? AND f.lang = 'python'", (caller,)).fetchall()
 
 
 class _Readers:
@@ -425,7 +460,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
     q = conn.execute
     keys = set(ch.keys)
     if ch.values:
-        flow = _value_flow(conn, ch.values, ch.scoped)
+        flow = _value_flow(conn, ch.values, ch.scoped, ch.calls_to)
         keys |= flow
         ch.prefixes |= {k for k in flow if k not in ch.keys}
     ch.read = keys
