@@ -126,6 +126,28 @@ def test_a_name_assigned_from_itself_has_every_value(tmp_path: Path) -> None:
     assert got == [("main.Leaf.fall", "resolved"), ("main.Node", "resolved"), ("main.Node.grow", "resolved")]
 
 
+SECOND_PASS_SITE = {
+    "shapes": "class Circle:\n    def draw(self, pen):\n        return pen.stroke()\n\n\n"
+              "class Pen:\n    def stroke(self):\n        return 1\n",
+    "run": "def run(shape):\n    return shape.draw(Pen())\n\n\nrun(Circle())\n",
+}
+
+
+@pytest.mark.parametrize("order", [("shapes", "run"), ("run", "shapes")])
+def test_a_call_site_the_second_pass_finds_passes_nothing(order: tuple[str, str], tmp_path: Path) -> None:
+    """`shape.draw(Pen())` reaches `Circle.draw` only through run's parameter (the second pass):
+    its arguments are not Circle.draw's parameter's values, whichever comes first in the file (it
+    used to depend on that), so `pen.stroke()` is a name match."""
+    (tmp_path / "main.py").write_text("\n\n".join(SECOND_PASS_SITE[k] for k in order))
+    repo = Repo.open(tmp_path, index_path=tmp_path / "index.db")
+    try:
+        assert sorted((c.callee, c.resolution) for c in repo.callees_of("main.run")) == [
+            ("main.Circle.draw", "resolved"), ("main.Pen", "resolved")]
+        assert [(c.callee, c.resolution) for c in repo.callees_of("main.Circle.draw")] == [("main.Pen.stroke", "name")]
+    finally:
+        repo.close()
+
+
 def test_super_never_reaches_the_method_itself(tmp_path: Path) -> None:
     repo = _open("super/external_base", tmp_path)
     assert [c.caller for c in repo.callers_of("Fab.parse_args")] == ["main"]

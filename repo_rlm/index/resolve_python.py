@@ -15,8 +15,10 @@ importing each other) are computed to a fixed point (PyWorld._fixpoint).
 Parameters take the values passed at the call sites of their function. That needs the call graph
 itself, so resolution runs in two passes: the first without parameter values, the second only over
 the calls whose evaluation reached a parameter, directly or through a value remembered from an
-earlier call, with the call sites the first found (values that did not depend on a parameter are
-kept from the first). What cannot be evaluated falls back to name
+earlier call (`calls.via_params`), with the call sites the first settled without them (values that
+did not depend on a parameter are kept from the first). A call site the second pass finds passes
+nothing: so no answer depends on the order the second pass meets the calls in, and an update,
+which reads the call sites of the files it does not resolve from the index, sees the same ones. What cannot be evaluated falls back to name
 matching, labelled `name`; a call that reaches several definitions (through a parameter bound to
 several callbacks, say) is labelled `name` too, one row per target.
 
@@ -52,7 +54,6 @@ NOTHING: frozenset = frozenset()
 HIGHER_ORDER = {"map": "0", "filter": "0", "sorted": "key", "min": "key", "max": "key", "sort": "key",
                 "reduce": "0", "apply": "0", "submit": "0", "partial": "0"}
 DECORATED = -1  # the offset of a target named through a decorator (see PyWorld._decorated)
-MAX_PASSES = 2  # a parameter's values come from call sites found one pass earlier
 MAX_DEPTH = 48  # nested evaluations before giving up on a chain of values
 MAX_ROUNDS = 6  # rounds of a cycle's evaluation before its last answer is taken (see PyWorld._fixpoint)
 _UNBOUNDED = ("seq", "dict", "ext")  # values that a cycle could grow without end (see _widen)
@@ -282,11 +283,10 @@ class PyWorld:
         self._bound: dict[int, set] = {}
         self._args_loaded = False  # (bulk) every argument read
         self.callsites: dict[str, set] = defaultdict(set)  # function -> {site(fid, line, col, offset)}
-        self.resolving: tuple[set[int], dict[int, set[int]]] = (set(), {})  # files resolved whole; definitions
-        # resolved for their via_params calls only (file id -> symbol ids)
+        self.resolving: set[int] = set()  # files resolved whole: their stored calls are no call sites
         self.stored_sites = False  # the calls not resolved here are call sites too: read their stored targets
         self._stored_read: set[str] = set()  # functions whose stored call sites were read
-        self.passno = 0
+        self.params_known = False  # the second pass: parameters have the values of their call sites
         self.reset()
         self.bulk = bulk
         if bulk:
@@ -314,9 +314,9 @@ class PyWorld:
         self._in_args = False
         self._raw = False
 
-    def next_pass(self, passno: int) -> None:
+    def second_pass(self) -> None:
         """Parameters have values from now on: forget what depended on them, keep the rest."""
-        self.passno = passno
+        self.params_known = True
         for mode, key in self._dirty:
             if mode == 0:
                 self._memo.pop(key, None)
@@ -407,22 +407,21 @@ class PyWorld:
         """A bulk world resolving some of the calls: the call sites elsewhere of the functions the
         files resolved whole define (what their parameters are passed), read in one query."""
         self.stored_sites = True
-        whole = self.resolving[0]
+        whole = self.resolving
         quals = {s[3] for s in self.sym.values() if s[0] in whole and s[4] in FUNCS}
         self._stored_read |= quals  # others' (a function elsewhere whose return reads a parameter): as needed
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS site_targets(qual TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn.executemany("INSERT OR IGNORE INTO site_targets VALUES(?)", ((q,) for q in quals))
         self._add_stored_sites(self.conn.execute(
-            "SELECT c.target, c.file_id, c.caller_id, c.line, c.col, c.callee_text, c.via_params FROM site_targets t "
-            "JOIN calls c ON c.target = t.qual"))
+            "SELECT c.target, c.file_id, c.line, c.col, c.callee_text FROM site_targets t "
+            "JOIN calls c ON c.target = t.qual WHERE c.via_params = 0"))
         self.conn.execute("DELETE FROM site_targets")
 
     def _add_stored_sites(self, rows) -> None:
-        """Stored calls (target, file, caller id, line, col, callee text, via_params) not resolved here
-        are call sites."""
-        whole, partly = self.resolving
-        for qual, fid, scope, line, col, text, via in rows:
-            if fid not in whole and not (via and scope in partly.get(fid, ())):
+        """Stored calls (target, file, line, col, callee text) settled without parameters' values and
+        not resolved here are call sites, as the first pass's are (see _param_value)."""
+        for qual, fid, line, col, text in rows:
+            if fid not in self.resolving:
                 self.callsites[qual].add(site(fid, line, col, self._stored_offset(qual, text)))
 
     def ensure_file(self, fid: int | None) -> None:
@@ -739,9 +738,11 @@ class PyWorld:
                 if v[0] == "def" and self.kind_of(v[1]) in CLASSISH}
 
     def param_value(self, scope: int, name: str, params: list) -> frozenset:
-        """What the call sites of a function pass for one parameter (from the previous pass's graph)."""
+        """What the call sites of a function pass for one parameter: those the first pass settled
+        without parameters' values (and the stored ones: via_params = 0), so that no answer of the
+        second pass depends on the order it found others in."""
         self.touched = self._depends = True
-        if self.passno == 0 or self._in_args:
+        if not self.params_known or self._in_args:
             return NOTHING
         self._in_args = True  # one level: arguments that are the caller's own parameters stay unknown
         try:
@@ -757,7 +758,7 @@ class PyWorld:
         if self.stored_sites and qual not in self._stored_read:
             self._stored_read.add(qual)
             self._add_stored_sites(self.conn.execute(
-                "SELECT target, file_id, caller_id, line, col, callee_text, via_params FROM calls WHERE target = ?", (qual,)))
+                "SELECT target, file_id, line, col, callee_text FROM calls WHERE target = ? AND via_params = 0", (qual,)))
         for key in list(self.callsites.get(qual, ())):
             fid, line, col, offset = unsite(key)
             self.ensure_file(fid)
@@ -1378,7 +1379,7 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: d
     wanted = whole | set(partly) | fresh
     resolve_base.clear_made(conn, sorted(whole))
     resolve_base.clear_params(conn, partly)
-    world.resolving = (whole, partly)
+    world.resolving = whole
     if bulk:
         if not whole >= world.file_module.keys():
             world.read_stored_sites()
@@ -1397,7 +1398,6 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: d
     out = resolve_base.CallTargets(conn)  # a target is written where it moved (most of an unchanged file's stay)
     several: dict[int, tuple] = {}  # call id -> what a call reaching several definitions found
     # the first pass: parameters have no values yet; a call that reached one is resolved again
-    world.next_pass(0)
     todo: list[tuple] = []
     pending: dict[int, tuple] = {}  # call id -> its latest result, for the calls resolved again
     stored: dict[int, tuple] = {}  # ... and its stored target, if it had one
@@ -1424,26 +1424,15 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: d
                 out.add(found[0][0][0], found[1], cid)
             if len(found[0]) > 1:
                 several[cid] = found
-        world.add_callsites(found[0], fid, line, col)  # no value is read from call sites in this pass
+            world.add_callsites(found[0], fid, line, col)  # a call site: settled without parameters' values
     extra = _protocol_calls(world, whole | fresh, rechecked)  # from first-pass values: no parameter moves them
-    for passno in range(1, MAX_PASSES):
-        if not todo:
-            break
-        world.next_pass(passno)
-        again = []
-        for row in todo:
-            cid, fid, scope, callee, name, line, col = row
+    if todo:  # the second pass, with the call sites of the first
+        world.second_pass()
+        for cid, fid, scope, callee, name, line, col in todo:
             if fid != last:
                 world.next_file()
                 last = fid
-            world.touched = False
-            found = world.targets(callee, name, fid, scope, line, col)
-            if world.touched:
-                again.append(row)
-            if pending[cid] != found:
-                world.add_callsites(found[0], fid, line, col)
-            pending[cid] = found
-        todo = again
+            pending[cid] = world.targets(callee, name, fid, scope, line, col)
     for cid, found in pending.items():
         if stored.get(cid) != (found[0][0][0], found[1], 1):
             out.add(found[0][0][0], found[1], cid, 1)
