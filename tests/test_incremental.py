@@ -321,6 +321,26 @@ def test_moved_arguments_resolve_only_the_calls_that_read_parameters(tmp_path: P
     assert calls_table(conn) == calls_table(fresh)
 
 
+PASSED_THROUGH = {
+    "pens.py": "class Pen:\n    def stroke(self):\n        return 1\n\n\nclass Brush:\n    def stroke(self):\n        return 2\n",
+    "shapes.py": "class Circle:\n    def draw(self, tool):\n        return tool.stroke()\n",
+    "use.py": ("from pens import Brush, Pen\nfrom shapes import Circle\n\n\ndef run(shape):\n    return shape.draw(Pen())\n\n\n"
+               "run(Circle())\n"),
+}
+
+
+def test_a_call_found_through_a_parameter_moves_no_parameter(tmp_path: Path) -> None:
+    """`shape.draw(Pen())` reaches Circle.draw through run's parameter: its arguments are not
+    Circle.draw's parameter's values (resolve_python._param_value), so passing a Brush there
+    resolves no call of shapes.py again; the calls table is a fresh build's."""
+    tree, conn = build_files(tmp_path, PASSED_THROUGH)
+    (tree / "use.py").write_text(PASSED_THROUGH["use.py"].replace("draw(Pen())", "draw(Brush())"))
+    report = Indexer(tree, conn).update()["resolved"]
+    assert (report["changed_files"], report["params_only_files"], report["other_files"]) == (1, 0, 0)
+    fresh, _ = build(tree, tmp_path / "fresh.db")
+    assert calls_table(conn) == calls_table(fresh)
+
+
 RECHECK = {
     "shapes.py": "class Circle:\n    def area(self):\n        return 1\n\n\nclass Square:\n    def area(self):\n        return 2\n\n\n"
                  "def make():\n    return Circle()\n\n\ndef label():\n    return 'x'\n",

@@ -73,6 +73,7 @@ class Shape:
     items: set = field(default_factory=set)  # (key, tag, ...) position-free facts
     base_targets: dict = field(default_factory=dict)  # class qualname -> [stored base targets] (old only)
     call_targets: dict = field(default_factory=dict)  # (caller, callee text) -> {stored targets} (old only)
+    site_targets: dict = field(default_factory=dict)  # ... of the calls that pass their arguments: via_params = 0
     order: list = field(default_factory=list)  # the items that bind names, in file order (the last binding wins)
     calls: list = field(default_factory=list)  # stored call rows (old only): see carry_targets
     reads: set = field(default_factory=set)  # (old only) what its calls, imports and bases reached, and their owners
@@ -193,16 +194,18 @@ def stored_shape(conn: sqlite3.Connection, file_id: int, cached: FileFacts | Non
     for (_s, mod, name, _a, level), target in zip(imports, targets):
         reads.add(target)  # and what it names, resolved or not (a variable: `from registry import default`)
         reads.add(_join(absolute_module(module, path, mod, level), name if name != "*" else ""))
-    calls, call_targets = {}, {}
+    calls, call_targets, site_targets = {}, {}, {}
     rows = q("SELECT caller, callee_text, name, line, col, is_new, target, resolution, via_params, text != '', id "
              "FROM calls WHERE file_id=?", (file_id,)).fetchall()
-    for caller, callee, _n, line, col, is_new, target, _r, _v, _t, _id in rows:
+    for caller, callee, _n, line, col, is_new, target, _r, via, _t, _id in rows:
         if is_new <= 1:
             calls[(line, col)] = callee
         if target and not target.startswith("<"):
             call_targets.setdefault((caller, callee), set()).add(target)
+            if not via:
+                site_targets.setdefault((caller, callee), set()).add(target)
     sh = _shape(module, defs, bases, binds, imports, calls)
-    sh.base_targets, sh.call_targets, sh.calls = base_targets, call_targets, rows
+    sh.base_targets, sh.call_targets, sh.site_targets, sh.calls = base_targets, call_targets, site_targets, rows
     sh.protocols = [(defs[s][1] if s >= 0 else module, k, n, v, ln) for s, n, k, v, ln in binds if k in LOCAL_ONLY]
     reads.update(t for ts in call_targets.values() for t in ts)
     sh.reads = {module} | {p for t in reads if t for p in _prefixes(t)}
@@ -222,7 +225,7 @@ class Changes:
     counts: Counter = field(default_factory=Counter)  # callable name -> definitions added minus removed
     modules: set = field(default_factory=set)  # (module, language) added or removed
     arg_calls: set = field(default_factory=set)  # (caller, callee text) whose arguments may have moved
-    arg_targets: set = field(default_factory=set)  # their old targets
+    arg_targets: set = field(default_factory=set)  # their old targets, where they passed their arguments
     arg_sources: set = field(default_factory=set)  # ((caller, callee text), old target)
     called: set = field(default_factory=set)  # what changed non-Python files called: callbacks they passed may have moved
     found: dict = field(default_factory=dict)  # (files_to_resolve) rule -> the ids of the files it found
@@ -272,8 +275,9 @@ class Changes:
             if tag == "arg":  # the callee's parameters: see argument_files
                 self.arg_calls.add((key, item[2]))
                 for t in old.call_targets.get((key, item[2]), ()):
-                    self.arg_targets.add(t)
                     self.arg_sources.add(((key, item[2]), t))
+                # a call found through a parameter's values passes nothing (resolve_python._param_value)
+                self.arg_targets |= old.site_targets.get((key, item[2]), set())
             elif tag == "base":  # the class's MRO: its readers, and constructors reaching an inherited __init__
                 self.keys.add(key)
                 self.scoped |= {(key, key.rsplit(".", 1)[-1]), (module, key.rsplit(".", 1)[-1])}
@@ -811,7 +815,7 @@ def argument_scopes(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int]
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
         for caller, callee, target in conn.execute(
-                f"SELECT caller, callee_text, target FROM calls WHERE target IS NOT NULL AND file_id IN "
+                f"SELECT caller, callee_text, target FROM calls WHERE target IS NOT NULL AND via_params = 0 AND file_id IN "
                 f"({','.join('?' * len(part))})", part):
             if (caller, callee) in ch.arg_calls:
                 targets.add(target)
