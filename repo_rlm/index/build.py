@@ -627,6 +627,7 @@ class Indexer:
                 if row is not None:
                     plan = invalidate.carry_plan(before, after, changed)
                     count["carried_calls"] += invalidate.carry_targets(c, row[0], before.calls, plan)
+                    self._rechecked[row[0]] = invalidate.carry_protocols(c, row[0], before, plan)
                     c.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", row)
             if changed:  # the other files found: Python's resolve only the calls that may read what changed
                 whole -= self._recheck(whole - changed.found.get("callback", set()), mine, changed, count)

@@ -718,6 +718,43 @@ def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list, plan:
     return len(rows)
 
 
+def carry_protocols(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Carry) -> Again:
+    """A changed Python file's `for`, `with` and operators found again (same scope, kind, name and
+    operand, once in the old file and once in the new) keep the rows the resolver made for them, at
+    their new line, unless `plan` says they may resolve differently. Returns what the resolver must
+    do for the file besides its calls with no target: the other protocols, every import and base."""
+    from .resolve_base import MADE
+
+    made: dict[tuple, list] = {}  # (line, operand) -> [(caller, `value.method`, method, target)] of the old rows
+    for caller, callee, name, line, _col, is_new, target, _h, _v, text, _id in old.calls:
+        if is_new >= 2 and not text:
+            made.setdefault((line, callee.rpartition(".")[0]), []).append((caller, callee, name, target))
+    seen = Counter((scope, kind, name, value) for scope, kind, name, value, _ln in old.protocols)
+    at = Counter((line, value) for _s, _k, _n, value, line in old.protocols)
+    was = {(scope, kind, name, value): line for scope, kind, name, value, line in old.protocols}
+    module = conn.execute("SELECT module FROM files WHERE id = ?", (file_id,)).fetchone()[0]
+    now = [(sid, qual or module, kind, name, value, line) for sid, qual, kind, name, value, line in conn.execute(
+        "SELECT b.scope_id, s.qualname, b.kind, b.name, b.value, b.line FROM binds b LEFT JOIN symbols s "
+        "ON s.id = b.scope_id WHERE b.file_id = ? AND b.kind IN ('iter', 'with', 'op')", (file_id,))]
+    fresh = Counter((scope, kind, name, value) for _sid, scope, kind, name, value, _ln in now)
+    todo, rows = Again(), []
+    for sid, scope, kind, name, value, line in now:
+        key = (scope, kind, name, value)
+        before = was.get(key)
+        old_rows = made.get((before, value), ())
+        if (seen[key] != 1 or fresh[key] != 1 or at[(before, value)] != 1
+                or any(plan.again(scope, f"{value}.{m}", ()) for m in PROTOCOL_CALLS.get(kind, (name,)))
+                or any(plan.again(caller, callee, (target,)) for caller, callee, _m, target in old_rows)):
+            todo.protocols.add((line, value))
+            continue
+        rows += [(file_id, sid, caller, callee, method, line, target) for caller, callee, method, target in old_rows]
+    conn.executemany("INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, "
+                     f"resolution, is_new) VALUES(?, ?, ?, ?, ?, ?, 1, '', ?, 'resolved', {MADE})", rows)
+    todo.imports = {r[0] for r in conn.execute("SELECT id FROM imports WHERE file_id = ?", (file_id,))}
+    todo.bases = set(conn.execute("SELECT symbol_id, base FROM bases WHERE file_id = ?", (file_id,)))
+    return todo
+
+
 @dataclass
 class Again:
     """What of a file `recheck_calls` looked at the resolver must do again, besides its calls with no target."""
