@@ -687,7 +687,7 @@ class Indexer:
                 self._params_todo[fid] = todo[fid]
 
     def _resolve_marked(self, progress: Progress | None, count: dict) -> set[int]:
-        from . import resolve_generic, resolve_python
+        from . import resolve_base, resolve_generic, resolve_python
 
         c = self.conn
         py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
@@ -701,9 +701,8 @@ class Indexer:
         count["files"] += len(py) + len(partly) + len(fresh) + len(other)
         count["params_only_files"] += len(partly)
         count["calls"] += (_calls_in(c, py + other) + _calls_in(c, fresh, " AND resolution IS NULL")
-                           + sum(c.execute(f"SELECT COUNT(*) FROM calls WHERE file_id = ? AND via_params = 1 AND is_new < 2 "
-                                           f"AND caller_id IN ({','.join('?' * len(ids))})", (fid, *ids)).fetchone()[0]
-                                 for fid, ids in partly.items()))
+                           + sum(c.execute(f"SELECT COUNT(*) FROM calls WHERE via_params = 1 AND is_new < 2 AND {where}",
+                                           args).fetchone()[0] for where, args in resolve_base.scopes_clauses(partly)))
         with store.small_page_cache(c):
             if py or partly or fresh:
                 resolve_python.resolve_files(c, py, partly, fresh, self._rechecked)

@@ -819,15 +819,12 @@ def recheck_calls(conn: sqlite3.Connection, file_id: int, ch: Changes) -> tuple[
 def unsettle_params(conn: sqlite3.Connection, scopes: dict[int, set[int]]) -> None:
     """Calls kept by carry_targets that needed parameters' values, whose arguments moved (file id ->
     the definitions that read them, `argument_scopes`): to resolve."""
-    from .resolve_base import clear_params
+    from .resolve_base import clear_params, scopes_clauses
 
     clear_params(conn, scopes)
-    for fid, ids in scopes.items():
-        ids = sorted(ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 WHERE via_params = 1 "
-                         f"AND file_id = ? AND caller_id IN ({','.join('?' * len(part))})", (fid, *part))
+    for where, args in scopes_clauses(scopes):
+        conn.execute(f"UPDATE calls SET target = NULL, resolution = NULL, via_params = 0 WHERE via_params = 1 AND {where}",
+                     args)
 
 
 def argument_scopes(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int],
@@ -900,15 +897,3 @@ def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: 
         if params & set(_IDENT.findall(value)):
             return scopes
     return []
-    scopes = [sid] + [r[0] for r in conn.execute("SELECT id FROM symbols WHERE qualname > ? AND qualname < ?",
-                                                 (qual + ".", qual + "/"))]
-    marks = ",".join("?" * len(scopes))
-    for (callee,) in conn.execute(f"SELECT callee_text FROM calls WHERE caller_id IN ({marks})", scopes):
-        m = _IDENT.match(callee)
-        if m and m.group() in params:
-            return True
-    for (value,) in conn.execute(f"SELECT value FROM binds WHERE file_id = ? AND kind != 'arg' AND scope_id IN ({marks})",
-                                 (fid, *scopes)):
-        if params & set(_IDENT.findall(value)):
-            return True
-    return False

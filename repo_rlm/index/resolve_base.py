@@ -30,15 +30,21 @@ def clear_made(conn: sqlite3.Connection, file_ids: list[int]) -> None:
         conn.execute(f"UPDATE calls SET via_params = 0 WHERE via_params = 1 AND {where}", args)
 
 
-def clear_params(conn: sqlite3.Connection, scopes: dict[int, set[int]]) -> None:
-    """Drop the rows an earlier resolve made for the calls that needed parameters' values in these
-    definitions (file id -> symbol ids, as `calls.caller_id`); those calls stay so."""
+def scopes_clauses(scopes: dict[int, set[int]]):
+    """(WHERE clause, args) for the calls of some definitions (file id -> symbol ids, as
+    `calls.caller_id`), in pieces short enough for one `IN (...)`."""
     for fid, ids in scopes.items():
         ids = sorted(ids)
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE} AND via_params = 1 AND file_id = ? "
-                         f"AND caller_id IN ({','.join('?' * len(part))})", (fid, *part))
+            yield f"file_id = ? AND caller_id IN ({','.join('?' * len(part))})", [fid, *part]
+
+
+def clear_params(conn: sqlite3.Connection, scopes: dict[int, set[int]]) -> None:
+    """Drop the rows an earlier resolve made for the calls that needed parameters' values in these
+    definitions (file id -> symbol ids, see scopes_clauses); those calls stay so."""
+    for where, args in scopes_clauses(scopes):
+        conn.execute(f"DELETE FROM calls WHERE is_new >= {MADE} AND via_params = 1 AND {where}", args)
 
 
 class CallTargets:
