@@ -113,10 +113,10 @@ class Indexer:
         self._replace: set[str] = set()  # unchanged files placed again (their module name moved)
         self._carry: dict[str, tuple] = {}  # changed Python files -> (old shape, new shape)
         self._before: dict[str, invalidate.Shape | None] = {}  # stored shapes read ahead (None: taken)
-        self._rechecked: dict[int, invalidate.Again] = {}  # files _recheck looked at -> what to resolve besides new calls
-        self._unsettled: set[int] = set()  # ... whose calls that needed parameters' values are resolved again
-        # file -> the definitions whose calls that needed parameters' values are resolved again in this
-        self._params: dict[int, set[int]] = {}  # update (argument_scopes) ...
+        # files _recheck looked at, and changed files (carry_protocols) -> what to resolve besides new calls
+        self._rechecked: dict[int, invalidate.Again] = {}
+        # file -> definitions whose calls that needed parameters' values this update resolves again
+        self._params: dict[int, set[int]] = {}  # (invalidate.argument_scopes) ...
         self._params_todo: dict[int, set[int]] = {}  # ... and of them, those for the next _resolve_marked
         self.root = root
         self.conn = conn
@@ -208,7 +208,7 @@ class Indexer:
             stored = {p: sf._replace(blob="", size=-1) for p, sf in stored.items()}
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
-        self._carry, self._unsettled, self._before, self._rechecked = {}, set(), {}, {}
+        self._carry, self._before, self._rechecked = {}, {}, {}
         self._params, self._params_todo = {}, {}
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
@@ -681,7 +681,6 @@ class Indexer:
                                   [(fid,) for fid, how in rows if how == 1])
             edited = {fid: todo[fid] for fid, how in rows if how == UNRESOLVED_ONLY}
             invalidate.unsettle_params(self.conn, edited)
-            self._unsettled.update(edited)
             for fid, _how in rows:
                 self._params.setdefault(fid, set()).update(todo[fid])
                 self._params_todo[fid] = todo[fid]

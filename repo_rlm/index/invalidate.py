@@ -272,7 +272,7 @@ class Changes:
                 self.counts[name] += 1
         for item in _moved(old, new, old.items ^ new.items):
             key, tag = item[0], item[1]
-            if tag == "arg":  # the callee's parameters: see argument_files
+            if tag == "arg":  # the callee's parameters: see argument_scopes
                 self.arg_calls.add((key, item[2]))
                 for t in old.call_targets.get((key, item[2]), ()):
                     self.arg_sources.add(((key, item[2]), t))
@@ -363,8 +363,7 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
         for caller in sorted(names):
             if caller not in binds:
                 binds[caller] = _scope_binds(conn, caller)
-            rows += [(fid, sid, caller, cname, *rest) for fid, sid, *rest in binds[caller]
-                     for cname in names[caller] if cname + "()" in rest[-1]]
+            rows += [(fid, sid, caller, cname, *rest) for fid, sid, *rest in binds[caller] for cname in names[caller]]
         for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in rows:
             if cname + "()" not in value:
                 continue

@@ -18,9 +18,10 @@ the calls whose evaluation reached a parameter, directly or through a value reme
 earlier call (`calls.via_params`), with the call sites the first settled without them (values that
 did not depend on a parameter are kept from the first). A call site the second pass finds passes
 nothing: so no answer depends on the order the second pass meets the calls in, and an update,
-which reads the call sites of the files it does not resolve from the index, sees the same ones. What cannot be evaluated falls back to name
-matching, labelled `name`; a call that reaches several definitions (through a parameter bound to
-several callbacks, say) is labelled `name` too, one row per target.
+which reads the call sites of the files it does not resolve from the index, sees the same ones.
+What cannot be evaluated falls back to name matching, labelled `name`; a call that reaches
+several definitions (through a parameter bound to several callbacks, say) is labelled `name` too,
+one row per target.
 
 Speed: most calls (`f()` of a global def or import, `self.m()`, `mod.f()`) are settled by a fast
 path of plain lookups that would find what the evaluator finds (PyWorld._fast); results are shared
@@ -1352,8 +1353,9 @@ def resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: di
     id -> definitions, as `calls.caller_id`) only those definitions' calls that needed parameters'
     values (`calls.via_params`): arguments moved elsewhere can move nothing else there; in the
     files of `unresolved_only`, the calls with no target yet (invalidate.carry_targets,
-    .recheck_calls), imports and bases; but in a file of `rechecked`
-    (file id -> invalidate.Again), only the imports, bases, `for`, `with` and operators it names.
+    .recheck_calls), imports and bases; but in a file of `rechecked` (file id -> invalidate.Again:
+    from .recheck_calls, or .carry_protocols for a changed file), only the imports, bases, `for`,
+    `with` and operators it names.
     The resolver makes millions of small tuples and sets that live until it returns: the cyclic
     garbage collector would walk them again and again for nothing (it took a third of the time),
     so it waits until the end."""
