@@ -278,6 +278,15 @@ def test_value_flow_through_an_unchanged_function_of_the_changed_file(tmp_path: 
     assert report["other_files"] == 2  # registry.py and report.py; not other.py
 
 
+def test_value_flow_through_a_module_attribute_of_the_changed_file(tmp_path: Path) -> None:
+    """`default = make()` at the top of shapes.py itself: the module's attribute follows `make`
+    through the target its call had, so report.py, which imports it, reaches Square.area."""
+    files = dict(VALUE_FLOW, **{
+        "shapes.py": VALUE_FLOW["shapes.py"] + "\n\ndefault = make()\n",
+        "report.py": VALUE_FLOW["report.py"].replace("from registry import default", "from shapes import default")})
+    del files["registry.py"]
+    make_returns_a_square(tmp_path, files)
+
 
 def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> None:
     """A build killed after writing a file but before resolving: what that file changed is lost, so

@@ -115,9 +115,6 @@ class Indexer:
         self._before: dict[str, invalidate.Shape | None] = {}  # stored shapes read ahead (None: taken)
         # files _recheck looked at, and changed files (carry_protocols) -> what to resolve besides new calls
         self._rechecked: dict[int, invalidate.Again] = {}
-        # file -> definitions whose calls that needed parameters' values this update resolves again
-        self._params: dict[int, set[int]] = {}  # (invalidate.argument_scopes) ...
-        self._params_todo: dict[int, set[int]] = {}  # ... and of them, those for the next _resolve_marked
         self.root = root
         self.conn = conn
         self.max_file_bytes = max_file_bytes
@@ -209,7 +206,6 @@ class Indexer:
         todo, gone, skipped, seen = self._plan(paths, stored)
         self._known = set(stored)
         self._carry, self._before, self._rechecked = {}, {}, {}
-        self._params, self._params_todo = {}, {}
         gone_set = set(gone)
         package_dirs = {p.rsplit("/", 1)[0] if "/" in p else "" for p in (*stored, *todo)
                         if (p == "__init__.py" or p.endswith("/__init__.py")) and p not in gone_set}
@@ -622,6 +618,8 @@ class Indexer:
             mine = {r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('text', 'skipped')")}
             count["changed_files"] = len(mine)
             whole = invalidate.files_to_resolve(c, changed) if changed else set()
+            params: dict[int, set[int]] = {}  # file -> definitions whose calls that needed parameters' values
+            partly: dict[int, set[int]] = {}  # are resolved again: in this update, and in the next _resolve_marked
             for path, (before, after) in self._carry.items():  # changed files: calls found again keep their targets
                 row = c.execute("SELECT id FROM files WHERE path = ? AND resolved = 0", (path,)).fetchone()
                 if row is not None:
@@ -632,12 +630,12 @@ class Indexer:
             if changed:  # the other files found: Python's resolve only the calls that may read what changed
                 whole -= self._recheck(whole - changed.found.get("callback", set()), mine, changed, count)
                 self._mark(whole)  # parameters whose values moved: their functions (by the calls' old targets first)
-                self._mark_params(invalidate.argument_scopes(c, changed, mine, before=True))
+                partly = self._mark_params(invalidate.argument_scopes(c, changed, mine, before=True), params)
             partial = {r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved IN ({PARAMS_ONLY}, {UNRESOLVED_ONLY})")}
-            done = self._resolve_marked(progress, count)
+            done = self._resolve_marked(progress, count, partly)
             if changed and changed.arg_calls:  # ... and by their new ones (a changed file's kept targets too)
-                self._mark_params(invalidate.argument_scopes(c, changed, mine), skip=done - partial)
-                done |= self._resolve_marked(None, count)
+                partly = self._mark_params(invalidate.argument_scopes(c, changed, mine), params, skip=done - partial)
+                done |= self._resolve_marked(None, count, partly)
             count["other_files"] = count["files"] - count["changed_files"]
         return count
 
@@ -665,14 +663,17 @@ class Indexer:
             self.conn.execute(f"UPDATE files SET resolved = 0 WHERE resolved = 1 AND lang NOT IN ('text', 'skipped') "
                               f"AND id IN ({','.join('?' * len(part))})", part)
 
-    def _mark_params(self, found: dict[int, set[int]], skip: set[int] = frozenset()) -> None:
+    def _mark_params(self, found: dict[int, set[int]], params: dict[int, set[int]],
+                     skip: set[int] = frozenset()) -> dict[int, set[int]]:
         """Functions whose parameters' values moved (file -> definitions, invalidate.argument_scopes),
-        but not in files resolved whole (`skip`, or marked so) nor those done already: their calls
-        that needed parameters' values are resolved again. An unchanged file is marked PARAMS_ONLY;
-        a changed one keeps its plan (invalidate.carry_plan covers what the rules look for) and those
-        of its calls are unsettled."""
-        todo = {fid: scopes - self._params.get(fid, set()) for fid, scopes in found.items() if fid not in skip}
+        but not in files resolved whole (`skip`, or marked so) nor those in `params` (what this
+        update marked so far, which grows): their calls that needed parameters' values are resolved
+        again. An unchanged file is marked PARAMS_ONLY; a changed one keeps its plan
+        (invalidate.carry_plan covers what the rules look for) and those of its calls are unsettled.
+        Returns the definitions of the files marked PARAMS_ONLY, for _resolve_marked."""
+        todo = {fid: scopes - params.get(fid, set()) for fid, scopes in found.items() if fid not in skip}
         todo = {fid: scopes for fid, scopes in todo.items() if scopes}
+        marked: dict[int, set[int]] = {}
         for part in _parts(sorted(todo)):
             marks = ",".join("?" * len(part))
             rows = self.conn.execute(f"SELECT id, resolved FROM files WHERE resolved IN (1, {UNRESOLVED_ONLY}) "
@@ -681,18 +682,20 @@ class Indexer:
                                   [(fid,) for fid, how in rows if how == 1])
             edited = {fid: todo[fid] for fid, how in rows if how == UNRESOLVED_ONLY}
             invalidate.unsettle_params(self.conn, edited)
-            for fid, _how in rows:
-                self._params.setdefault(fid, set()).update(todo[fid])
-                self._params_todo[fid] = todo[fid]
+            for fid, how in rows:
+                params.setdefault(fid, set()).update(todo[fid])
+                if how == 1:
+                    marked[fid] = todo[fid]
+        return marked
 
-    def _resolve_marked(self, progress: Progress | None, count: dict) -> set[int]:
+    def _resolve_marked(self, progress: Progress | None, count: dict, partly: dict[int, set[int]]) -> set[int]:
+        """Resolve the files marked: whole (resolved = 0), the calls with no target (UNRESOLVED_ONLY),
+        and in those of `partly` (the PARAMS_ONLY files) their definitions' calls that needed
+        parameters' values. Returns their ids."""
         from . import resolve_base, resolve_generic, resolve_python
 
         c = self.conn
         py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
-        partly = {r[0]: self._params_todo[r[0]]
-                  for r in c.execute(f"SELECT id FROM files WHERE resolved={PARAMS_ONLY} AND lang='python'")}
-        self._params_todo = {}
         fresh = [r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved={UNRESOLVED_ONLY} AND lang='python'")]
         other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
         if progress and (py or partly or fresh or other):

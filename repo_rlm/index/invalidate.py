@@ -724,10 +724,7 @@ def carry_protocols(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Ca
     do for the file besides its calls with no target: the other protocols, every import and base."""
     from .resolve_base import MADE
 
-    made: dict[tuple, list] = {}  # (line, operand) -> [(caller, `value.method`, method, target)] of the old rows
-    for caller, callee, name, line, _col, is_new, target, _h, _v, text, _id in old.calls:
-        if is_new >= 2 and not text:
-            made.setdefault((line, callee.rpartition(".")[0]), []).append((caller, callee, name, target))
+    made = _protocol_rows(old.calls)
     seen = Counter((scope, kind, name, value) for scope, kind, name, value, _ln in old.protocols)
     at = Counter((line, value) for _s, _k, _n, value, line in old.protocols)
     was = {(scope, kind, name, value): line for scope, kind, name, value, line in old.protocols}
@@ -741,17 +738,33 @@ def carry_protocols(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Ca
         key = (scope, kind, name, value)
         before = was.get(key)
         old_rows = made.get((before, value), ())
-        if (seen[key] != 1 or fresh[key] != 1 or at[(before, value)] != 1
-                or any(plan.again(scope, f"{value}.{m}", ()) for m in PROTOCOL_CALLS.get(kind, (name,)))
-                or any(plan.again(caller, callee, (target,)) for caller, callee, _m, target in old_rows)):
+        if seen[key] != 1 or fresh[key] != 1 or at[(before, value)] != 1 or _protocol_moves(plan, key, old_rows):
             todo.protocols.add((line, value))
             continue
-        rows += [(file_id, sid, caller, callee, method, line, target) for caller, callee, method, target in old_rows]
+        rows += [(file_id, sid, caller, callee, method, line, target) for caller, callee, method, target, _id in old_rows]
     conn.executemany("INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, "
                      f"resolution, is_new) VALUES(?, ?, ?, ?, ?, ?, 1, '', ?, 'resolved', {MADE})", rows)
     todo.imports = {r[0] for r in conn.execute("SELECT id FROM imports WHERE file_id = ?", (file_id,))}
     todo.bases = set(conn.execute("SELECT symbol_id, base FROM bases WHERE file_id = ?", (file_id,)))
     return todo
+
+
+def _protocol_rows(calls: list) -> dict[tuple, list]:
+    """The rows the resolver made for a file's `for`, `with` and operators (stored call rows, as
+    Shape.calls): (line, operand) -> [(caller, `operand.method`, method, target, row id)]."""
+    out: dict[tuple, list] = {}
+    for caller, callee, name, line, _col, is_new, target, _h, _v, text, cid in calls:
+        if is_new >= 2 and not text:
+            out.setdefault((line, callee.rpartition(".")[0]), []).append((caller, callee, name, target, cid))
+    return out
+
+
+def _protocol_moves(plan: Carry, key: tuple, rows: list) -> bool:
+    """May a `for`, `with` or operator (scope, kind, name, operand) reach other methods now: its
+    methods' calls would resolve again, or what its rows reached changed?"""
+    scope, kind, name, value = key
+    return (any(plan.again(scope, f"{value}.{m}", ()) for m in PROTOCOL_CALLS.get(kind, (name,)))
+            or any(plan.again(caller, callee, (target,)) for caller, callee, _m, target, _id in rows))
 
 
 @dataclass
@@ -788,17 +801,14 @@ def recheck_calls(conn: sqlite3.Connection, file_id: int, ch: Changes) -> tuple[
     todo.bases = {(sid, base) for sid, base, target in q(
         "SELECT symbol_id, base, target FROM bases WHERE file_id = ?", (file_id,)) if moved((base,), target)}
     copies: dict[tuple, list] = {}  # (line, col, callee) -> [(target, row id)] of the rows made for a call
-    protocols: dict[tuple, list] = {}  # (line, value) -> [(caller, `value.method`, target, row id)]
-    for caller, callee, _n, line, col, is_new, target, _h, _v, text, cid in sh.calls:
+    for _c, callee, _n, line, col, is_new, target, _h, _v, text, cid in sh.calls:
         if is_new >= 2 and text:
             copies.setdefault((line, col, callee), []).append((target, cid))
-        elif is_new >= 2:
-            protocols.setdefault((line, callee.rpartition(".")[0]), []).append((caller, callee, target, cid))
+    protocols = _protocol_rows(sh.calls)
     again, drop, kept = [], [], 0
     for scope, kind, name, value, line in sh.protocols:
         rows = protocols.get((line, value), ())
-        if (any(plan.again(scope, f"{value}.{m}", ()) for m in PROTOCOL_CALLS.get(kind, (name,)))
-                or any(plan.again(caller, callee, (target,)) for caller, callee, target, _cid in rows)):
+        if _protocol_moves(plan, (scope, kind, name, value), rows):
             todo.protocols.add((line, value))
             drop += [cid for *_r, cid in rows]
     for caller, callee, _n, line, col, is_new, target, _h, _v, _t, cid in sh.calls:
