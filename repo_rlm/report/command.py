@@ -6,7 +6,6 @@ bad flag); 1 for other failures (Graphviz missing for `--format html`, an unwrit
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -75,6 +74,8 @@ def run(args: argparse.Namespace, repo_opener) -> int:
     if settings is None:
         data["model"] = {"used": False, "reason": "--no-model" if args.no_model else "no model configured (set REPO_RLM_MODEL or --model)"}
     else:
+        import asyncio  # only with a model: it costs a CLI's every start 20 ms
+
         from .summaries import summarise
 
         res = asyncio.run(summarise(repo, data, facts.graph, settings, title, _say))
