@@ -74,6 +74,11 @@ def imports_table(conn: sqlite3.Connection) -> Counter:
                                 "FROM imports i JOIN files f ON f.id = i.file_id"))
 
 
+def bases_table(conn: sqlite3.Connection) -> Counter:
+    return Counter(conn.execute("SELECT f.path, s.qualname, b.base, b.target FROM bases b JOIN symbols s ON s.id = b.symbol_id "
+                                "JOIN files f ON f.id = b.file_id"))
+
+
 def _lines_without(text: str, start: int, end: int) -> str:
     lines = text.splitlines(keepends=True)
     return "".join(lines[:start - 1] + lines[end:])
@@ -166,10 +171,11 @@ def check_fixture(src: Path, tmp: Path) -> list[str]:
         if a != b:
             failures.append(f"{src.name} {label} {path}: incremental has {sorted((a - b).elements())[:3]}, "
                             f"a fresh build {sorted((b - a).elements())[:3]}")
-        a, b = imports_table(inc), imports_table(fresh)
-        if a != b:
-            failures.append(f"{src.name} {label} {path}: incremental imports {sorted((a - b).elements())[:3]}, "
-                            f"a fresh build's {sorted((b - a).elements())[:3]}")
+        for what, table in (("imports", imports_table), ("bases", bases_table)):
+            a, b = table(inc), table(fresh)
+            if a != b:
+                failures.append(f"{src.name} {label} {path}: incremental {what} {sorted((a - b).elements())[:3]}, "
+                                f"a fresh build's {sorted((b - a).elements())[:3]}")
         if label in BODY_ONLY and report["resolved"]["other_files"]:
             failures.append(f"{src.name} {label} {path}: a body-only edit resolved "
                             f"{report['resolved']['other_files']} other files again")
@@ -286,6 +292,36 @@ def test_value_flow_through_a_module_attribute_of_the_changed_file(tmp_path: Pat
         "report.py": VALUE_FLOW["report.py"].replace("from registry import default", "from shapes import default")})
     del files["registry.py"]
     make_returns_a_square(tmp_path, files)
+
+
+def test_a_changed_files_imports_and_bases_keep_their_targets_unless_what_they_name_moved(tmp_path: Path) -> None:
+    """A changed file's imports and bases found again keep their stored targets (invalidate.carry_imports)
+    unless what they name was bound anew: the import of `Base` now from other.py moves `Thing`'s
+    base; a class inside a function whose local `Local` now names `Twin` moves `Inner`'s. An edit
+    elsewhere in the file keeps them. After each edit the tables are a fresh build's."""
+    files = {
+        "lib.py": "class Base:\n    def run(self):\n        return 1\n",
+        "other.py": "class Base:\n    def run(self):\n        return 2\n",
+        "app.py": "from lib import Base\n\n\nclass Thing(Base):\n    pass\n\n\nclass Twin(Base):\n    pass\n\n\n"
+                  "def factory():\n    Local = Base\n\n    class Inner(Local):\n        pass\n    return Inner\n",
+    }
+    tree, conn = build_files(tmp_path, files)
+    base_of = "SELECT b.target FROM bases b JOIN symbols s ON s.id = b.symbol_id WHERE s.qualname = ?"
+    assert conn.execute(base_of, ("app.factory.Inner",)).fetchone() == ("lib.Base",)
+    steps = [("def factory():", "def helper():\n    return 1\n\n\ndef factory():", {"app.Thing": "lib.Base"}),
+             ("from lib import Base", "from other import Base", {"app.Thing": "other.Base", "app.factory.Inner": "other.Base"}),
+             ("Local = Base", "Local = Twin", {"app.Thing": "other.Base", "app.factory.Inner": "app.Twin"})]
+    text = files["app.py"]
+    for i, (old, new, expected) in enumerate(steps):
+        text = text.replace(old, new)
+        (tree / "app.py").write_text(text)
+        Indexer(tree, conn).update()
+        for cls, target in expected.items():
+            assert conn.execute(base_of, (cls,)).fetchone() == (target,), (old, cls)
+        fresh, _ = build(tree, tmp_path / f"fresh{i}.db")
+        assert (bases_table(conn), imports_table(conn), calls_table(conn)) == \
+               (bases_table(fresh), imports_table(fresh), calls_table(fresh)), old
+        fresh.close()
 
 
 def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> None:

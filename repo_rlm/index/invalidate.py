@@ -38,7 +38,9 @@ changed or whose bindings changed, or a class whose bases changed (and its subcl
 text names an attribute or import that changed in a module or class the file reads, a new or
 removed definition, a module that came or went, or a name the file binds to any of these (to a
 fixed point), or calls a function whose result changed; its arguments moved; or its old target
-changed or went. Its calls that needed parameters' values follow the arguments rule.
+changed or went. Its calls that needed parameters' values follow the arguments rule. Its `for`,
+`with` and operators found again keep their rows (`carry_protocols`), and its imports and bases
+found again their targets (`carry_imports`), by the same rules.
 
 What it does not follow (a full rebuild would): values through more rounds than VALUE_ROUNDS,
 arguments passed in unchanged files whose values moved elsewhere, a new method capturing a
@@ -53,6 +55,7 @@ import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .names import CLASS_KINDS, absolute_module
 from .parse import FileFacts, place
@@ -78,6 +81,8 @@ class Shape:
     calls: list = field(default_factory=list)  # stored call rows (old only): see carry_targets
     reads: set = field(default_factory=set)  # (old only) what its calls, imports and bases reached, and their owners
     protocols: list = field(default_factory=list)  # (old only) `for`, `with`, operators: (scope, kind, name, value, line)
+    import_targets: dict = field(default_factory=dict)  # (old only) (module, name, alias, level) -> {stored targets}
+    base_rows: dict = field(default_factory=dict)  # (old only) (class qualname, base as written) -> {stored targets}
 
     def same(self, other: Shape) -> bool:
         """Does the other shape bind and define the same, in the same order? Then this file's calls
@@ -183,15 +188,17 @@ def stored_shape(conn: sqlite3.Connection, file_id: int, cached: FileFacts | Non
             imports.append((index.get(s, -1), mod, name, alias, level))
             targets.append(target)
         bases = []
-    base_targets = {}
+    base_targets, base_rows, import_targets = {}, {}, {}
     for sid, base, target in q("SELECT symbol_id, base, target FROM bases WHERE file_id=?", (file_id,)):
         if sid in index:
             if cached is None:
                 bases.append((index[sid], base))
+            base_rows.setdefault((defs[index[sid]][1], base), set()).add(target)
             if target:
                 base_targets.setdefault(defs[index[sid]][1], []).append(target)
     reads = {t for ts in base_targets.values() for t in ts}
-    for (_s, mod, name, _a, level), target in zip(imports, targets):
+    for (_s, mod, name, alias, level), target in zip(imports, targets):
+        import_targets.setdefault((mod, name, alias, level), set()).add(target)
         reads.add(target)  # and what it names, resolved or not (a variable: `from registry import default`)
         reads.add(_join(absolute_module(module, path, mod, level), name if name != "*" else ""))
     calls, call_targets, site_targets = {}, {}, {}
@@ -207,6 +214,7 @@ def stored_shape(conn: sqlite3.Connection, file_id: int, cached: FileFacts | Non
     sh = _shape(module, defs, bases, binds, imports, calls)
     sh.base_targets, sh.call_targets, sh.site_targets, sh.calls = base_targets, call_targets, site_targets, rows
     sh.protocols = [(defs[s][1] if s >= 0 else module, k, n, v, ln) for s, n, k, v, ln in binds if k in LOCAL_ONLY]
+    sh.import_targets, sh.base_rows = import_targets, base_rows
     reads.update(t for ts in call_targets.values() for t in ts)
     sh.reads = {module} | {p for t in reads if t for p in _prefixes(t)}
     return sh
@@ -475,14 +483,14 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
         why.setdefault(rule, set()).update(ids)
         return ids
 
-    def named(name: str, within: set[int], unresolved: bool = False) -> set[int]:
-        """The files of `within` with calls or imports of this name (unresolved ones only)."""
-        if not within:
-            return within
+    def named(name: str, within: Callable[[], set[int]], unresolved: bool = False) -> set[int]:
+        """The files of `within()` with calls or imports of this name (unresolved ones only).
+        `within` is asked only when some file names it: the readers of a hub module are thousands
+        of files, and most names added to it (a new function) are called nowhere yet."""
         cond = " AND target IS NULL" if unresolved else ""
         ids = {r[0] for r in q(f"SELECT DISTINCT file_id FROM calls WHERE name = ?{cond}", (name,))}
         ids |= {r[0] for r in q(f"SELECT file_id FROM imports WHERE (name = ? OR alias = ?){cond}", (name, name))}
-        return ids & within
+        return ids & within() if ids else ids
 
     _temp(conn, "inv_keys", keys)
     found("target", "SELECT c.file_id FROM inv_keys k CROSS JOIN calls c ON c.target = k.v")
@@ -493,7 +501,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
     modules = {r[0] for r in q("SELECT DISTINCT module FROM files WHERE lang = 'python'")}
     for owner, name in ch.scoped:  # `mod.x`, `Cls.x`, `obj.x = v`: where the module or class is read
         why.setdefault("attribute", set()).update(
-            readers.through(owner, name) if owner in modules else named(name, readers(owner)))
+            readers.through(owner, name) if owner in modules else named(name, lambda: readers(owner)))
     # added definitions: the calls they may capture, today resolved to the same name in an
     # ancestor of their class, or unresolved where their class (or a subclass) or module is read
     captured: set[str] = set()
@@ -505,10 +513,8 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
             (_base_name(b),)))
         for anc in _ancestors(conn, owner, old_bases + named_bases):
             captured.add(_join(anc, name))
-        where = readers(owner)
-        for sub in readers.descendants(owner):
-            where = where | readers(sub)
-        why.setdefault("capture", set()).update(named(name, where, unresolved=True))
+        why.setdefault("capture", set()).update(named(name, lambda: readers(owner).union(
+            *map(readers, readers.descendants(owner))), unresolved=True))
     _temp(conn, "inv_keys", captured)
     found("mro", "SELECT c.file_id FROM inv_keys k CROSS JOIN calls c ON c.target = k.v")
     # functions the changed non-Python files called, where they call a parameter: its callbacks
@@ -721,7 +727,8 @@ def carry_protocols(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Ca
     """A changed Python file's `for`, `with` and operators found again (same scope, kind, name and
     operand, once in the old file and once in the new) keep the rows the resolver made for them, at
     their new line, unless `plan` says they may resolve differently. Returns what the resolver must
-    do for the file besides its calls with no target: the other protocols, every import and base."""
+    do for the file besides its calls with no target: the other protocols (carry_imports adds the
+    imports and bases)."""
     from .resolve_base import MADE
 
     made = _protocol_rows(old.calls)
@@ -744,9 +751,36 @@ def carry_protocols(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Ca
         rows += [(file_id, sid, caller, callee, method, line, target) for caller, callee, method, target, _id in old_rows]
     conn.executemany("INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, "
                      f"resolution, is_new) VALUES(?, ?, ?, ?, ?, ?, 1, '', ?, 'resolved', {MADE})", rows)
-    todo.imports = {r[0] for r in conn.execute("SELECT id FROM imports WHERE file_id = ?", (file_id,))}
-    todo.bases = set(conn.execute("SELECT symbol_id, base FROM bases WHERE file_id = ?", (file_id,)))
     return todo
+
+
+def carry_imports(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Carry, ch: Changes, todo: Again) -> int:
+    """A changed Python file's imports and bases found again (the same import, or the same base of
+    the same class), whose stored rows all had one target, keep it, unless it may move now: as an
+    unchanged file's would (`_moves`: a name that changed, a target that changed or went), or (a
+    base) the class or a definition around it changed. Where the imported modules did not change,
+    the resolver need not load them again: an edit of a hub importing 100 modules loaded 40 files
+    for none of its calls. The others are left to the resolver (`todo`). Returns how many kept theirs."""
+    q = conn.execute
+    imports, bases = [], []
+    for iid, *key in q("SELECT id, module, name, alias, level FROM imports WHERE file_id = ?", (file_id,)):
+        was = old.import_targets.get(tuple(key), ())
+        target = next(iter(was)) if len(was) == 1 else None
+        if target is None or _moves(plan, ch, key[:3], target):
+            todo.imports.add(iid)
+        else:
+            imports.append((target, iid))
+    for sid, qual, base in q("SELECT b.symbol_id, s.qualname, b.base FROM bases b JOIN symbols s ON s.id = b.symbol_id "
+                             "WHERE b.file_id = ?", (file_id,)):
+        was = old.base_rows.get((qual, base), ())
+        target = next(iter(was)) if len(was) == 1 else None
+        if target is None or _within(qual, plan.scopes) or _moves(plan, ch, (base,), target):
+            todo.bases.add((sid, base))
+        else:
+            bases.append((target, sid, base))
+    conn.executemany("UPDATE imports SET target = ? WHERE id = ?", imports)
+    conn.executemany("UPDATE bases SET target = ? WHERE symbol_id = ? AND base = ?", bases)
+    return len(imports) + len(bases)
 
 
 def _protocol_rows(calls: list) -> dict[tuple, list]:
@@ -769,11 +803,22 @@ def _protocol_moves(plan: Carry, key: tuple, rows: list) -> bool:
 
 @dataclass
 class Again:
-    """What of a file `recheck_calls` looked at the resolver must do again, besides its calls with no target."""
+    """What of a file the resolver must do again, besides its calls with no target (recheck_calls;
+    carry_protocols and carry_imports for a changed file)."""
 
     protocols: set = field(default_factory=set)  # the `for`, `with` and operators at these (line, value)s
     imports: set = field(default_factory=set)  # import ids
     bases: set = field(default_factory=set)  # (class id, base as written)
+
+
+def _moves(plan: Carry, ch: Changes, texts, target: str | None) -> bool:
+    """May this import or base reach another definition now? It names what changed, or reaches
+    what changed or went, or a module or class holding it (a module placed under another name:
+    its old definitions went)."""
+    if ch.owners is None:
+        ch.owners = {p for k in ch.read for p in _prefixes(k)}
+    return (any(not plan.names.isdisjoint(_IDENT.findall(t)) for t in texts if t)
+            or (target is not None and (target in ch.owners or _within(target, plan.prefixes))))
 
 
 def recheck_calls(conn: sqlite3.Connection, file_id: int, ch: Changes) -> tuple[int, Again]:
@@ -786,20 +831,11 @@ def recheck_calls(conn: sqlite3.Connection, file_id: int, ch: Changes) -> tuple[
     sh = stored_shape(conn, file_id)
     plan = carry_plan(sh, sh, ch)
     todo = Again()
-    if ch.owners is None:
-        ch.owners = {p for k in ch.read for p in _prefixes(k)}
-
-    def moved(texts, target) -> bool:
-        """An import or base naming what changed, reaching what changed or went, or a module or
-        class holding it (a module placed under another name: its old definitions went)."""
-        return (any(not plan.names.isdisjoint(_IDENT.findall(t)) for t in texts if t)
-                or (target is not None and (target in ch.owners or _within(target, plan.prefixes))))
-
     q = conn.execute
     todo.imports = {iid for iid, *texts, target in q(
-        "SELECT id, module, name, alias, target FROM imports WHERE file_id = ?", (file_id,)) if moved(texts, target)}
+        "SELECT id, module, name, alias, target FROM imports WHERE file_id = ?", (file_id,)) if _moves(plan, ch, texts, target)}
     todo.bases = {(sid, base) for sid, base, target in q(
-        "SELECT symbol_id, base, target FROM bases WHERE file_id = ?", (file_id,)) if moved((base,), target)}
+        "SELECT symbol_id, base, target FROM bases WHERE file_id = ?", (file_id,)) if _moves(plan, ch, (base,), target)}
     copies: dict[tuple, list] = {}  # (line, col, callee) -> [(target, row id)] of the rows made for a call
     for _c, callee, _n, line, col, is_new, target, _h, _v, text, cid in sh.calls:
         if is_new >= 2 and text:
