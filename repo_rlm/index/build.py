@@ -694,13 +694,16 @@ class Indexer:
         """Resolve the files marked: whole (resolved = 0), the calls with no target (UNRESOLVED_ONLY),
         and in those of `partly` (the PARAMS_ONLY files) their definitions' calls that needed
         parameters' values. Returns their ids."""
-        from . import resolve_base, resolve_generic, resolve_python
-
         c = self.conn
         py = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang='python'")]
         fresh = [r[0] for r in c.execute(f"SELECT id FROM files WHERE resolved={UNRESOLVED_ONLY} AND lang='python'")]
         other = [r[0] for r in c.execute("SELECT id FROM files WHERE resolved=0 AND lang NOT IN ('python', 'text', 'skipped')")]
-        if progress and (py or partly or fresh or other):
+        if not (py or partly or fresh or other):  # (a re-check that finds nothing imports no resolver)
+            c.execute("UPDATE files SET resolved=1 WHERE resolved != 1")
+            return set()
+        from . import resolve_base, resolve_generic, resolve_python
+
+        if progress:
             progress(0, 1, "resolve")
         count["files"] += len(py) + len(partly) + len(fresh) + len(other)
         count["params_only_files"] += len(partly)
@@ -713,6 +716,6 @@ class Indexer:
             if other:
                 resolve_generic.resolve_files(c, other)
         c.execute("UPDATE files SET resolved=1 WHERE resolved != 1")
-        if progress and (py or partly or fresh or other):
+        if progress:
             progress(1, 1, "resolve")
         return set(py) | set(partly) | set(fresh) | set(other)

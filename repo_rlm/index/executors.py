@@ -8,7 +8,6 @@ While they wait for a task, they give the parent's own work a turn (`idle`).
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import socket
 import threading
@@ -74,6 +73,8 @@ class ProcessPool:
                 yield []
                 continue
             if self.pool is None:
+                import multiprocessing  # here: a re-check that finds nothing to extract starts faster without it
+
                 method = "fork" if threading.active_count() == 1 else "spawn"
                 self.pool = multiprocessing.get_context(method).Pool(self.workers)
             window.append(self.pool.apply_async(extract_batch, (b,)))
