@@ -271,6 +271,40 @@ def test_lru_eviction_keeps_the_recently_used(tmp_path: Path) -> None:
     cache.close()
 
 
+def test_the_bound_is_checked_without_reading_every_entry(tmp_path: Path) -> None:
+    """Under its bound, `evict` reads one number (meta `bytes`, the written bytes added up), not the
+    sum of every entry's size: that scan read the whole cache, data and all, after every edit.
+    Over it, the entries are counted exactly, trimmed, and the count starts again from the truth."""
+    from repo_rlm.index.parse import extract
+
+    def entries(tag: str, n: int) -> list:
+        out = []
+        for i in range(n):
+            facts = extract("python", "".join(f"def {tag}{i}_{j}():\n    return {os.urandom(40).hex()!r}\n"
+                                              for j in range(30)).encode())
+            out.append((facts.blob, "python", factcache.encode(facts)))
+        return out
+
+    cache = factcache.FactCache.open(tmp_path / "cache", limit_mb=0.5)
+    statements: list[str] = []
+    cache.conn.set_trace_callback(statements.append)
+
+    def bytes_noted() -> int:
+        return int(cache.conn.execute("SELECT value FROM meta WHERE key = 'bytes'").fetchone()[0])
+
+    cache.put_many(entries("a", 20))
+    assert cache.evict() == 0  # a cache without the count (an older repo-rlm's): counted once
+    assert any("SUM(size)" in q for q in statements) and bytes_noted() == cache.size() < cache.limit_bytes
+    statements.clear()
+    cache.put_many(entries("b", 20))
+    assert cache.evict() == 0 and not any("SUM(size)" in q for q in statements)
+    assert bytes_noted() == cache.size()
+    cache.put_many(entries("c", 300))  # over the bound now
+    dropped = cache.evict()
+    assert dropped > 0 and bytes_noted() == cache.size() <= cache.limit_bytes
+    cache.close()
+
+
 def test_two_builds_writing_the_cache_at_once(origin: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     a = clone(origin, tmp_path / "a", "HEAD~1")

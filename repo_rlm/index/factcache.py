@@ -208,6 +208,8 @@ class FactCache:
             with _tx(self.conn):
                 self.conn.executemany("INSERT OR REPLACE INTO facts VALUES(?,?,?,?,?,?)",
                                       [(b, lang, extractor_version(lang), d, len(d), now) for b, lang, d in entries])
+                self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'bytes'",
+                                  (sum(len(d) for _b, _l, d in entries),))
             self.written += len(entries)
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):  # another writer held on too long: skip this batch
@@ -216,28 +218,38 @@ class FactCache:
             self._fail(exc)
 
     def size(self) -> int:
+        """The bytes of facts stored, exactly: a scan of every entry, data and all."""
         return self.conn.execute("SELECT COALESCE(SUM(size), 0) FROM facts").fetchone()[0] if self.conn else 0
 
     def evict(self) -> int:
-        """Drop the least recently used entries until the cache is under 90% of its bound (after writes only)."""
+        """Drop the least recently used entries until the cache is under 90% of its bound (after writes only).
+        Under the bound it reads one number: `meta.bytes`, the bytes written since the last exact count
+        added to it (never less than what is stored: replaced and deleted entries are not taken off).
+        Summing the entries' sizes read every page of the cache, data included (up to 2 GB), after
+        every edit: sympy's 37 MB took 3 ms where the OS had them cached, 0.2 s where it had not."""
         if self.conn is None or not self.written:
             return 0
         try:
-            total = self.size()
-            if total <= self.limit_bytes:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'bytes'").fetchone()
+            if row is not None and int(row[0]) <= self.limit_bytes:
                 return 0
-            goal, dropped = total - int(self.limit_bytes * 0.9), 0
-            with _tx(self.conn):
-                rows = self.conn.execute("SELECT blob, lang, version, size FROM facts ORDER BY used")
-                victims = []
-                for blob, lang, ver, size in rows:
-                    if goal <= 0:
-                        break
-                    victims.append((blob, lang, ver))
-                    goal -= size
-                self.conn.executemany("DELETE FROM facts WHERE blob=? AND lang=? AND version=?", victims)
-                dropped = len(victims)
-            self.conn.execute("PRAGMA incremental_vacuum")
+            dropped = 0
+            with _tx(self.conn):  # counted and trimmed with other writers held off: the count stays exact
+                total = self.size()
+                if total > self.limit_bytes:
+                    goal = total - int(self.limit_bytes * 0.9)
+                    victims = []
+                    for blob, lang, ver, size in self.conn.execute("SELECT blob, lang, version, size FROM facts ORDER BY used"):
+                        if goal <= 0:
+                            break
+                        victims.append((blob, lang, ver))
+                        goal -= size
+                        total -= size
+                    self.conn.executemany("DELETE FROM facts WHERE blob=? AND lang=? AND version=?", victims)
+                    dropped = len(victims)
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES('bytes', ?)", (str(total),))
+            if dropped:
+                self.conn.execute("PRAGMA incremental_vacuum")
             return dropped
         except sqlite3.Error as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
