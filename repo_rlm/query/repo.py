@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..index import discovery, git, store
 from ..index.resolve_base import DECORATED
-from ..index.build import Indexer
+from ..index.build import Indexer, seed
 from ..index.discovery import looks_binary
 from ..index.executors import ExecutorError
 from ..index.names import CONSTRUCTIBLE_KINDS, CONSTRUCTORS, IDENTIFIER, is_ident_char
@@ -54,16 +54,17 @@ def default_index_path(root: Path) -> Path:
     return Path(platformdirs.user_cache_dir("repo-rlm")) / "indexes" / f"{root.resolve().name}-{key}.db"
 
 
-def _create_private(ipath: Path) -> None:
+def _create_private(ipath: Path, file: bool = True) -> None:
     """A new index (it holds the code) is created 0600, its folder 0700 when we create it; SQLite
-    gives the -wal and -shm files the database's mode."""
+    gives the -wal and -shm files the database's mode. `file=False`: the folder only."""
     if ipath.exists():
         return
     try:
         missing = [p for p in [ipath.parent, *ipath.parent.parents] if not p.exists()]
         for p in reversed(missing):
             p.mkdir(mode=0o700, exist_ok=True)
-        os.close(os.open(ipath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        if file:
+            os.close(os.open(ipath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError:
         pass  # store.connect reports the real problem
 
@@ -187,10 +188,17 @@ class Repo:
 
     @classmethod
     def _connect(cls, root_path: Path, ipath: Path) -> "Repo":
+        key = None
+        if not ipath.exists():  # another clone's index, if there is one (build.seed)
+            _create_private(ipath, file=False)
+            key, _seeded = seed(root_path, ipath)
         _create_private(ipath)
         try:
             conn = store.connect(ipath)
             store.init(conn)
+            if key:  # known now: the first update need not ask git again
+                with conn:
+                    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('repo_key', ?)", (key,))
         except store.IndexError_ as exc:
             raise RepoError(str(exc)) from exc
         return cls(root_path, conn, ipath, False)
