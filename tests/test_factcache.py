@@ -142,6 +142,26 @@ def test_a_seed_is_the_same_copied_whole_or_page_by_page(origin: Path, tmp_path:
     assert not list(tmp_path.glob("*.seeding*"))
 
 
+def test_a_seed_drops_the_copies_of_killed_seeds(origin: Path, tmp_path: Path) -> None:
+    """A seed killed mid-copy leaves INDEX.seeding-PID (200 MB on a large repository): the next
+    seed of that index removes those whose process is gone, never a live one's."""
+    cache = tmp_path / "cache"
+    a, b = clone(origin, tmp_path / "a", "HEAD~1"), clone(origin, tmp_path / "b", "HEAD")
+    report(cli_index(a, tmp_path / "a.db", cache))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead_copy = tmp_path / f"b.db.seeding-{gone.stdout.strip()}"
+        live_copy = tmp_path / f"b.db.seeding-{alive.pid}"
+        for leftover in (dead_copy, Path(f"{dead_copy}-wal"), live_copy):
+            leftover.write_bytes(b"x" * 1000)
+        assert report(cli_index(b, tmp_path / "b.db", cache))["fact_cache"]["seeded_from"] == str(tmp_path / "a.db")
+        assert not dead_copy.exists() and not Path(f"{dead_copy}-wal").exists() and live_copy.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_copy_whole_copies_only_a_quiet_index(tmp_path: Path) -> None:
     """store.copy_whole copies the file when its WAL folds in whole and no writer holds its lock;
     with a writer at work, or a reader still on pages the WAL replaced, it copies nothing."""
@@ -174,6 +194,13 @@ def test_copy_whole_copies_only_a_quiet_index(tmp_path: Path) -> None:
         assert c.execute("SELECT value FROM meta WHERE key='probe'").fetchone() == ("2",)
     reader.close()
     conn.close()
+    foreign = tmp_path / "other-app.db"  # another application's database: not copied, not even folded
+    with sqlite3.connect(foreign) as c:
+        c.execute("PRAGMA application_id = 7")
+        c.execute("CREATE TABLE t(x)")
+    data = foreign.read_bytes()
+    assert not store.copy_whole(foreign, tmp_path / "copy2.db") and foreign.read_bytes() == data
+    assert not (tmp_path / "copy2.db").exists() and not Path(f"{foreign}.lock").exists()
 
 
 def test_facts_do_not_depend_on_the_path(tmp_path: Path) -> None:

@@ -105,27 +105,32 @@ def index_version() -> str:
     return h.hexdigest()[:16]
 
 
+SEEDING = ".seeding-"  # INDEX.seeding-PID: the copy a process's `seed` is making
+
+
 def seed(root: Path, path: Path) -> tuple[str | None, str | None]:
     """(repository key, the index copied): a new index at `path` (no file there yet) starts as a
     copy of the newest index of another clone of the same repository (the fact cache's registry
     names them), so that its first update re-reads only the files whose blob differs. The file is
-    copied whole where it can be (store.copy_whole), else page by page from a read-only handle;
-    finished under a temporary name and renamed into place, so an interrupted copy leaves none."""
+    copied whole where it can be (store.copy_whole), else page by page from a read-only handle,
+    under a name of this process's, and linked into place once finished, only if no index
+    appeared there meanwhile (another process opening it too): an interrupted copy leaves none."""
     key = discovery.root_commits(root)
     if not key or path.exists():
         return key, None
-    tmp = path.with_name(path.name + ".seeding")
+    _drop_dead_seeds(path)
     for other in factcache.sibling_indexes(key):
         if other == str(path) or not os.path.isfile(other):
             continue
+        tmp = f"{path}{SEEDING}{os.getpid()}"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private, as the index
-            if not store.copy_whole(Path(other), tmp):
+            if not store.copy_whole(Path(other), Path(tmp)):
                 with contextlib.closing(sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=5)) as src, \
                         contextlib.closing(sqlite3.connect(tmp)) as dst:
                     src.backup(dst)
             with contextlib.closing(sqlite3.connect(tmp)) as conn:
-                if store.check(tmp) != "ours" or conn.execute(
+                if store.check(Path(tmp)) != "ours" or conn.execute(
                         "SELECT value FROM meta WHERE key='schema'").fetchone() != (store.SCHEMA_VERSION,):
                     continue
                 if conn.execute("SELECT 1 FROM files WHERE resolved != 1 LIMIT 1").fetchone():
@@ -138,15 +143,36 @@ def seed(root: Path, path: Path) -> tuple[str | None, str | None]:
                 conn.execute("PRAGMA journal_mode=WAL")
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return key, None
             return key, other
         except (OSError, sqlite3.Error):
             continue
         finally:
-            for leftover in (tmp, f"{tmp}-wal", f"{tmp}-shm", f"{tmp}-journal"):
-                with contextlib.suppress(OSError):
-                    os.unlink(leftover)
+            _drop_seed(tmp)
     return key, None
+
+
+def _drop_seed(tmp: str) -> None:
+    for leftover in (tmp, f"{tmp}-wal", f"{tmp}-shm", f"{tmp}-journal"):
+        with contextlib.suppress(OSError):
+            os.unlink(leftover)
+
+
+def _drop_dead_seeds(path: Path) -> None:
+    """Copies left by a seed that was killed (their process is gone): 200 MB each on a large repository."""
+    for tmp in path.parent.glob(f"{path.name}{SEEDING}*"):
+        pid = tmp.name[len(path.name) + len(SEEDING):]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _drop_seed(str(tmp))
+        except OSError:
+            pass  # alive (another user's), or not ours to judge
 
 
 class Indexer:

@@ -357,8 +357,9 @@ def copy_whole(src: Path, dst: Path) -> bool:
     if fcntl is None:
         return False
     try:
+        check(src)  # raises for another application's database: never touched, not even folded
         fd = os.open(f"{src}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
+    except (OSError, IndexError_):
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
