@@ -143,7 +143,7 @@ def test_a_seed_is_the_same_copied_whole_or_page_by_page(origin: Path, tmp_path:
 
 
 def test_a_seed_drops_the_copies_of_killed_seeds(origin: Path, tmp_path: Path) -> None:
-    """A seed killed mid-copy leaves INDEX.seeding-PID (200 MB on a large repository): the next
+    """A seed killed mid-copy leaves INDEX.seeding-PID-THREAD (200 MB on a large repository): the next
     seed of that index removes those whose process is gone, never a live one's."""
     cache = tmp_path / "cache"
     a, b = clone(origin, tmp_path / "a", "HEAD~1"), clone(origin, tmp_path / "b", "HEAD")
@@ -151,8 +151,8 @@ def test_a_seed_drops_the_copies_of_killed_seeds(origin: Path, tmp_path: Path) -
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        dead_copy = tmp_path / f"b.db.seeding-{gone.stdout.strip()}"
-        live_copy = tmp_path / f"b.db.seeding-{alive.pid}"
+        dead_copy = tmp_path / f"b.db.seeding-{gone.stdout.strip()}-1"
+        live_copy = tmp_path / f"b.db.seeding-{alive.pid}-1"
         for leftover in (dead_copy, Path(f"{dead_copy}-wal"), live_copy):
             leftover.write_bytes(b"x" * 1000)
         assert report(cli_index(b, tmp_path / "b.db", cache))["fact_cache"]["seeded_from"] == str(tmp_path / "a.db")

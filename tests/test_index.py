@@ -429,6 +429,19 @@ def test_navigation_never_imports_litellm(pyapp: Path, tmp_path: Path) -> None:
     assert "shop.audit.record" in out.stdout
 
 
+def test_a_recheck_that_finds_nothing_imports_no_resolver(pyapp: Path, tmp_path: Path) -> None:
+    """Start-up is most of a re-check's time: with nothing changed, `index` imports neither the
+    resolvers nor multiprocessing (the process pool) nor asyncio (a report's model calls)."""
+    base = ["--repo", str(pyapp), "--index", str(tmp_path / "i.db"), "index", "--json"]
+    assert subprocess.run(CLI + base, capture_output=True, text=True, timeout=120).returncode == 0
+    heavy = ("repo_rlm.index.resolve_python", "repo_rlm.index.resolve_generic", "multiprocessing", "asyncio")
+    code = (f"import sys\nfrom repo_rlm import cli\nrc = cli.main({base!r})\n"
+            f"print(rc, [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stderr.strip().splitlines()[-1] == "0 []"
+    assert json.loads(out.stdout)["updated_files"] == 0
+
+
 @pytest.mark.parametrize("moved", [3, 80], ids=["few-rehashed", "many-asked-of-git"])
 def test_files_touched_with_one_changed(pyapp: Path, tmp_path: Path, moved: int) -> None:
     """A checkout gives tracked files new mtimes with the same content: a few are hashed again,

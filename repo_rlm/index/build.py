@@ -26,6 +26,7 @@ import copy
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections import Counter, deque
 from pathlib import Path
@@ -105,7 +106,7 @@ def index_version() -> str:
     return h.hexdigest()[:16]
 
 
-SEEDING = ".seeding-"  # INDEX.seeding-PID: the copy a process's `seed` is making
+SEEDING = ".seeding-"  # INDEX.seeding-PID-THREAD: the copy a `seed` is making
 
 
 def seed(root: Path, path: Path) -> tuple[str | None, str | None]:
@@ -122,7 +123,7 @@ def seed(root: Path, path: Path) -> tuple[str | None, str | None]:
     for other in factcache.sibling_indexes(key):
         if other == str(path) or not os.path.isfile(other):
             continue
-        tmp = f"{path}{SEEDING}{os.getpid()}"
+        tmp = f"{path}{SEEDING}{os.getpid()}-{threading.get_ident()}"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private, as the index
             if not store.copy_whole(Path(other), Path(tmp)):
@@ -164,7 +165,7 @@ def _drop_seed(tmp: str) -> None:
 def _drop_dead_seeds(path: Path) -> None:
     """Copies left by a seed that was killed (their process is gone): 200 MB each on a large repository."""
     for tmp in path.parent.glob(f"{path.name}{SEEDING}*"):
-        pid = tmp.name[len(path.name) + len(SEEDING):]
+        pid = tmp.name[len(path.name) + len(SEEDING):].split("-")[0]
         if not pid.isdigit():
             continue
         try:
