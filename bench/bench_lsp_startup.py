@@ -66,6 +66,10 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=7)
     args = ap.parse_args()
     root = Path(args.path).resolve()
+    # bytecode ahead, as an installed package has it (pygls's came with its wheel): under
+    # PYTHONDONTWRITEBYTECODE an editable install would compile repo_rlm at every spawn
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "repo_rlm"), str(ROOT / "lsp_server")],
+                   capture_output=True, timeout=300)
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REPO_RLM_")}
         env.update(XDG_CACHE_HOME=tmp, REPO_RLM_INDEX=str(Path(tmp) / "index.db"))

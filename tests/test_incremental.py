@@ -308,14 +308,16 @@ def test_a_changed_files_imports_and_bases_keep_their_targets_unless_what_they_n
     tree, conn = build_files(tmp_path, files)
     base_of = "SELECT b.target FROM bases b JOIN symbols s ON s.id = b.symbol_id WHERE s.qualname = ?"
     assert conn.execute(base_of, ("app.factory.Inner",)).fetchone() == ("lib.Base",)
-    steps = [("def factory():", "def helper():\n    return 1\n\n\ndef factory():", {"app.Thing": "lib.Base"}),
-             ("from lib import Base", "from other import Base", {"app.Thing": "other.Base", "app.factory.Inner": "other.Base"}),
-             ("Local = Base", "Local = Twin", {"app.Thing": "other.Base", "app.factory.Inner": "app.Twin"})]
+    # (old text, new text, expected base targets, imports and bases that keep theirs: of 1 and 3)
+    steps = [("def factory():", "def helper():\n    return 1\n\n\ndef factory():", {"app.Thing": "lib.Base"}, 4),
+             ("from lib import Base", "from other import Base",
+              {"app.Thing": "other.Base", "app.factory.Inner": "other.Base"}, 0),
+             ("Local = Base", "Local = Twin", {"app.Thing": "other.Base", "app.factory.Inner": "app.Twin"}, 3)]
     text = files["app.py"]
-    for i, (old, new, expected) in enumerate(steps):
+    for i, (old, new, expected, carried) in enumerate(steps):
         text = text.replace(old, new)
         (tree / "app.py").write_text(text)
-        Indexer(tree, conn).update()
+        assert Indexer(tree, conn).update()["resolved"]["carried_imports"] == carried, old
         for cls, target in expected.items():
             assert conn.execute(base_of, (cls,)).fetchone() == (target,), (old, cls)
         fresh, _ = build(tree, tmp_path / f"fresh{i}.db")

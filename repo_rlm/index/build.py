@@ -109,16 +109,17 @@ def index_version() -> str:
 SEEDING = ".seeding-"  # INDEX.seeding-PID-THREAD: the copy a `seed` is making
 
 
-def seed(root: Path, path: Path) -> tuple[str | None, str | None]:
-    """(repository key, the index copied): a new index at `path` (no file there yet) starts as a
-    copy of the newest index of another clone of the same repository (the fact cache's registry
-    names them), so that its first update re-reads only the files whose blob differs. The file is
+def seed(root: Path, path: Path) -> str | None:
+    """A new index at `path` (no file there yet) starts as a copy of the newest index of another
+    clone of the same repository (the fact cache's registry names them), so that its first update
+    re-reads only the files whose blob differs; the copy notes where it came from (meta
+    `seeded_from`, which that update reports). Returns the repository key. The file is
     copied whole where it can be (store.copy_whole), else page by page from a read-only handle,
     under a name of this process's, and linked into place once finished, only if no index
     appeared there meanwhile (another process opening it too): an interrupted copy leaves none."""
     key = discovery.root_commits(root)
     if not key or path.exists():
-        return key, None
+        return key
     _drop_dead_seeds(path)
     for other in factcache.sibling_indexes(key):
         if other == str(path) or not os.path.isfile(other):
@@ -144,16 +145,14 @@ def seed(root: Path, path: Path) -> tuple[str | None, str | None]:
                 conn.execute("PRAGMA journal_mode=WAL")
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.link(tmp, path)
-            except FileExistsError:
-                return key, None
-            return key, other
+            return key
         except (OSError, sqlite3.Error):
             continue
         finally:
             _drop_seed(tmp)
-    return key, None
+    return key
 
 
 def _drop_seed(tmp: str) -> None:
@@ -650,7 +649,7 @@ class Indexer:
         (all of them after a bulk update). Returns the counts of files and calls resolved."""
         c = self.conn
         count = {"files": 0, "calls": 0, "changed_files": 0, "other_files": 0, "params_only_files": 0,
-                 "carried_calls": 0, "kept_calls": 0}
+                 "carried_calls": 0, "carried_imports": 0, "kept_calls": 0}
         with c:
             c.execute("BEGIN IMMEDIATE")
             if changed is None:
@@ -666,7 +665,7 @@ class Indexer:
                     plan = invalidate.carry_plan(before, after, changed)
                     count["carried_calls"] += invalidate.carry_targets(c, row[0], before.calls, plan)
                     again = self._rechecked[row[0]] = invalidate.carry_protocols(c, row[0], before, plan)
-                    invalidate.carry_imports(c, row[0], before, plan, changed, again)
+                    count["carried_imports"] += invalidate.carry_imports(c, row[0], before, plan, changed, again)
                     c.execute(f"UPDATE files SET resolved = {UNRESOLVED_ONLY} WHERE id = ?", row)
             if changed:  # the other files found: Python's resolve only the calls that may read what changed
                 whole -= self._recheck(whole - changed.found.get("callback", set()), mine, changed, count)

@@ -764,16 +764,14 @@ def carry_imports(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Carr
     q = conn.execute
     imports, bases = [], []
     for iid, *key in q("SELECT id, module, name, alias, level FROM imports WHERE file_id = ?", (file_id,)):
-        was = old.import_targets.get(tuple(key), ())
-        target = next(iter(was)) if len(was) == 1 else None
+        target = _only(old.import_targets.get(tuple(key), ()))
         if target is None or _moves(plan, ch, key[:3], target):
             todo.imports.add(iid)
         else:
             imports.append((target, iid))
     for sid, qual, base in q("SELECT b.symbol_id, s.qualname, b.base FROM bases b JOIN symbols s ON s.id = b.symbol_id "
                              "WHERE b.file_id = ?", (file_id,)):
-        was = old.base_rows.get((qual, base), ())
-        target = next(iter(was)) if len(was) == 1 else None
+        target = _only(old.base_rows.get((qual, base), ()))
         if target is None or _within(qual, plan.scopes) or _moves(plan, ch, (base,), target):
             todo.bases.add((sid, base))
         else:
@@ -781,6 +779,11 @@ def carry_imports(conn: sqlite3.Connection, file_id: int, old: Shape, plan: Carr
     conn.executemany("UPDATE imports SET target = ? WHERE id = ?", imports)
     conn.executemany("UPDATE bases SET target = ? WHERE symbol_id = ? AND base = ?", bases)
     return len(imports) + len(bases)
+
+
+def _only(targets) -> str | None:
+    """The one target stored rows agreed on (None: they had none, or several)."""
+    return next(iter(targets)) if len(targets) == 1 else None
 
 
 def _protocol_rows(calls: list) -> dict[tuple, list]:

@@ -348,6 +348,11 @@ def stored_files(conn: sqlite3.Connection) -> dict[str, StoredFile]:
     return {r[0]: StoredFile(*r[1:]) for r in conn.execute("SELECT path, id, blob, size, mtime_ns, lang FROM files")}
 
 
+def _lock_file(db: str) -> int:
+    """The file an index's writers take turns on (an flock on INDEX.lock), opened."""
+    return os.open(db + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
 def copy_whole(src: Path, dst: Path) -> bool:
     """Copy the index file `src` over `dst` as a file: with its writers held off (its write lock,
     taken only if free) and its WAL folded in first (PASSIVE: never waiting for readers), the
@@ -358,7 +363,7 @@ def copy_whole(src: Path, dst: Path) -> bool:
         return False
     try:
         check(src)  # raises for another application's database: never touched, not even folded
-        fd = os.open(f"{src}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _lock_file(str(src))
     except (OSError, IndexError_):
         return False
     try:
@@ -386,7 +391,7 @@ def write_lock(conn: sqlite3.Connection):
     if not name or fcntl is None:
         yield
         return
-    fd = os.open(name + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _lock_file(name)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

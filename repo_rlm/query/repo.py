@@ -191,7 +191,7 @@ class Repo:
         key = None
         if not ipath.exists():  # another clone's index, if there is one (build.seed)
             _create_private(ipath, file=False)
-            key = seed(root_path, ipath)[0]
+            key = seed(root_path, ipath)
         _create_private(ipath)
         try:
             conn = store.connect(ipath)
