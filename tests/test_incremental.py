@@ -326,6 +326,32 @@ def test_a_changed_files_imports_and_bases_keep_their_targets_unless_what_they_n
         fresh.close()
 
 
+def test_a_changed_files_calls_found_again_keep_their_rows(tmp_path: Path) -> None:
+    """A changed file's calls found again keep their rows, updated in place (Indexer._write_calls):
+    new rows in the calls table's name and target indexes would cost more than the edit. A kept
+    row whose target moves (`helper` now imported from other.py) is resolved again; a call gone
+    loses its row, a new one gets one; the tables are a fresh build's."""
+    files = {"lib.py": "def helper():\n    return 1\n",
+             "other.py": "def helper():\n    return 2\n",
+             "app.py": "from lib import helper\n\n\ndef run():\n    helper()\n    print('x')\n    return len([])\n"}
+    tree, conn = build_files(tmp_path, files)
+    rows = "SELECT c.callee_text, c.id, c.line, c.target FROM calls c JOIN files f ON f.id = c.file_id WHERE f.path = 'app.py'"
+    before = {r[0]: r[1:] for r in conn.execute(rows)}
+    assert before["helper"][2] == "lib.helper"
+    (tree / "app.py").write_text("import os\nfrom other import helper\n\n\ndef run():\n    helper()\n"
+                                 "    os.getcwd()\n    return len([])\n")
+    report = Indexer(tree, conn).update()
+    after = {r[0]: r[1:] for r in conn.execute(rows)}
+    assert set(after) == {"helper", "os.getcwd", "len"}
+    assert after["helper"] == (before["helper"][0], 6, "other.helper")  # same row, moved and resolved again
+    assert after["len"] == (before["len"][0], 8, before["len"][2])  # same row, target kept
+    assert after["os.getcwd"][0] not in {r[0] for r in before.values()}
+    assert report["resolved"]["carried_calls"] == 1  # `len`
+    fresh, _ = build(tree, tmp_path / "fresh.db")
+    assert calls_table(conn) == calls_table(fresh)
+    fresh.close()
+
+
 def test_an_update_after_a_killed_one_resolves_everything(tmp_path: Path) -> None:
     """A build killed after writing a file but before resolving: what that file changed is lost, so
     the next update resolves every file again (and ends where a fresh build does)."""

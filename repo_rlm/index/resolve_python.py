@@ -1391,7 +1391,10 @@ def _resolve_files(conn: sqlite3.Connection, file_ids: list[int], params_only: d
                             "AND c.via_params = 1 AND c.is_new < 2) "
                             f"OR (f.resolved = {store.UNRESOLVED_ONLY} AND c.resolution IS NULL))")
     else:
-        rows = [r for fid in sorted(wanted) for r in conn.execute(
+        # the changed files last, as when their rows were new (Indexer._write_calls keeps them in place): the
+        # order moves a few answers at cycles and the depth limit (on sympy's checkout of HEAD~50, 559
+        # rows differ from a cold build in file order, 244 this way)
+        rows = [r for fid in sorted(wanted, key=lambda f: (f in fresh, f)) for r in conn.execute(
             "SELECT id, file_id, caller_id, callee_text, name, line, col, target, resolution, via_params "
             "FROM calls WHERE file_id=?"
             + (" AND via_params = 1 AND is_new < 2" if fid in partly else " AND resolution IS NULL" if fid in fresh else ""),
