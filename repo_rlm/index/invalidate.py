@@ -354,16 +354,23 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
     out, frontier = set(), set(values)
     returns: dict[tuple, set] = {}
     binds: dict[str, list] = {}  # a changed file's scope -> _scope_binds
+    file_binds: dict[int, dict] = {}  # another file's id -> scope id -> its assignments and returns
     for _round in range(VALUE_ROUNDS):
         if not frontier:
             break
         _temp(conn, "inv_front", frontier)
         found = set()
-        rows = conn.execute(
-            "SELECT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value "
-            "FROM inv_front k CROSS JOIN calls c ON c.target = k.v "
-            "JOIN binds b ON b.file_id = c.file_id AND b.scope_id IS c.caller_id AND b.kind IN ('=', 'return') "
-            "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id").fetchall()
+        rows = []
+        for fid, sid, caller, cname, *scope in conn.execute(
+                "SELECT DISTINCT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname "
+                "FROM inv_front k CROSS JOIN calls c ON c.target = k.v "
+                "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id").fetchall():
+            if fid not in file_binds:  # a file's binds read once, not once per scope calling: a scan each
+                file_binds[fid] = {}
+                for sid_, *bind in conn.execute("SELECT scope_id, kind, name, value FROM binds "
+                                                "WHERE file_id = ? AND kind IN ('=', 'return')", (fid,)):
+                    file_binds[fid].setdefault(sid_, []).append(bind)
+            rows += [(fid, sid, caller, cname, *scope, *bind) for bind in file_binds[fid].get(sid, ())]
         names: dict[str, set[str]] = {}
         for k in frontier:
             for caller, cname in calls_to.get(k, ()):
