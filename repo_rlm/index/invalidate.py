@@ -354,7 +354,19 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
     out, frontier = set(), set(values)
     returns: dict[tuple, set] = {}
     binds: dict[str, list] = {}  # a changed file's scope -> _scope_binds
-    file_binds: dict[int, dict] = {}  # another file's id -> scope id -> its assignments and returns
+    file_binds: dict[int, dict] = {}
+
+    def of_file(fid: int) -> dict:
+        """scope id -> (kind, name, value) of a file's assignments and returns, read once: a scan
+        for each scope that calls a changed function cost as much as the file's whole list."""
+        hit = file_binds.get(fid)
+        if hit is None:
+            hit = file_binds[fid] = {}
+            for sid, *bind in conn.execute("SELECT scope_id, kind, name, value FROM binds "
+                                           "WHERE file_id = ? AND kind IN ('=', 'return')", (fid,)):
+                hit.setdefault(sid, []).append(tuple(bind))
+        return hit
+
     for _round in range(VALUE_ROUNDS):
         if not frontier:
             break
@@ -365,19 +377,14 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
                 "SELECT DISTINCT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname "
                 "FROM inv_front k CROSS JOIN calls c ON c.target = k.v "
                 "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id").fetchall():
-            if fid not in file_binds:  # a file's binds read once, not once per scope calling: a scan each
-                file_binds[fid] = {}
-                for sid_, *bind in conn.execute("SELECT scope_id, kind, name, value FROM binds "
-                                                "WHERE file_id = ? AND kind IN ('=', 'return')", (fid,)):
-                    file_binds[fid].setdefault(sid_, []).append(bind)
-            rows += [(fid, sid, caller, cname, *scope, *bind) for bind in file_binds[fid].get(sid, ())]
+            rows += [(fid, sid, caller, cname, *scope, *bind) for bind in of_file(fid).get(sid, ())]
         names: dict[str, set[str]] = {}
         for k in frontier:
             for caller, cname in calls_to.get(k, ()):
                 names.setdefault(caller, set()).add(cname)
         for caller in sorted(names):
             if caller not in binds:
-                binds[caller] = _scope_binds(conn, caller)
+                binds[caller] = _scope_binds(conn, caller, of_file)
             rows += [(fid, sid, caller, cname, *rest) for fid, sid, *rest in binds[caller] for cname in names[caller]]
         for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in rows:
             if cname + "()" not in value:
@@ -389,9 +396,8 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
                 if bkind == "=":  # a local: only if the function returns it
                     key = (fid, sid)
                     if key not in returns:
-                        returns[key] = {n for (v,) in conn.execute(
-                            "SELECT value FROM binds WHERE file_id = ? AND scope_id = ? AND kind = 'return'", key)
-                            for n in _IDENT.findall(v)}
+                        returns[key] = {n for kind, _n, v in of_file(fid).get(sid, ()) if kind == "return"
+                                        for n in _IDENT.findall(v)}
                     if bname not in returns[key]:
                         continue
                 found.add(caller)
@@ -403,16 +409,14 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
     return out
 
 
-def _scope_binds(conn: sqlite3.Connection, caller: str) -> list[tuple]:
+def _scope_binds(conn: sqlite3.Connection, caller: str, of_file: Callable[[int], dict]) -> list[tuple]:
     """The assignments and returns of a definition or module of a changed file, as _value_flow reads
     them: (file id, scope id, scope, scope kind, its parent, bind kind, name, value)."""
-    rows = conn.execute(
-        "SELECT s.file_id, s.id, s.qualname, s.kind, p.qualname, b.kind, b.name, b.value FROM symbols s "
-        "JOIN binds b ON b.file_id = s.file_id AND b.scope_id = s.id AND b.kind IN ('=', 'return') "
-        "LEFT JOIN symbols p ON p.id = s.parent_id WHERE s.qualname = ?", (caller,)).fetchall()
-    return rows or conn.execute(
-        "SELECT f.id, NULL, NULL, NULL, NULL, b.kind, b.name, b.value FROM files f JOIN binds b ON b.file_id = f.id "
-        "AND b.scope_id IS NULL AND b.kind IN ('=', 'return') WHERE f.module = ? AND f.lang = 'python'", (caller,)).fetchall()
+    rows = [(fid, sid, qual, kind, parent, *bind) for fid, sid, qual, kind, parent in conn.execute(
+        "SELECT s.file_id, s.id, s.qualname, s.kind, p.qualname FROM symbols s LEFT JOIN symbols p ON p.id = s.parent_id "
+        "WHERE s.qualname = ?", (caller,)) for bind in of_file(fid).get(sid, ())]
+    return rows or [(fid, None, None, None, None, *bind) for (fid,) in conn.execute(
+        "SELECT id FROM files WHERE module = ? AND lang = 'python'", (caller,)) for bind in of_file(fid).get(None, ())]
 
 
 class _Readers:
