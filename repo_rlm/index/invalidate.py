@@ -647,12 +647,21 @@ class Carry:
         if reads is None:
             reads = self._reads[callee] = (not self.names.isdisjoint(_IDENT.findall(callee))
                                            or not self.results.isdisjoint(_CALLED.findall(callee)))
-        return (inside or reads or (caller, callee) in self.calls
-                or any(t in self.keys or _within(t, self.prefixes) for t in targets if t))
+        if inside or reads or (caller, callee) in self.calls:
+            return True
+        for t in targets:
+            if t:
+                moved = self._moved.get(t)
+                if moved is None:
+                    moved = self._moved[t] = t in self.keys or _within(t, self.prefixes)
+                if moved:
+                    return True
+        return False
 
     def __post_init__(self) -> None:
         self._scoped: dict[str, bool] = {}
         self._reads: dict[str, bool] = {}
+        self._moved: dict[str, bool] = {}  # target -> did it change or go (or lie in what did)
 
 
 def carry_plan(old: Shape, new: Shape, ch: Changes) -> Carry:
@@ -734,19 +743,26 @@ def carry_targets(conn: sqlite3.Connection, file_id: int, old_calls: list, plan:
             more = tuple(sorted(more, key=repr)) if more else ()
             was.setdefault((caller, callee, name, is_new), set()).add((target, how, via, more) if how else None)
     rows, made, carried = [], [], 0
+    kept: dict[tuple, tuple | None] = {}  # (caller, callee, name, is_new) -> what its calls keep (None: nothing)
     for cid, caller, callee, name, is_new, *now in conn.execute(
             "SELECT id, caller, callee_text, name, is_new, target, resolution, via_params FROM calls "
             "WHERE file_id = ? AND is_new <= 1", (file_id,)):
-        hit = was.get((caller, callee, name, is_new))
-        if hit and len(hit) == 1 and None not in hit:
-            target, how, via, more = next(iter(hit))
-            if not plan.again(caller, callee, (target, *(m[0] for m in more))):
-                carried += 1
-                made += [(t, how, kind, via, cid) for t, kind in more]
-                if now != [target, how, via]:  # a new row (a row kept in place has them: Indexer._write_calls)
-                    rows.append((target, how, via, cid))
-                continue
-        if now != [None, None, 0]:  # a row kept in place, to resolve again
+        key = (caller, callee, name, is_new)
+        keep = kept.get(key, False)
+        if keep is False:
+            hit, keep = was.get(key), None
+            if hit and len(hit) == 1 and None not in hit:
+                keep = next(iter(hit))
+                if plan.again(caller, callee, (keep[0], *(m[0] for m in keep[3]))):
+                    keep = None
+            kept[key] = keep
+        if keep is not None:
+            target, how, via, more = keep
+            carried += 1
+            made += [(t, how, kind, via, cid) for t, kind in more]
+            if now != [target, how, via]:  # a new row (a row kept in place has them: Indexer._write_calls)
+                rows.append((target, how, via, cid))
+        elif now != [None, None, 0]:  # a row kept in place, to resolve again
             rows.append((None, None, 0, cid))
     conn.executemany("UPDATE calls SET target = ?, resolution = ?, via_params = ? WHERE id = ?", rows)
     conn.executemany("INSERT INTO calls(file_id, caller_id, caller, callee_text, name, line, col, text, target, "
@@ -935,6 +951,7 @@ def argument_scopes(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int]
                 targets.add(target)
     _temp(conn, "inv_keys", {t for t in targets if not t.startswith("<")})
     out: dict[int, set[int]] = {}
+    flow: dict[int, dict] = {}  # file id -> scope id -> values of its flow facts (_param_scopes)
     for sid, fid, qual, kind, sig, lang in conn.execute(
             "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature, f.lang FROM inv_keys k CROSS "
             "JOIN symbols s ON s.qualname = k.v JOIN files f ON f.id = s.file_id"):
@@ -949,17 +966,18 @@ def argument_scopes(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int]
         if kind in FUNCS:
             scopes = ch.param_scopes.get(sid)
             if scopes is None:  # the second call (after the resolve) meets most functions again
-                scopes = ch.param_scopes[sid] = _param_scopes(conn, fid, sid, qual, sig)
+                scopes = ch.param_scopes[sid] = _param_scopes(conn, fid, sid, qual, sig, flow)
             if scopes:
                 out.setdefault(fid, set()).update(scopes)
     conn.execute("DROP TABLE IF EXISTS temp.inv_keys")
     return out
 
 
-def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str) -> list[int]:
+def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str, flow: dict[int, dict]) -> list[int]:
     """A function and the definitions nested in it, if it uses a parameter's value where resolution
     looks at it: a call or a flow fact of it or of a function nested in it (where a parameter's
-    value is only passed on, it does not); else none."""
+    value is only passed on, it does not); else none. `flow`: the files' flow facts read so far (a
+    file's are read once, not once per function of it: a scan of the file's facts each)."""
     from .resolve_python import params_of
 
     params = {p for p, _k in params_of(sig)} - {"self", "cls"}
@@ -972,8 +990,12 @@ def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: 
         m = _IDENT.match(callee)
         if m and m.group() in params:
             return scopes
-    for (value,) in conn.execute(f"SELECT value FROM binds WHERE file_id = ? AND kind != 'arg' AND scope_id IN ({marks})",
-                                 (fid, *scopes)):
-        if params & set(_IDENT.findall(value)):
-            return scopes
+    if fid not in flow:
+        flow[fid] = {}
+        for scope, value in conn.execute("SELECT scope_id, value FROM binds WHERE file_id = ? AND kind != 'arg'", (fid,)):
+            flow[fid].setdefault(scope, []).append(value)
+    for scope in scopes:
+        for value in flow[fid].get(scope, ()):
+            if params & set(_IDENT.findall(value)):
+                return scopes
     return []
