@@ -299,6 +299,7 @@ class Indexer:
         # A fresh build (an empty index, or far more new files than old): fill the tables first and
         # build their indexes once at the end; sorting once is several times cheaper than row by row.
         fresh = len(todo) > store.BULK_FILES and (not stored or (len(todo) > 2000 and len(todo) > 2 * len(stored)))
+        self._in_place = not fresh  # (a row found by file without an index is a scan of its table)
         if fresh:
             store.drop_secondary_indexes(self.conn)
         batch: list[tuple] = []
@@ -572,7 +573,7 @@ class Indexer:
                 texts = [(i, name_words(f.defs[d][0], f.defs[d][1]) if d >= 0 else "", f.path,
                           f.defs[d][7] if d >= 0 else "", f.defs[d][8] if d >= 0 else "", body)
                          for i, (d, _s, _e, body) in enumerate(f.chunks)]
-                same = self._old_id(f.path) if f.lang == "python" else None  # a Python file's calls stay in place
+                same = self._old_id(f.path) if f.lang == "python" and self._in_place else None  # its calls stay in place
                 same = same if same is not None and self._stored_files[f.path].lang == f.lang else None
                 kept = self._delete(f.path, texts, keep=same)
                 values = (f.lang, f.module, f.package, f.blob, f.size, f.mtime_ns, f.lines, int(f.parse_error))
