@@ -616,7 +616,7 @@ class Indexer:
         again (same caller, callee text, name and kind) keeps its row, and with it its target, which
         invalidate.carry_targets keeps or clears: most of a changed file's calls are unchanged, and
         their rows, new, would be new entries in the calls table's name and target indexes, spread
-        over the whole of them (about 1 s of a checkout of sympy that changes 96 files)."""
+        over the whole of them (the 66k calls of a checkout of sympy's HEAD~50: 1.2 s of SQLite, 0.4 s so)."""
         c = self.conn
         if in_place:
             old: dict[tuple, list[int]] = {}
