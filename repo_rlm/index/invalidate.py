@@ -242,7 +242,8 @@ class Changes:
     owners: set | None = None  # (recheck_calls) the modules and classes holding a changed key
     param_scopes: dict = field(default_factory=dict)  # (argument_scopes) function id -> _param_scopes of it
     calls_to: dict = field(default_factory=dict)  # stored target -> {(caller, callee name)} of changed Python files
-    # (their new call rows have no target while the rules run: _value_flow follows these)
+    # (their calls gone are in no row any more: _value_flow follows these)
+    flow_facts: dict = field(default_factory=dict)  # file id -> _flow_facts of it, read once per update
 
     def note_calls(self, old: Shape) -> None:
         """A changed Python file's stored calls, for _value_flow: `build()` returning `make()` in
@@ -345,27 +346,20 @@ def _temp(conn: sqlite3.Connection, name: str, values, kind: str = "TEXT") -> No
     conn.executemany(f"INSERT OR IGNORE INTO {name} VALUES(?)", [(v,) for v in values])
 
 
-def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: dict) -> set:
+def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: dict, cache: dict) -> set:
     """Keys whose value follows from a changed one, for a few rounds: a function that returns the
     result of a call of a changed function (`return make()`, or `x = make()` and `return x`), a
     module or class attribute assigned it (`obj = make()`; also put in `scoped`: an import of one
     has no target to follow), `self.x = make()` (the class's attribute `x`, in `scoped`). The
-    calls of changed files are read from `calls_to` (Changes.note_calls), the others' from the index."""
+    calls of changed files are read from `calls_to` (Changes.note_calls), the others' from the index.
+    `cache`: the files' binds read so far (Changes.flow_facts)."""
     out, frontier = set(), set(values)
     returns: dict[tuple, set] = {}
     binds: dict[str, list] = {}  # a changed file's scope -> _scope_binds
-    file_binds: dict[int, dict] = {}
 
-    def of_file(fid: int) -> dict:
-        """scope id -> (kind, name, value) of a file's assignments and returns, read once: a scan
-        for each scope that calls a changed function cost as much as the file's whole list."""
-        hit = file_binds.get(fid)
-        if hit is None:
-            hit = file_binds[fid] = {}
-            for sid, *bind in conn.execute("SELECT scope_id, kind, name, value FROM binds "
-                                           "WHERE file_id = ? AND kind IN ('=', 'return')", (fid,)):
-                hit.setdefault(sid, []).append(tuple(bind))
-        return hit
+    def flows(fid: int, sid: int | None) -> list[tuple]:
+        """(kind, name, value) of a scope's assignments and returns."""
+        return [b for b in _flow_facts(conn, cache, fid).get(sid, ()) if b[0] in ("=", "return")]
 
     for _round in range(VALUE_ROUNDS):
         if not frontier:
@@ -377,14 +371,14 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
                 "SELECT DISTINCT c.file_id, c.caller_id, c.caller, c.name, s.qualname, s.kind, p.qualname "
                 "FROM inv_front k CROSS JOIN calls c ON c.target = k.v "
                 "LEFT JOIN symbols s ON s.id = c.caller_id LEFT JOIN symbols p ON p.id = s.parent_id").fetchall():
-            rows += [(fid, sid, caller, cname, *scope, *bind) for bind in of_file(fid).get(sid, ())]
+            rows += [(fid, sid, caller, cname, *scope, *bind) for bind in flows(fid, sid)]
         names: dict[str, set[str]] = {}
         for k in frontier:
             for caller, cname in calls_to.get(k, ()):
                 names.setdefault(caller, set()).add(cname)
         for caller in sorted(names):
             if caller not in binds:
-                binds[caller] = _scope_binds(conn, caller, of_file)
+                binds[caller] = _scope_binds(conn, caller, flows)
             rows += [(fid, sid, caller, cname, *rest) for fid, sid, *rest in binds[caller] for cname in names[caller]]
         for fid, sid, caller, cname, sq, skind, parent, bkind, bname, value in rows:
             if cname + "()" not in value:
@@ -396,7 +390,7 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
                 if bkind == "=":  # a local: only if the function returns it
                     key = (fid, sid)
                     if key not in returns:
-                        returns[key] = {n for kind, _n, v in of_file(fid).get(sid, ()) if kind == "return"
+                        returns[key] = {n for kind, _n, v in flows(fid, sid) if kind == "return"
                                         for n in _IDENT.findall(v)}
                     if bname not in returns[key]:
                         continue
@@ -409,14 +403,14 @@ def _value_flow(conn: sqlite3.Connection, values: set, scoped: set, calls_to: di
     return out
 
 
-def _scope_binds(conn: sqlite3.Connection, caller: str, of_file: Callable[[int], dict]) -> list[tuple]:
+def _scope_binds(conn: sqlite3.Connection, caller: str, flows: Callable[[int, int | None], list]) -> list[tuple]:
     """The assignments and returns of a definition or module of a changed file, as _value_flow reads
     them: (file id, scope id, scope, scope kind, its parent, bind kind, name, value)."""
     rows = [(fid, sid, qual, kind, parent, *bind) for fid, sid, qual, kind, parent in conn.execute(
         "SELECT s.file_id, s.id, s.qualname, s.kind, p.qualname FROM symbols s LEFT JOIN symbols p ON p.id = s.parent_id "
-        "WHERE s.qualname = ?", (caller,)) for bind in of_file(fid).get(sid, ())]
+        "WHERE s.qualname = ?", (caller,)) for bind in flows(fid, sid)]
     return rows or [(fid, None, None, None, None, *bind) for (fid,) in conn.execute(
-        "SELECT id FROM files WHERE module = ? AND lang = 'python'", (caller,)) for bind in of_file(fid).get(None, ())]
+        "SELECT id FROM files WHERE module = ? AND lang = 'python'", (caller,)) for bind in flows(fid, None)]
 
 
 class _Readers:
@@ -482,7 +476,7 @@ def files_to_resolve(conn: sqlite3.Connection, ch: Changes) -> set[int]:
     q = conn.execute
     keys = set(ch.keys)
     if ch.values:
-        flow = _value_flow(conn, ch.values, ch.scoped, ch.calls_to)
+        flow = _value_flow(conn, ch.values, ch.scoped, ch.calls_to, ch.flow_facts)
         keys |= flow
         ch.prefixes |= {k for k in flow if k not in ch.keys}
     ch.read = keys
@@ -951,7 +945,6 @@ def argument_scopes(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int]
                 targets.add(target)
     _temp(conn, "inv_keys", {t for t in targets if not t.startswith("<")})
     out: dict[int, set[int]] = {}
-    flow: dict[int, dict] = {}  # file id -> scope id -> values of its flow facts (_param_scopes)
     for sid, fid, qual, kind, sig, lang in conn.execute(
             "SELECT s.id, s.file_id, s.qualname, s.kind, s.signature, f.lang FROM inv_keys k CROSS "
             "JOIN symbols s ON s.qualname = k.v JOIN files f ON f.id = s.file_id"):
@@ -966,18 +959,17 @@ def argument_scopes(conn: sqlite3.Connection, ch: Changes, changed_ids: set[int]
         if kind in FUNCS:
             scopes = ch.param_scopes.get(sid)
             if scopes is None:  # the second call (after the resolve) meets most functions again
-                scopes = ch.param_scopes[sid] = _param_scopes(conn, fid, sid, qual, sig, flow)
+                scopes = ch.param_scopes[sid] = _param_scopes(conn, fid, sid, qual, sig, ch.flow_facts)
             if scopes:
                 out.setdefault(fid, set()).update(scopes)
     conn.execute("DROP TABLE IF EXISTS temp.inv_keys")
     return out
 
 
-def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str, flow: dict[int, dict]) -> list[int]:
+def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: str, cache: dict) -> list[int]:
     """A function and the definitions nested in it, if it uses a parameter's value where resolution
     looks at it: a call or a flow fact of it or of a function nested in it (where a parameter's
-    value is only passed on, it does not); else none. `flow`: the files' flow facts read so far (a
-    file's are read once, not once per function of it: a scan of the file's facts each)."""
+    value is only passed on, it does not); else none."""
     from .resolve_python import params_of
 
     params = {p for p, _k in params_of(sig)} - {"self", "cls"}
@@ -990,12 +982,22 @@ def _param_scopes(conn: sqlite3.Connection, fid: int, sid: int, qual: str, sig: 
         m = _IDENT.match(callee)
         if m and m.group() in params:
             return scopes
-    if fid not in flow:
-        flow[fid] = {}
-        for scope, value in conn.execute("SELECT scope_id, value FROM binds WHERE file_id = ? AND kind != 'arg'", (fid,)):
-            flow[fid].setdefault(scope, []).append(value)
+    facts = _flow_facts(conn, cache, fid)
     for scope in scopes:
-        for value in flow[fid].get(scope, ()):
+        for _kind, _name, value in facts.get(scope, ()):
             if params & set(_IDENT.findall(value)):
                 return scopes
     return []
+
+
+def _flow_facts(conn: sqlite3.Connection, cache: dict, fid: int) -> dict:
+    """scope id -> (kind, name, value) of a file's binds but its arguments, read once per update
+    (Changes.flow_facts): the rules read them for one scope at a time, and a file's binds are found
+    by file only, so a scan of the file's binds each (711 of them on sympy's checkout of HEAD~50)."""
+    hit = cache.get(fid)
+    if hit is None:
+        hit = cache[fid] = {}
+        for sid, *bind in conn.execute("SELECT scope_id, kind, name, value FROM binds WHERE file_id = ? AND kind != 'arg'",
+                                       (fid,)):
+            hit.setdefault(sid, []).append(tuple(bind))
+    return hit
