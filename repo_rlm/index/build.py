@@ -592,7 +592,8 @@ class Indexer:
                 c.executemany("INSERT INTO symbols VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", sym_rows)
                 quals = [d[1] for d in f.defs]
                 self._write_calls(fid, [(fid, base + s if s >= 0 else None, quals[s] if s >= 0 else f.module, ct, n, ln,
-                                         col, tx, int(new)) for s, ct, n, ln, col, tx, new in f.calls], same is not None)
+                                         col, tx, int(new)) for s, ct, n, ln, col, tx, new in f.calls],
+                                  same is not None, self._carry.get(f.path, (None,))[0])
                 c.executemany(
                     "INSERT INTO imports(file_id, scope_id, module, name, alias, line, level) VALUES(?,?,?,?,?,?,?)",
                     [(fid, base + s if s >= 0 else None, m, n, a, ln, lv) for s, m, n, a, ln, lv in f.imports])
@@ -611,17 +612,22 @@ class Indexer:
                 c.executemany("INSERT INTO chunks VALUES(?,?,?,?,?)", chunk_rows)
                 c.executemany("INSERT INTO chunks_fts(rowid, name, path, signature, doc, body) VALUES(?,?,?,?,?,?)", fts_rows)
 
-    def _write_calls(self, fid: int, rows: list[tuple], in_place: bool) -> None:
+    def _write_calls(self, fid: int, rows: list[tuple], in_place: bool, before: invalidate.Shape | None) -> None:
         """Insert a file's call sites; `in_place`: a changed file's, over its stored ones. A call found
         again (same caller, callee text, name and kind) keeps its row, and with it its target, which
         invalidate.carry_targets keeps or clears: most of a changed file's calls are unchanged, and
         their rows, new, would be new entries in the calls table's name and target indexes, spread
-        over the whole of them (the 66k calls of a checkout of sympy's HEAD~50: 1.2 s of SQLite, 0.4 s so)."""
+        over the whole of them (the 66k calls of a checkout of sympy's HEAD~50: 1.2 s of SQLite, 0.4 s so).
+        `before`: the file's stored shape (`_shape`), whose rows are the stored ones: not read again."""
         c = self.conn
         if in_place:
+            if before is not None:  # (Shape.calls: caller, callee, name, line, col, is_new, ..., id)
+                stored = [(r[-1], r[0], r[1], r[2], r[5]) for r in before.calls if r[5] < MADE]
+            else:  # a bulk update shapes no file
+                stored = c.execute(f"SELECT id, caller, callee_text, name, is_new FROM calls WHERE file_id = ? "
+                                   f"AND is_new < {MADE}", (fid,)).fetchall()
             old: dict[tuple, list[int]] = {}
-            for cid, *key in c.execute("SELECT id, caller, callee_text, name, is_new FROM calls WHERE file_id = ? "
-                                       "ORDER BY id DESC", (fid,)):
+            for cid, *key in sorted(stored, reverse=True):  # by id, the last first: pop() takes the first
                 old.setdefault(tuple(key), []).append(cid)
             moved, fresh = [], []
             for r in rows:
